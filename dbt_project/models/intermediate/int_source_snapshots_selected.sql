@@ -1,0 +1,82 @@
+{#- For the run being decided, the snapshot each source contributes: the one it delivered in this run, or,
+    when it failed or was not fetched, its last good snapshot, marked stale. Nothing is silently dropped. -#}
+with
+
+runs as (
+
+    select * from {{ ref('stg_pipeline__runs') }}
+
+),
+
+fetches as (
+
+    select * from {{ ref('stg_pipeline__source_fetches') }}
+
+),
+
+current_run as (
+
+    select
+        run_id,
+        run_seq,
+        as_of
+    from runs
+    where run_id = coalesce(
+        nullif('{{ var("run_id") }}', ''),
+        (select run_id from runs order by run_seq desc limit 1)
+    )
+
+),
+
+fetches_up_to_current_run as (
+
+    select
+        fetches.source,
+        fetches.snapshot_hash,
+        fetches.fetched_at,
+        fetches.run_id,
+        runs.run_seq
+    from fetches
+    inner join runs
+        on fetches.run_id = runs.run_id
+    where fetches.snapshot_hash is not null
+        and runs.run_seq <= (select run_seq from current_run)
+
+),
+
+latest_good_snapshot as (
+
+    select *
+    from fetches_up_to_current_run
+    qualify row_number() over (partition by source order by run_seq desc) = 1
+
+),
+
+fetch_in_current_run as (
+
+    select
+        source,
+        fetch_status,
+        error_message
+    from fetches
+    where run_id = (select run_id from current_run)
+
+),
+
+final as (
+
+    select
+        latest_good_snapshot.source,
+        latest_good_snapshot.snapshot_hash,
+        latest_good_snapshot.run_id as snapshot_run_id,
+        latest_good_snapshot.fetched_at as snapshot_fetched_at,
+        coalesce(fetch_in_current_run.fetch_status, 'not_fetched') as fetch_status_this_run,
+        fetch_in_current_run.error_message as error_this_run,
+        latest_good_snapshot.run_id <> (select run_id from current_run) as is_stale
+    from latest_good_snapshot
+    left join fetch_in_current_run
+        on latest_good_snapshot.source = fetch_in_current_run.source
+
+)
+
+select * from final

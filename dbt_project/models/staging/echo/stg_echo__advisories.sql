@@ -1,0 +1,27 @@
+with
+
+source as (
+
+    select * from {{ source('echo', 'echo_advisories') }}
+
+),
+
+renamed as (
+
+    select
+        content_hash,
+        package_name || ':' || vuln_id as advisory_id,
+        package_name,
+        vuln_id,
+        starts_with(vuln_id, 'TEMP-') as is_temporary_id,
+        nullif(trim(fixed_version), '') as fixed_version,
+        nullif(trim(severity), '') as severity,
+        extra_fields,
+        run_id as first_seen_run_id,
+        fetched_at as first_fetched_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,26 @@
+with
+
+source as (
+
+    select * from {{ source('pipeline', 'source_fetches') }}
+
+),
+
+renamed as (
+
+    select
+        run_id,
+        source,
+        status as fetch_status,
+        snapshot_hash,
+        new_snapshot as is_new_snapshot,
+        observations as observation_count,
+        rejected as rejected_count,
+        error as error_message,
+        fetched_at
+
+    from source
+
+)
+
+select * from renamed

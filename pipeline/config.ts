@@ -1,0 +1,131 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { PipelineError } from "./lib/errors.ts";
+
+/** A local path (resolved against the config file) or an http(s) URL (kept as is). */
+const location = z.string().trim().min(1, "must not be empty");
+
+const sourceBase = {
+  enabled: z.boolean().default(true),
+  location,
+};
+
+export const configSchema = z
+  .object({
+    database: z.string().trim().min(1, "must not be empty").default(".state/echo-advisory.duckdb"),
+    output_dir: z.string().trim().min(1, "must not be empty").default("output"),
+    dbt: z
+      .object({
+        project_dir: z.string().trim().min(1).default("dbt_project"),
+        executable: z.string().trim().min(1).default("dbt_project/.venv/bin/dbt"),
+        threads: z.number().int().min(1).max(64).default(2),
+      })
+      .strict()
+      .default({ project_dir: "dbt_project", executable: "dbt_project/.venv/bin/dbt", threads: 2 }),
+    sources: z
+      .object({
+        echo_data: z.object(sourceBase).strict(),
+        echo_csv: z.object(sourceBase).strict(),
+      })
+      .strict(),
+    report: z
+      .object({
+        list_limit: z.number().int().min(1).max(10_000).default(50),
+      })
+      .strict()
+      .default({ list_limit: 50 }),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface Config extends RawConfig {
+  /** Absolute path of the config file the values came from. */
+  configPath: string;
+}
+
+export function isUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value);
+}
+
+function resolvePath(baseDir: string, value: string): string {
+  return isAbsolute(value) ? value : resolve(baseDir, value);
+}
+
+function describeIssuePath(path: ReadonlyArray<PropertyKey>): string {
+  return (
+    path.map((part) => (typeof part === "number" ? `[${part}]` : String(part))).join(".") || "(top level)"
+  );
+}
+
+/** Parses and validates a config text; every problem names its key (and line, for YAML syntax). */
+export function parseConfig(text: string, configPath: string): Config {
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const [syntaxError] = document.errors;
+  if (syntaxError) {
+    const position = syntaxError.linePos?.[0];
+    throw new PipelineError(`invalid YAML: ${syntaxError.message.split("\n")[0]}`, {
+      location: { file: configPath, line: position?.line, column: position?.col },
+      exitCode: 2,
+    });
+  }
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue ? describeIssuePath(issue.path) : "(top level)";
+    const node = issue ? document.getIn(issue.path as unknown[], true) : undefined;
+    const range = node && typeof node === "object" && "range" in node ? (node.range as number[]) : undefined;
+    const line = range?.[0] !== undefined ? lineOfOffset(text, range[0]) : undefined;
+    throw new PipelineError(issue?.message ?? "invalid configuration", {
+      location: { file: configPath, key, line },
+      hint: `${parsed.error.issues.length > 1 ? `${parsed.error.issues.length - 1} more problem(s) after this one; ` : ""}see config.yaml in the repository for every key`,
+      exitCode: 2,
+    });
+  }
+  const baseDir = dirname(configPath);
+  const raw = parsed.data;
+  const resolveLocation = (value: string) => (isUrl(value) ? value : resolvePath(baseDir, value));
+  return {
+    ...raw,
+    configPath,
+    database: resolvePath(baseDir, raw.database),
+    output_dir: resolvePath(baseDir, raw.output_dir),
+    dbt: {
+      ...raw.dbt,
+      project_dir: resolvePath(baseDir, raw.dbt.project_dir),
+      executable: raw.dbt.executable.includes("/")
+        ? resolvePath(baseDir, raw.dbt.executable)
+        : raw.dbt.executable,
+    },
+    sources: {
+      echo_data: { ...raw.sources.echo_data, location: resolveLocation(raw.sources.echo_data.location) },
+      echo_csv: { ...raw.sources.echo_csv, location: resolveLocation(raw.sources.echo_csv.location) },
+    },
+  };
+}
+
+function lineOfOffset(text: string, offset: number): number {
+  let line = 1;
+  for (let index = 0; index < offset && index < text.length; index += 1) if (text[index] === "\n") line += 1;
+  return line;
+}
+
+export async function loadConfig(path: string): Promise<Config> {
+  const configPath = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(configPath, "utf8");
+  } catch (error) {
+    throw new PipelineError(
+      `cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      {
+        location: { file: configPath },
+        hint: "pass an existing file with --config",
+        exitCode: 2,
+      },
+    );
+  }
+  return parseConfig(text, configPath);
+}

@@ -1,0 +1,105 @@
+import { join } from "node:path";
+import type { Database } from "./lib/db.ts";
+
+/** One advisory as published in advisory_current.json. Field order here is the order in the file. */
+export interface PublishedAdvisory {
+  advisory_id: string;
+  cve_id: string;
+  package_name: string;
+  state: string;
+  state_type: string;
+  fixed_version: string | null;
+  confidence: number;
+  explanation: string;
+  reason_code: string;
+  contributing_sources: string[];
+  dissenting_sources: string[];
+}
+
+export interface AdvisoryDocument {
+  generated_at: string;
+  advisory_count: number;
+  advisories: PublishedAdvisory[];
+}
+
+export interface StateCount {
+  state: string;
+  state_type: string;
+  count: number;
+}
+
+export async function readCurrentAdvisories(db: Database): Promise<PublishedAdvisory[]> {
+  const rows = await db.all<Omit<PublishedAdvisory, "confidence"> & { confidence: string | number }>(`
+    select
+      advisory_id,
+      cve_id,
+      package_name,
+      state,
+      state_type,
+      fixed_version,
+      confidence::double as confidence,
+      explanation,
+      reason_code,
+      list_sort(contributing_sources) as contributing_sources,
+      list_sort(dissenting_sources) as dissenting_sources
+    from marts.mart_advisory_current
+    order by advisory_id
+  `);
+  return rows.map((row) => ({
+    advisory_id: row.advisory_id,
+    cve_id: row.cve_id,
+    package_name: row.package_name,
+    state: row.state,
+    state_type: row.state_type,
+    fixed_version: row.fixed_version,
+    confidence: Number(row.confidence),
+    explanation: row.explanation,
+    reason_code: row.reason_code,
+    contributing_sources: row.contributing_sources,
+    dissenting_sources: row.dissenting_sources,
+  }));
+}
+
+export async function readStateDistribution(db: Database): Promise<StateCount[]> {
+  return db.all<StateCount>(`
+    select state, state_type, count(*)::integer as count
+    from marts.mart_advisory_current
+    group by all
+    order by count desc, state
+  `);
+}
+
+export function buildAdvisoryDocument(advisories: PublishedAdvisory[], generatedAt: Date): AdvisoryDocument {
+  // JavaScript string comparison (UTF-16 code units) so the order never depends on a locale or collation.
+  const sorted = [...advisories].sort((a, b) =>
+    a.advisory_id < b.advisory_id ? -1 : a.advisory_id > b.advisory_id ? 1 : 0,
+  );
+  return { generated_at: generatedAt.toISOString(), advisory_count: sorted.length, advisories: sorted };
+}
+
+/** Two-space indented JSON with a trailing newline, for small documents people read. */
+export function serialiseJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/**
+ * One advisory per line: valid JSON that stays compact at 40k+ advisories and makes a git diff between two
+ * runs show exactly the advisories that changed.
+ */
+export function serialiseAdvisoryDocument(document: AdvisoryDocument): string {
+  const lines = document.advisories.map((advisory) => JSON.stringify(advisory));
+  return [
+    "{",
+    `"generated_at": ${JSON.stringify(document.generated_at)},`,
+    `"advisory_count": ${document.advisory_count},`,
+    `"advisories": [${lines.length === 0 ? "]" : ""}`,
+    ...lines.map((line, index) => (index < lines.length - 1 ? `${line},` : line)),
+    ...(lines.length === 0 ? [] : ["]"]),
+    "}",
+    "",
+  ].join("\n");
+}
+
+export function advisoryCurrentPath(outputDir: string): string {
+  return join(outputDir, "advisory_current.json");
+}

@@ -1,0 +1,93 @@
+import type { Database } from "./lib/db.ts";
+import type { SourceAdapter } from "./sources/types.ts";
+
+/**
+ * Creates what the pipeline writes before dbt runs: the run ledger (`meta`) and the landing tables
+ * (`landing`). Idempotent: every statement is `if not exists`.
+ */
+export async function initDatabase(
+  db: Database,
+  // biome-ignore lint/suspicious/noExplicitAny: only the landing shape of each adapter is used
+  adapters: readonly SourceAdapter<any>[],
+): Promise<void> {
+  await db.run(`
+    create schema if not exists meta;
+    create schema if not exists landing;
+
+    create table if not exists meta.runs (
+      run_id varchar primary key,
+      run_seq integer not null,
+      started_at timestamptz not null,
+      as_of timestamptz not null,
+      finished_at timestamptz,
+      status varchar not null,
+      exit_code integer,
+      config_path varchar not null,
+      stage_timings varchar
+    );
+
+    create table if not exists meta.source_fetches (
+      run_id varchar not null,
+      source varchar not null,
+      status varchar not null,
+      snapshot_hash varchar,
+      new_snapshot boolean not null default false,
+      observations integer not null default 0,
+      rejected integer not null default 0,
+      bytes bigint not null default 0,
+      duration_ms integer not null default 0,
+      error varchar,
+      fetched_at timestamptz not null,
+      primary key (run_id, source)
+    );
+
+    create table if not exists meta.rejected_records (
+      run_id varchar not null,
+      source varchar not null,
+      file varchar,
+      line integer,
+      key varchar,
+      reason varchar not null,
+      excerpt varchar
+    );
+
+    create table if not exists meta.check_results (
+      run_id varchar not null,
+      check_id varchar not null,
+      severity varchar not null,
+      passed boolean not null,
+      failing_count integer not null,
+      detail varchar not null,
+      primary key (run_id, check_id)
+    );
+
+    -- One row per distinct snapshot a source ever delivered; an identical re-delivery adds nothing.
+    create table if not exists landing.snapshots (
+      snapshot_hash varchar primary key,
+      source varchar not null,
+      first_run_id varchar not null,
+      fetched_at timestamptz not null,
+      observation_count integer not null
+    );
+
+    -- Which observations make up each snapshot, and where in the input they stood (CSV line, JSON order).
+    create table if not exists landing.snapshot_members (
+      snapshot_hash varchar not null,
+      content_hash varchar not null,
+      position integer not null,
+      primary key (snapshot_hash, content_hash)
+    );
+  `);
+  for (const adapter of adapters) {
+    const columns = adapter.landingColumns.map((column) => `${column.name} ${column.type}`).join(",\n      ");
+    await db.run(`
+      create table if not exists landing.${adapter.landingTable} (
+        content_hash varchar primary key,
+        source varchar not null,
+        run_id varchar not null,
+        fetched_at timestamptz not null,
+        ${columns}
+      )
+    `);
+  }
+}

@@ -1,0 +1,81 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb/node-api";
+
+/**
+ * Opens the pipeline database. Extensions are never downloaded at run time: what DuckDB needs (JSON,
+ * Parquet) is built into the packaged library. The connection must be closed before dbt runs, because
+ * DuckDB allows one writing process per database file.
+ */
+export async function openDatabase(path: string): Promise<Database> {
+  await mkdir(dirname(path), { recursive: true });
+  const instance = await DuckDBInstance.create(path, {
+    autoinstall_known_extensions: "false",
+    threads: "2",
+  });
+  const connection = await instance.connect();
+  return new Database(instance, connection);
+}
+
+export class Database {
+  private readonly instance: DuckDBInstance;
+  readonly connection: DuckDBConnection;
+
+  constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+    this.instance = instance;
+    this.connection = connection;
+  }
+
+  async run(sql: string, values?: DuckDBValue[]): Promise<void> {
+    await this.connection.run(sql, values);
+  }
+
+  /** Rows as plain objects with JSON-friendly values (bigint → number, timestamps → ISO strings). */
+  async all<Row = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<Row[]> {
+    const reader = await this.connection.runAndReadAll(sql, values);
+    return reader.getRowObjectsJson() as Row[];
+  }
+
+  async one<Row = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<Row | undefined> {
+    return (await this.all<Row>(sql, values))[0];
+  }
+
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.run("begin transaction");
+    try {
+      const result = await work();
+      await this.run("commit");
+      return result;
+    } catch (error) {
+      await this.run("rollback");
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+export async function withDatabase<T>(path: string, work: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase(path);
+  try {
+    return await work(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The DuckDB library version linked into this Node process, e.g. "v1.5.6". */
+export async function duckdbVersion(): Promise<string> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll("select version() as version");
+    return String(reader.getRowObjectsJson()[0]?.version);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}

@@ -1,0 +1,222 @@
+import { join } from "node:path";
+import type { StateCount } from "./export.ts";
+import { compactUtc } from "./lib/clock.ts";
+import type { CheckResult } from "./quality.ts";
+import type { SourceHealth } from "./sources/types.ts";
+
+export interface StageTiming {
+  stage: string;
+  durationMs: number;
+}
+
+export interface SourceRunSummary {
+  source: string;
+  health: SourceHealth;
+  snapshotHash: string | null;
+  newSnapshot: boolean;
+  newObservations: number;
+}
+
+export interface RejectedRecordSummary {
+  source: string;
+  file: string | null;
+  line: number | null;
+  key: string | null;
+  reason: string;
+}
+
+export interface RuleCount {
+  priority: number;
+  rule_id: string;
+  state: string;
+  reason_code: string;
+  advisory_count: number;
+}
+
+export interface RunSummary {
+  runId: string;
+  startedAt: Date;
+  asOf: Date;
+  configPath: string;
+  status: "succeeded" | "failed";
+  advisoryCount: number;
+  stages: StageTiming[];
+  stateDistribution: StateCount[];
+  rules: RuleCount[];
+  sources: SourceRunSummary[];
+  rejected: RejectedRecordSummary[];
+  rejectedTotal: number;
+  checks: CheckResult[];
+  dbt: {
+    elapsedSeconds: number;
+    models: number;
+    tests: number;
+    unitTests: number;
+    seeds: number;
+    warnings: number;
+  };
+}
+
+export function reportFileName(asOf: Date): string {
+  return `run_report_${compactUtc(asOf)}.md`;
+}
+
+export function reportPath(outputDir: string, asOf: Date): string {
+  return join(outputDir, reportFileName(asOf));
+}
+
+/** Table cells hold text from inputs: keep it from breaking the table or turning into markup. */
+function cell(value: unknown): string {
+  return String(value ?? "")
+    .replace(/\\/g, "\\\\")
+    .replace(/\|/g, "\\|")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/\r?\n/g, " ");
+}
+
+function row(values: unknown[]): string {
+  return `| ${values.map(cell).join(" | ")} |`;
+}
+
+function table(header: string[], rows: unknown[][], align?: ("l" | "r")[]): string {
+  const separator = header.map((_, index) => (align?.[index] === "r" ? "---:" : "---"));
+  return [row(header), `| ${separator.join(" | ")} |`, ...rows.map(row)].join("\n");
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function bytes(count: number): string {
+  if (count >= 1024 * 1024) return `${(count / 1024 / 1024).toFixed(1)} MiB`;
+  if (count >= 1024) return `${(count / 1024).toFixed(1)} KiB`;
+  return `${count} B`;
+}
+
+export function renderRunReport(summary: RunSummary): string {
+  const totalMs = summary.stages.reduce((sum, stage) => sum + stage.durationMs, 0);
+  const checksFailed = summary.checks.filter((check) => !check.passed);
+  const lines: string[] = [
+    `# Run report ${summary.runId}`,
+    "",
+    table(
+      ["Field", "Value"],
+      [
+        ["Run id", summary.runId],
+        ["Status", summary.status],
+        ["As of", summary.asOf.toISOString()],
+        ["Started", summary.startedAt.toISOString()],
+        ["Config", summary.configPath],
+        ["Advisories", summary.advisoryCount],
+        [
+          "Quality checks",
+          `${summary.checks.length - checksFailed.length} passed, ${checksFailed.length} failed`,
+        ],
+        ["Rejected input records", summary.rejectedTotal],
+        ["Total time", seconds(totalMs)],
+      ],
+    ),
+    "",
+    "## Stages",
+    "",
+    table(
+      ["Stage", "Duration"],
+      summary.stages.map((stage) => [stage.stage, seconds(stage.durationMs)]),
+      ["l", "r"],
+    ),
+    "",
+    `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests in ${summary.dbt.elapsedSeconds.toFixed(2)} s; ${summary.dbt.warnings} warnings.`,
+    "",
+    "## State distribution",
+    "",
+    table(
+      ["State", "Type", "Advisories", "Share"],
+      summary.stateDistribution.map((entry) => [
+        entry.state,
+        entry.state_type,
+        entry.count,
+        summary.advisoryCount ? `${((100 * entry.count) / summary.advisoryCount).toFixed(1)} %` : "-",
+      ]),
+      ["l", "l", "r", "r"],
+    ),
+    "",
+    "## Rules fired",
+    "",
+    table(
+      ["Priority", "Rule", "State", "Reason code", "Advisories"],
+      summary.rules.map((rule) => [
+        rule.priority,
+        rule.rule_id,
+        rule.state,
+        rule.reason_code,
+        rule.advisory_count,
+      ]),
+      ["r", "l", "l", "l", "r"],
+    ),
+    "",
+    "## Sources",
+    "",
+    table(
+      ["Source", "Status", "Observations", "Rejected", "Size", "Duration", "Snapshot", "Note"],
+      summary.sources.map((source) => [
+        source.source,
+        source.health.status,
+        source.health.observations,
+        source.health.rejected,
+        bytes(source.health.bytes),
+        seconds(source.health.durationMs),
+        source.snapshotHash ? source.snapshotHash.slice(0, 12) : "-",
+        source.health.error
+          ? `failed: ${source.health.error}; last good data kept in use`
+          : source.newSnapshot
+            ? `new snapshot, ${source.newObservations} new observations`
+            : "unchanged since an earlier run",
+      ]),
+      ["l", "l", "r", "r", "r", "r", "l", "l"],
+    ),
+    "",
+    "## Quality checks",
+    "",
+    table(
+      ["Check", "Severity", "Result", "Failing", "What it checks"],
+      summary.checks.map((check) => [
+        check.checkId,
+        check.severity,
+        check.passed ? "passed" : "FAILED",
+        check.failingCount,
+        check.detail,
+      ]),
+      ["l", "l", "l", "r", "l"],
+    ),
+  ];
+  for (const check of checksFailed) {
+    lines.push("", `### ${check.checkId} (${check.failingCount})`, "");
+    for (const example of check.examples) lines.push(`- ${cell(example)}`);
+    if (check.failingCount > check.examples.length)
+      lines.push(`- … and ${check.failingCount - check.examples.length} more`);
+  }
+  lines.push("", "## Rejected input records", "");
+  if (summary.rejectedTotal === 0) {
+    lines.push("None: every input record was accepted.");
+  } else {
+    lines.push(
+      table(
+        ["Source", "Where", "Problem"],
+        summary.rejected.map((rejected) => [
+          rejected.source,
+          `${rejected.file ?? ""}${rejected.line !== null ? `:${rejected.line}` : ""}${rejected.key ? ` ${rejected.key}` : ""}`,
+          rejected.reason,
+        ]),
+      ),
+    );
+    if (summary.rejectedTotal > summary.rejected.length) {
+      lines.push(
+        "",
+        `Showing ${summary.rejected.length} of ${summary.rejectedTotal}; all are in meta.rejected_records.`,
+      );
+    }
+  }
+  lines.push("");
+  return lines.join("\n");
+}

@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { errorMessage, PipelineError } from "../../lib/errors.ts";
+import { decodeUtf8, lineAndColumn, readInput } from "../read-input.ts";
+import {
+  debianPackagePattern,
+  debianVersionPattern,
+  excerpt,
+  type FetchItem,
+  HealthTracker,
+  type LandingValue,
+  type SourceAdapter,
+  vulnerabilityIdPattern,
+} from "../types.ts";
+
+/**
+ * The vendor's published advisory dataset (data.json):
+ * `{ "<source package>": { "<vuln id>": { "fixed_version"?: "<dpkg version>", "severity"?: "..." } } }`.
+ */
+export const echoAdvisoryObservation = z.object({
+  package_name: z.string(),
+  vuln_id: z.string(),
+  fixed_version: z.string().nullable(),
+  severity: z.string().nullable(),
+  /** Fields we do not model yet, kept so nothing the vendor published is lost. */
+  extra_fields: z.string().nullable(),
+});
+export type EchoAdvisoryObservation = z.infer<typeof echoAdvisoryObservation>;
+
+const entrySchema = z.looseObject({
+  fixed_version: z.string().optional(),
+  severity: z.string().optional(),
+});
+
+export function parseEchoData(text: string, file: string): Generator<FetchItem<EchoAdvisoryObservation>> {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw jsonSyntaxError(error, text, file);
+  }
+  if (document === null || typeof document !== "object" || Array.isArray(document)) {
+    const found = document === null ? "null" : Array.isArray(document) ? "an array" : `a ${typeof document}`;
+    throw new PipelineError(`the top level must be an object keyed by package name, found ${found}`, {
+      location: { file },
+    });
+  }
+  return iterateEntries(document as Record<string, unknown>, file);
+}
+
+function* iterateEntries(
+  document: Record<string, unknown>,
+  file: string,
+): Generator<FetchItem<EchoAdvisoryObservation>> {
+  for (const [packageName, vulnerabilities] of Object.entries(document)) {
+    const packageKey = JSON.stringify(packageName);
+    if (!debianPackagePattern.test(packageName)) {
+      yield rejected(
+        file,
+        packageKey,
+        `package name ${packageKey} is not a valid Debian source package name`,
+      );
+      continue;
+    }
+    if (vulnerabilities === null || typeof vulnerabilities !== "object" || Array.isArray(vulnerabilities)) {
+      yield rejected(file, packageKey, "the value of a package must be an object keyed by vulnerability id");
+      continue;
+    }
+    for (const [vulnId, entry] of Object.entries(vulnerabilities as Record<string, unknown>)) {
+      const key = `${packageKey}.${JSON.stringify(vulnId)}`;
+      if (!vulnerabilityIdPattern.test(vulnId)) {
+        yield rejected(
+          file,
+          key,
+          `vulnerability id ${JSON.stringify(vulnId)} is neither CVE-YYYY-NNNN nor TEMP-NNNNNNN-XXXXXX`,
+        );
+        continue;
+      }
+      const parsed = entrySchema.safeParse(entry);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue?.path.length ? `.${issue.path.join(".")}` : "";
+        yield rejected(file, `${key}${field}`, issue?.message ?? "invalid entry", JSON.stringify(entry));
+        continue;
+      }
+      const { fixed_version: fixedVersionRaw, severity, ...extra } = parsed.data;
+      const fixedVersion = fixedVersionRaw?.trim() ? fixedVersionRaw.trim() : null;
+      if (fixedVersion !== null && !debianVersionPattern.test(fixedVersion)) {
+        yield rejected(
+          file,
+          `${key}.fixed_version`,
+          `${JSON.stringify(fixedVersion)} is not a Debian version`,
+        );
+        continue;
+      }
+      yield {
+        kind: "observation",
+        observation: {
+          package_name: packageName,
+          vuln_id: vulnId,
+          fixed_version: fixedVersion,
+          severity: severity?.trim() ? severity.trim() : null,
+          extra_fields: Object.keys(extra).length > 0 ? JSON.stringify(extra) : null,
+        },
+      };
+    }
+  }
+}
+
+function rejected(
+  file: string,
+  key: string,
+  reason: string,
+  raw?: string,
+): FetchItem<EchoAdvisoryObservation> {
+  return {
+    kind: "rejected",
+    rejection: { location: { file, key }, reason, ...(raw ? { excerpt: excerpt(raw) } : {}) },
+  };
+}
+
+function jsonSyntaxError(error: unknown, text: string, file: string): PipelineError {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /at position (\d+)/.exec(message)?.[1];
+  const truncated = /end of JSON input|Unterminated/i.test(message);
+  const offset = position !== undefined ? Number(position) : text.length;
+  const { line, column } = lineAndColumn(text, offset);
+  const summary = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "");
+  return new PipelineError(`invalid JSON: ${summary}${truncated ? " (the file looks truncated)" : ""}`, {
+    location: { file, line, column },
+  });
+}
+
+export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObservation> {
+  const health = new HealthTracker();
+  return {
+    name: "echo_data",
+    landingTable: "echo_advisories",
+    landingColumns: [
+      { name: "package_name", type: "VARCHAR" },
+      { name: "vuln_id", type: "VARCHAR" },
+      { name: "fixed_version", type: "VARCHAR" },
+      { name: "severity", type: "VARCHAR" },
+      { name: "extra_fields", type: "VARCHAR" },
+    ],
+    toLandingRow: (observation): LandingValue[] => [
+      observation.package_name,
+      observation.vuln_id,
+      observation.fixed_version,
+      observation.severity,
+      observation.extra_fields,
+    ],
+    async *fetch() {
+      health.start();
+      try {
+        const bytes = await readInput(location);
+        health.bytes = bytes.byteLength;
+        for (const item of parseEchoData(decodeUtf8(bytes, location), location)) {
+          if (item.kind === "observation") health.observations += 1;
+          else health.rejected += 1;
+          yield item;
+        }
+        health.finish();
+      } catch (error) {
+        health.finish(errorMessage(error));
+        throw error;
+      }
+    },
+    health: () => health.snapshot(),
+  };
+}

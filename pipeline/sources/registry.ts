@@ -1,0 +1,14 @@
+import type { Config } from "../config.ts";
+import { echoCsvAdapter } from "./echo_csv/index.ts";
+import { echoDataAdapter } from "./echo_data/index.ts";
+import type { SourceAdapter } from "./types.ts";
+
+/** Every source the pipeline knows. A new source adds its folder and one entry here. */
+// biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type
+export function enabledAdapters(config: Config): SourceAdapter<any>[] {
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  const adapters: SourceAdapter<any>[] = [];
+  if (config.sources.echo_data.enabled) adapters.push(echoDataAdapter(config.sources.echo_data.location));
+  if (config.sources.echo_csv.enabled) adapters.push(echoCsvAdapter(config.sources.echo_csv.location));
+  return adapters;
+}

@@ -1,0 +1,150 @@
+import { readFile, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { execa } from "execa";
+import { z } from "zod";
+import type { Config } from "./config.ts";
+import { PipelineError } from "./lib/errors.ts";
+import { log } from "./lib/log.ts";
+
+const runResultsSchema = z.object({
+  elapsed_time: z.number(),
+  results: z.array(
+    z.looseObject({
+      unique_id: z.string(),
+      status: z.string(),
+      execution_time: z.number(),
+      message: z.string().nullable().optional(),
+      failures: z.number().nullable().optional(),
+    }),
+  ),
+});
+
+export interface DbtNodeResult {
+  uniqueId: string;
+  status: string;
+  executionTimeSeconds: number;
+  message: string | null;
+  failures: number | null;
+}
+
+export interface TransformResult {
+  elapsedSeconds: number;
+  nodes: DbtNodeResult[];
+  warnings: string[];
+}
+
+const dbtLogLine = z.looseObject({
+  info: z.looseObject({ level: z.string(), msg: z.string() }),
+});
+
+/**
+ * Runs `dbt build` on the database the load stage just wrote. dbt's JSON log lines are read back for
+ * errors and warnings, and run_results.json for per-node timings. A dbt failure stops the run with dbt's
+ * own messages.
+ */
+export async function runDbtBuild(config: Config, runId: string, asOf: Date): Promise<TransformResult> {
+  const stateDir = join(dirname(config.database), "dbt");
+  const targetPath = join(stateDir, "target");
+  const args = [
+    "build",
+    "--project-dir",
+    config.dbt.project_dir,
+    "--profiles-dir",
+    config.dbt.project_dir,
+    "--target-path",
+    targetPath,
+    "--log-path",
+    join(stateDir, "logs"),
+    "--log-format",
+    "json",
+    "--threads",
+    String(config.dbt.threads),
+  ];
+  // A stale run_results.json from an earlier run must never be read as this run's.
+  await rm(join(targetPath, "run_results.json"), { force: true });
+  log.info("dbt build started", { project_dir: config.dbt.project_dir });
+  let result: Awaited<ReturnType<typeof execa>>;
+  try {
+    result = await execa(config.dbt.executable, args, {
+      reject: false,
+      all: true,
+      env: {
+        ECHO_DUCKDB_PATH: config.database,
+        ECHO_DBT_THREADS: String(config.dbt.threads),
+        PIPELINE_RUN_ID: runId,
+        PIPELINE_AS_OF: asOf.toISOString(),
+        DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+        DO_NOT_TRACK: "1",
+        DBT_PARTIAL_PARSE: "true",
+      },
+    });
+  } catch (error) {
+    throw new PipelineError(`cannot start dbt: ${error instanceof Error ? error.message : error}`, {
+      location: { file: config.dbt.executable },
+      hint: "run `npm ci` to install dbt into dbt_project/.venv",
+    });
+  }
+  if (result.failed && (result as { code?: string }).code === "ENOENT") {
+    throw new PipelineError("dbt is not installed", {
+      location: { file: config.dbt.executable },
+      hint: "run `npm ci` to install dbt into dbt_project/.venv",
+    });
+  }
+
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const line of String(result.stdout ?? "").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let parsed: z.infer<typeof dbtLogLine>;
+    try {
+      parsed = dbtLogLine.parse(JSON.parse(line));
+    } catch {
+      continue;
+    }
+    if (parsed.info.level === "error") errors.push(parsed.info.msg);
+    else if (parsed.info.level === "warn") warnings.push(parsed.info.msg);
+  }
+  for (const warning of warnings) log.warn("dbt", { message: warning });
+
+  const runResults = await readRunResults(join(targetPath, "run_results.json"));
+  if (result.exitCode !== 0) {
+    const failedNodes = (runResults?.nodes ?? []).filter((node) => ["error", "fail"].includes(node.status));
+    const details = failedNodes.length
+      ? failedNodes.map((node) => `${node.uniqueId}: ${node.message ?? node.status}`)
+      : errors.length
+        ? errors
+        : [
+            String(result.stderr || result.stdout)
+              .trim()
+              .split("\n")
+              .slice(-15)
+              .join("\n"),
+          ];
+    throw new PipelineError(`dbt build failed (exit ${result.exitCode}):\n  ${details.join("\n  ")}`);
+  }
+  if (!runResults)
+    throw new PipelineError("dbt build succeeded but wrote no run_results.json", {
+      location: { file: targetPath },
+    });
+  return { ...runResults, warnings };
+}
+
+async function readRunResults(path: string): Promise<Omit<TransformResult, "warnings"> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const parsed = runResultsSchema.parse(JSON.parse(text));
+  return {
+    elapsedSeconds: parsed.elapsed_time,
+    nodes: parsed.results.map((node) => ({
+      uniqueId: node.unique_id,
+      status: node.status,
+      executionTimeSeconds: node.execution_time,
+      message: node.message ?? null,
+      failures: node.failures ?? null,
+    })),
+  };
+}
