@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { PipelineError } from "./lib/errors.ts";
 
@@ -62,10 +62,12 @@ function describeIssuePath(path: ReadonlyArray<PropertyKey>): string {
 
 /** Parses and validates a config text; every problem names its key (and line, for YAML syntax). */
 export function parseConfig(text: string, configPath: string): Config {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // Without prettyErrors the errors carry only offsets; the line counter turns them into line and column.
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   const [syntaxError] = document.errors;
   if (syntaxError) {
-    const position = syntaxError.linePos?.[0];
+    const position = lineCounter.linePos(syntaxError.pos[0]);
     throw new PipelineError(`invalid YAML: ${syntaxError.message.split("\n")[0]}`, {
       location: { file: configPath, line: position?.line, column: position?.col },
       exitCode: 2,
@@ -74,8 +76,11 @@ export function parseConfig(text: string, configPath: string): Config {
   const parsed = configSchema.safeParse(document.toJS() ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const key = issue ? describeIssuePath(issue.path) : "(top level)";
-    const node = issue ? document.getIn(issue.path as unknown[], true) : undefined;
+    // zod puts an unknown key's issue on the object holding it; the key itself is what needs fixing.
+    const path =
+      issue?.code === "unrecognized_keys" ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;
+    const key = path ? describeIssuePath(path) : "(top level)";
+    const node = path ? document.getIn(path as unknown[], true) : undefined;
     const range = node && typeof node === "object" && "range" in node ? (node.range as number[]) : undefined;
     const line = range?.[0] !== undefined ? lineOfOffset(text, range[0]) : undefined;
     throw new PipelineError(issue?.message ?? "invalid configuration", {
@@ -118,8 +123,9 @@ export async function loadConfig(path: string): Promise<Config> {
   try {
     text = await readFile(configPath, "utf8");
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     throw new PipelineError(
-      `cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      code === "ENOENT" ? "the config file does not exist" : `cannot read the config file: ${code ?? error}`,
       {
         location: { file: configPath },
         hint: "pass an existing file with --config",

@@ -8,6 +8,8 @@ export interface IngestedSource {
   fetchedAt: Date;
   /** Landing rows in input order; undefined when the source failed. */
   rows: LandingValue[][] | undefined;
+  /** Position of each row in the input (CSV line number, or order), parallel to `rows`. */
+  positions: number[];
   rejections: Rejection[];
   health: SourceHealth;
 }
@@ -24,11 +26,16 @@ export async function ingestSources(
   return Promise.all(
     adapters.map(async (adapter): Promise<IngestedSource> => {
       const rows: LandingValue[][] = [];
+      const positions: number[] = [];
       const rejections: Rejection[] = [];
       try {
         for await (const item of adapter.fetch()) {
-          if (item.kind === "observation") rows.push(adapter.toLandingRow(item.observation));
-          else rejections.push(item.rejection);
+          if (item.kind === "observation") {
+            rows.push(adapter.toLandingRow(item.observation));
+            positions.push(adapter.positionOf?.(item.observation) ?? rows.length);
+          } else {
+            rejections.push(item.rejection);
+          }
         }
         const health = adapter.health();
         log.info("source fetched", {
@@ -38,13 +45,20 @@ export async function ingestSources(
           bytes: health.bytes,
           duration_ms: health.durationMs,
         });
-        return { adapter, fetchedAt: clock, rows, rejections, health };
+        return { adapter, fetchedAt: clock, rows, positions, rejections, health };
       } catch (error) {
         log.error("source failed; its last good data stays in use", {
           source: adapter.name,
           error: errorMessage(error),
         });
-        return { adapter, fetchedAt: clock, rows: undefined, rejections, health: adapter.health() };
+        return {
+          adapter,
+          fetchedAt: clock,
+          rows: undefined,
+          positions: [],
+          rejections,
+          health: adapter.health(),
+        };
       }
     }),
   );

@@ -37,7 +37,10 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
 
   if (ingested.rows) {
     const hashes = ingested.rows.map((row) => sha256(canonicalJson(row)));
-    snapshotHash = sha256(`${adapter.name}\n${hashes.join("\n")}`);
+    // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
+    snapshotHash = sha256(
+      `${adapter.name}\n${hashes.map((hash, index) => `${ingested.positions[index]} ${hash}`).join("\n")}`,
+    );
     const known = await db.one("select 1 as known from landing.snapshots where snapshot_hash = ?", [
       snapshotHash,
     ]);
@@ -104,7 +107,7 @@ async function landSnapshot(
   const appender = await db.connection.createAppender("incoming", "main", "temp");
   rows.forEach((row, index) => {
     appender.appendVarchar(hashes[index] as string);
-    appender.appendInteger(index + 1);
+    appender.appendInteger(ingested.positions[index] ?? index + 1);
     row.forEach((value, columnIndex) => {
       if (value === null) appender.appendNull();
       else if (adapter.landingColumns[columnIndex]?.type === "INTEGER") appender.appendInteger(Number(value));

@@ -44,15 +44,28 @@ function countLines(bytes: Uint8Array, end: number): number {
 }
 
 function firstInvalidUtf8Offset(bytes: Uint8Array): number {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  // Binary search on prefix validity would be wrong for split sequences; a linear scan is simple and rare.
-  for (let end = 1; end <= bytes.length; end += 1) {
+  // A streaming decoder keeps the state of a sequence split between calls, so feeding consecutive pieces
+  // throws in the piece holding the first byte that cannot continue it. Big pieces find that piece fast;
+  // single bytes then find the byte (re-feeding whole prefixes would corrupt the state and be quadratic).
+  const pieceSize = 64 * 1024;
+  const byPiece = new TextDecoder("utf-8", { fatal: true });
+  for (let pieceStart = 0; pieceStart < bytes.length; pieceStart += pieceSize) {
     try {
-      decoder.decode(bytes.subarray(0, end), { stream: true });
+      byPiece.decode(bytes.subarray(pieceStart, pieceStart + pieceSize), { stream: true });
     } catch {
-      return end - 1;
+      const byByte = new TextDecoder("utf-8", { fatal: true });
+      byByte.decode(bytes.subarray(0, pieceStart), { stream: true });
+      const pieceEnd = Math.min(pieceStart + pieceSize, bytes.length);
+      for (let index = pieceStart; index < pieceEnd; index += 1) {
+        try {
+          byByte.decode(bytes.subarray(index, index + 1), { stream: true });
+        } catch {
+          return index;
+        }
+      }
     }
   }
+  // Only an unfinished sequence at the very end is left.
   return bytes.length;
 }
 

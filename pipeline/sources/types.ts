@@ -44,6 +44,8 @@ export interface SourceAdapter<Observation> {
   fetch(): AsyncGenerator<FetchItem<Observation>>;
   /** Values for `landingColumns`, in order. The content hash is computed over them. */
   toLandingRow(observation: Observation): LandingValue[];
+  /** Where the observation stood in the input (a CSV line number); defaults to its 1-based order. */
+  positionOf?(observation: Observation): number;
   health(): SourceHealth;
 }
 

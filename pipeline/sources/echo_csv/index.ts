@@ -40,8 +40,9 @@ export function* parseNotApplicableCsv(
   file: string,
 ): Generator<FetchItem<NotApplicableObservation>> {
   // One physical line is one record in this feed; parsing lines one by one keeps a bad quote from
-  // swallowing the rows after it.
-  const lines = text.split(/\r?\n/);
+  // swallowing the rows after it. A lone CR ends a line too (old Mac exports): left inside a line, the CSV
+  // parser would take it as a record end and silently drop the rest of the line.
+  const lines = text.split(/\r\n|\r|\n/);
   const headerIndex = lines.findIndex((line) => line.trim() !== "");
   if (headerIndex === -1) {
     throw new PipelineError("the file is empty: expected a header line", {
@@ -62,6 +63,14 @@ export function* parseNotApplicableCsv(
     throw new PipelineError(`missing column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, {
       location: { file, line: headerIndex + 1 },
       hint: `the header must name ${requiredColumns.join(",")}`,
+    });
+  }
+  // With a required column named twice, which one holds the value would be a guess.
+  const repeated = requiredColumns.filter((column) => header.indexOf(column) !== header.lastIndexOf(column));
+  if (repeated.length > 0) {
+    throw new PipelineError(`column${repeated.length > 1 ? "s" : ""} ${repeated.join(", ")} named twice`, {
+      location: { file, line: headerIndex + 1 },
+      hint: `the header must name ${requiredColumns.join(",")} once each`,
     });
   }
   const index = Object.fromEntries(
@@ -171,6 +180,7 @@ export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObs
       observation.fixed_version,
       observation.internal_status,
     ],
+    positionOf: (observation) => observation.line_number,
     async *fetch() {
       health.start();
       try {

@@ -26,10 +26,18 @@ export const echoAdvisoryObservation = z.object({
 });
 export type EchoAdvisoryObservation = z.infer<typeof echoAdvisoryObservation>;
 
-const entrySchema = z.looseObject({
-  fixed_version: z.string().optional(),
-  severity: z.string().optional(),
+const mustBeString = (field: string) => ({
+  error: (issue: { input: unknown }) =>
+    `${field} must be a string, found ${issue.input === null ? "null" : Array.isArray(issue.input) ? "an array" : typeof issue.input}`,
 });
+
+const entrySchema = z.looseObject(
+  {
+    fixed_version: z.string(mustBeString("fixed_version")).optional(),
+    severity: z.string(mustBeString("severity")).optional(),
+  },
+  { error: 'an entry must be an object such as {"fixed_version": "1.2-1"}' },
+);
 
 export function parseEchoData(text: string, file: string): Generator<FetchItem<EchoAdvisoryObservation>> {
   let document: unknown;
@@ -120,14 +128,55 @@ function rejected(
 
 function jsonSyntaxError(error: unknown, text: string, file: string): PipelineError {
   const message = error instanceof Error ? error.message : String(error);
-  const position = /at position (\d+)/.exec(message)?.[1];
-  const truncated = /end of JSON input|Unterminated/i.test(message);
-  const offset = position !== undefined ? Number(position) : text.length;
+  const position = jsonErrorPosition(message);
+  const offset =
+    position !== undefined
+      ? position
+      : /end of JSON input/.test(message)
+        ? text.length
+        : unexpectedTokenOffset(text);
+  // V8 reports a cut-off document in several wordings; an error at the very end is the reliable sign.
+  // (The wording alone misleads: "Unterminated fractional number" also happens mid-file, as in `1.}`.)
+  const truncated = offset >= text.trimEnd().length;
   const { line, column } = lineAndColumn(text, offset);
-  const summary = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "");
+  // Both "... in JSON at position N" and "... after JSON at position N" carry a position to drop.
+  const summary = message.replace(/ (?:in JSON )?at position \d+(?: \(line \d+ column \d+\))?$/, "");
   return new PipelineError(`invalid JSON: ${summary}${truncated ? " (the file looks truncated)" : ""}`, {
     location: { file, line, column },
   });
+}
+
+/** Anchored at the end: "Unexpected token" messages quote the source, which may itself say "at position". */
+function jsonErrorPosition(message: string): number | undefined {
+  const position = / at position (\d+)(?: \(line \d+ column \d+\))?$/.exec(message)?.[1];
+  return position === undefined ? undefined : Number(position);
+}
+
+/**
+ * V8 gives no position for "Unexpected token" errors. A prefix that ends before the bad token fails only
+ * for running out of input, and every prefix that includes it fails on that token, so the shortest prefix
+ * that fails before its end (found by binary search) ends just after the token.
+ */
+function unexpectedTokenOffset(text: string): number {
+  const failsBeforeItsEnd = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return false;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/end of JSON input/.test(message)) return false;
+      const position = jsonErrorPosition(message);
+      return position === undefined || position < length;
+    }
+  };
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (failsBeforeItsEnd(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return high - 1;
 }
 
 export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObservation> {

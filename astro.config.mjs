@@ -1,0 +1,17 @@
+// The site is a reader of the pipeline's output: pages load the files in output/ at build time and never
+// recompute a decision. ECHO_OUTPUT_DIR points it at another run's output (tests use temporary folders).
+import mdx from "@astrojs/mdx";
+import { defineConfig } from "astro/config";
+
+const outputDir = process.env.ECHO_OUTPUT_DIR ?? "output";
+
+export default defineConfig({
+  srcDir: "./site/src",
+  publicDir: "./site/public",
+  outDir: process.env.ECHO_SITE_OUT_DIR ?? `${outputDir}/site`,
+  cacheDir: "./.astro-cache",
+  // GitHub Pages serves the site under /<repository>/; ECHO_SITE_BASE sets that prefix.
+  base: process.env.ECHO_SITE_BASE ?? "/",
+  trailingSlash: "ignore",
+  integrations: [mdx()],
+});

@@ -1,0 +1,52 @@
+// Build-time access to the pipeline's output files. Pages call these; nothing here decides anything.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const outputDir = resolve(process.env.ECHO_OUTPUT_DIR ?? "output");
+
+export interface StateCount {
+  state: string;
+  state_type: string;
+  count: number;
+}
+
+export interface RuleCount {
+  priority: number;
+  rule_id: string;
+  state: string;
+  reason_code: string;
+  advisory_count: number;
+}
+
+export interface RunSummary {
+  run_id: string;
+  status: string;
+  as_of: string;
+  advisory_count: number;
+  stage_durations_ms: Record<string, number>;
+  state_distribution: StateCount[];
+  rules: RuleCount[];
+  sources: { source: string; status: string; observations: number; rejected: number; error: string | null }[];
+  checks: { check_id: string; severity: string; passed: boolean; failing_count: number }[];
+  rejected_total: number;
+}
+
+function readJson<T>(name: string): T | undefined {
+  const path = join(outputDir, name);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+export function readRunSummary(): RunSummary | undefined {
+  return readJson<RunSummary>("run_summary.json");
+}
+
+/** The newest run report's markdown, by file name (run_report_<UTC time>.md sorts by time). */
+export function readLatestReport(): { name: string; markdown: string } | undefined {
+  if (!existsSync(outputDir)) return undefined;
+  const name = readdirSync(outputDir)
+    .filter((file) => /^run_report_\d{8}T\d{6}Z\.md$/.test(file))
+    .sort()
+    .at(-1);
+  return name ? { name, markdown: readFileSync(join(outputDir, name), "utf8") } : undefined;
+}

@@ -1,0 +1,132 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { withDatabase } from "../../pipeline/lib/db.ts";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const sampleDataJson = join(repoRoot, "test/fixtures/sample/data.json");
+export const sampleCsv = join(repoRoot, "test/fixtures/sample/advisory_not_applicable.csv");
+export const sharedDataDir = resolve(repoRoot, "../shared/data");
+
+export interface Workspace {
+  dir: string;
+  configPath: string;
+  outputDir: string;
+  database: string;
+  /** Copies a file into the workspace's input folder and returns its new path. */
+  input(name: string, content: string | Buffer): Promise<string>;
+  writeConfig(options: {
+    dataJson: string;
+    csv: string;
+    dbtProjectDir?: string;
+    extra?: string;
+  }): Promise<void>;
+  run(args?: string[]): Promise<PipelineResult>;
+  readAdvisoryCurrent(): Promise<AdvisoryCurrent>;
+  landingCounts(): Promise<Record<string, number>>;
+  cleanup(): Promise<void>;
+}
+
+export interface PipelineResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface AdvisoryCurrent {
+  generated_at: string;
+  advisory_count: number;
+  advisories: {
+    advisory_id: string;
+    cve_id: string;
+    package_name: string;
+    state: string;
+    state_type: string;
+    fixed_version: string | null;
+    confidence: number;
+    explanation: string;
+    reason_code: string;
+    contributing_sources: string[];
+    dissenting_sources: string[];
+  }[];
+}
+
+/** A throw-away folder with its own config, database and output, so tests never touch the repo's state. */
+export async function createWorkspace(): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), "echo-advisory-test-"));
+  const configPath = join(dir, "config.yaml");
+  const outputDir = join(dir, "output");
+  const database = join(dir, "state", "echo.duckdb");
+  return {
+    dir,
+    configPath,
+    outputDir,
+    database,
+    async input(name, content) {
+      const path = join(dir, "input", name);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, content);
+      return path;
+    },
+    async writeConfig({ dataJson, csv, dbtProjectDir, extra }) {
+      await writeFile(
+        configPath,
+        [
+          "database: state/echo.duckdb",
+          "output_dir: output",
+          "dbt:",
+          `  project_dir: ${JSON.stringify(dbtProjectDir ?? join(repoRoot, "dbt_project"))}`,
+          `  executable: ${JSON.stringify(join(repoRoot, "dbt_project/.venv/bin/dbt"))}`,
+          "sources:",
+          "  echo_data:",
+          `    location: ${JSON.stringify(dataJson)}`,
+          "  echo_csv:",
+          `    location: ${JSON.stringify(csv)}`,
+          extra ?? "",
+        ].join("\n"),
+      );
+    },
+    async run(args = []) {
+      const result = await execa(
+        process.execPath,
+        [join(repoRoot, "pipeline/cli.ts"), "--config", configPath, ...args],
+        {
+          reject: false,
+          env: { ECHO_LOG_FORMAT: "json" },
+        },
+      );
+      return {
+        exitCode: result.exitCode ?? -1,
+        stdout: String(result.stdout),
+        stderr: String(result.stderr),
+      };
+    },
+    async readAdvisoryCurrent() {
+      return JSON.parse(await readFile(join(outputDir, "advisory_current.json"), "utf8")) as AdvisoryCurrent;
+    },
+    async landingCounts() {
+      return withDatabase(database, async (db) => {
+        const tables = await db.all<{ name: string }>(
+          "select table_name as name from information_schema.tables where table_schema = 'landing' order by 1",
+        );
+        const counts: Record<string, number> = {};
+        for (const { name } of tables) {
+          const row = await db.one<{ n: number }>(`select count(*)::integer as n from landing.${name}`);
+          counts[name] = row?.n ?? 0;
+        }
+        return counts;
+      });
+    },
+    async cleanup() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function countStates(document: AdvisoryCurrent): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const advisory of document.advisories) counts[advisory.state] = (counts[advisory.state] ?? 0) + 1;
+  return counts;
+}
