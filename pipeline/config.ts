@@ -75,7 +75,11 @@ export function parseConfig(text: string, configPath: string): Config {
   }
   const parsed = configSchema.safeParse(document.toJS() ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    // An unknown key is usually a misspelt known one (locaton), which also makes that one missing: naming
+    // the unknown key first points at the line to fix.
+    const issue =
+      parsed.error.issues.find((candidate) => candidate.code === "unrecognized_keys") ??
+      parsed.error.issues[0];
     // zod puts an unknown key's issue on the object holding it; the key itself is what needs fixing.
     const path =
       issue?.code === "unrecognized_keys" ? [...issue.path, ...issue.keys.slice(0, 1)] : issue?.path;

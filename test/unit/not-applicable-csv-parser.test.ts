@@ -60,7 +60,7 @@ describe("parseNotApplicableCsv on the real format", () => {
     expect(observations(items)[0]).toEqual(GOOD_OBSERVATION);
   });
 
-  it("reads the quoted header and quoted fields such as \"1\"", () => {
+  it('reads the quoted header and quoted fields such as "1"', () => {
     const items = parseLines(GOOD_ROW, 'CVE-2016-8660,linux,not_applicable,"1",code_not_in_use');
     expect(items).toEqual([
       { kind: "observation", observation: GOOD_OBSERVATION },
@@ -79,7 +79,9 @@ describe("parseNotApplicableCsv on the real format", () => {
   });
 
   it("reads every field quoted", () => {
-    const items = parseLines('"CVE-2023-45321","389-ds-base","not_applicable","1:4.2.6-1+deb12u1","code_not_in_use"');
+    const items = parseLines(
+      '"CVE-2023-45321","389-ds-base","not_applicable","1:4.2.6-1+deb12u1","code_not_in_use"',
+    );
     expect(observations(items)).toEqual([GOOD_OBSERVATION]);
   });
 
@@ -96,7 +98,9 @@ describe("parseNotApplicableCsv on the real format", () => {
   });
 
   it("drops blanks around fields", () => {
-    const items = parseLines(' CVE-2023-45321 , 389-ds-base ,not_applicable, "1:4.2.6-1+deb12u1" ,code_not_in_use ');
+    const items = parseLines(
+      ' CVE-2023-45321 , 389-ds-base ,not_applicable, "1:4.2.6-1+deb12u1" ,code_not_in_use ',
+    );
     expect(observations(items)).toEqual([GOOD_OBSERVATION]);
   });
 
@@ -125,7 +129,9 @@ describe("parseNotApplicableCsv on the real format", () => {
 
 describe("parseNotApplicableCsv on line ends, byte-order marks and blank lines", () => {
   it("reads CRLF line ends", () => {
-    const items = parse(`${HEADER}\r\n${GOOD_ROW}\r\nCVE-2016-8660,linux,not_applicable,"1",code_not_in_use\r\n`);
+    const items = parse(
+      `${HEADER}\r\n${GOOD_ROW}\r\nCVE-2016-8660,linux,not_applicable,"1",code_not_in_use\r\n`,
+    );
     expect(observations(items).map((o) => [o.line_number, o.cve_id, o.internal_status])).toEqual([
       [2, "CVE-2023-45321", "code_not_in_use"],
       [3, "CVE-2016-8660", "code_not_in_use"],
@@ -141,7 +147,10 @@ describe("parseNotApplicableCsv on line ends, byte-order marks and blank lines",
   });
 
   it("reads a file with a byte-order mark, decoded through decodeUtf8", () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${HEADER}\r\n${GOOD_ROW}\r\n`)]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`${HEADER}\r\n${GOOD_ROW}\r\n`),
+    ]);
     expect(parse(decodeUtf8(bytes, FILE))).toEqual([{ kind: "observation", observation: GOOD_OBSERVATION }]);
   });
 
@@ -171,7 +180,10 @@ describe("parseNotApplicableCsv on line ends, byte-order marks and blank lines",
   });
 
   it("names the line of invalid UTF-8", () => {
-    const bytes = Buffer.concat([Buffer.from(`${HEADER}\n${GOOD_ROW}\nCVE-2016-8660,linux,not_applicable,"1",caf`), Buffer.from([0xe9, 0x0a])]);
+    const bytes = Buffer.concat([
+      Buffer.from(`${HEADER}\n${GOOD_ROW}\nCVE-2016-8660,linux,not_applicable,"1",caf`),
+      Buffer.from([0xe9, 0x0a]),
+    ]);
     const error = pipelineErrorFrom(() => decodeUtf8(bytes, FILE));
     expect(error.location).toEqual({ file: FILE, line: 3 });
     expect(error.message).toMatch(/^not valid UTF-8 \(first bad byte at offset \d+\)$/);
@@ -191,7 +203,9 @@ describe("parseNotApplicableCsv on a bad header", () => {
 
   it("names a missing column and line 1", () => {
     const error = pipelineErrorFrom(() =>
-      parse('"cve_id","package","fixed_version","internal_status"\nCVE-2023-45321,389-ds-base,,code_not_in_use\n'),
+      parse(
+        '"cve_id","package","fixed_version","internal_status"\nCVE-2023-45321,389-ds-base,,code_not_in_use\n',
+      ),
     );
     expect(error.message).toBe("missing column status");
     expect(error.location).toEqual({ file: FILE, line: 1 });
@@ -247,39 +261,53 @@ describe("parseNotApplicableCsv on bad rows", () => {
     },
   );
 
-  it.each(["CVE-23-1", "cve-2023-45321", "CVE-2023-123", "GHSA-abcd-efgh-ijkl", "2023-45321", "", "TEMP-0707383-f71695"])(
-    "rejects the cve_id %j with its line and key cve_id",
-    (cveId) => {
-      const row = `${cveId},389-ds-base,not_applicable,"1",code_not_in_use`;
-      expect(parseLines(row)).toEqual([
-        {
-          kind: "rejected",
-          rejection: {
-            location: { file: FILE, line: 2, key: "cve_id" },
-            reason: `cve_id ${JSON.stringify(cveId)} is not a CVE id (CVE-YYYY-NNNN) or Debian TEMP id`,
-            excerpt: row,
-          },
+  it.each([
+    "CVE-23-1",
+    "cve-2023-45321",
+    "CVE-2023-123",
+    "GHSA-abcd-efgh-ijkl",
+    "2023-45321",
+    "",
+    "TEMP-0707383-f71695",
+  ])("rejects the cve_id %j with its line and key cve_id", (cveId) => {
+    const row = `${cveId},389-ds-base,not_applicable,"1",code_not_in_use`;
+    expect(parseLines(row)).toEqual([
+      {
+        kind: "rejected",
+        rejection: {
+          location: { file: FILE, line: 2, key: "cve_id" },
+          reason: `cve_id ${JSON.stringify(cveId)} is not a CVE id (CVE-YYYY-NNNN) or Debian TEMP id`,
+          excerpt: row,
         },
-      ]);
-    },
-  );
+      },
+    ]);
+  });
 
   it.each(["Bash", "a", "lib curl", ""])("rejects the package %j with its line and key package", (name) => {
     const rejection = rejections(parseLines(`CVE-2023-45321,${name},not_applicable,"1",code_not_in_use`))[0];
     expect(rejection?.location).toEqual({ file: FILE, line: 2, key: "package" });
-    expect(rejection?.reason).toBe(`package ${JSON.stringify(name)} is not a valid Debian source package name`);
+    expect(rejection?.reason).toBe(
+      `package ${JSON.stringify(name)} is not a valid Debian source package name`,
+    );
   });
 
-  it.each(["latest", "1.0 beta", "v1.2", "-1"])("rejects the fixed_version %j with key fixed_version", (version) => {
-    const rejection = rejections(parseLines(`CVE-2023-45321,389-ds-base,not_applicable,"${version}",code_not_in_use`))[0];
-    expect(rejection?.location).toEqual({ file: FILE, line: 2, key: "fixed_version" });
-    expect(rejection?.reason).toBe(`fixed_version ${JSON.stringify(version)} is not a Debian version`);
-  });
+  it.each(["latest", "1.0 beta", "v1.2", "-1"])(
+    "rejects the fixed_version %j with key fixed_version",
+    (version) => {
+      const rejection = rejections(
+        parseLines(`CVE-2023-45321,389-ds-base,not_applicable,"${version}",code_not_in_use`),
+      )[0];
+      expect(rejection?.location).toEqual({ file: FILE, line: 2, key: "fixed_version" });
+      expect(rejection?.reason).toBe(`fixed_version ${JSON.stringify(version)} is not a Debian version`);
+    },
+  );
 
   it.each(["Code_Not_In_Use", "code not in use", "code-not-in-use", "", "1code"])(
     "rejects the internal_status %j with key internal_status",
     (internalStatus) => {
-      const rejection = rejections(parseLines(`CVE-2023-45321,389-ds-base,not_applicable,"1",${internalStatus}`))[0];
+      const rejection = rejections(
+        parseLines(`CVE-2023-45321,389-ds-base,not_applicable,"1",${internalStatus}`),
+      )[0];
       expect(rejection?.location).toEqual({ file: FILE, line: 2, key: "internal_status" });
       expect(rejection?.reason).toBe(
         `internal_status ${JSON.stringify(internalStatus)} must be a lower-case code such as code_not_in_use`,
@@ -289,7 +317,12 @@ describe("parseNotApplicableCsv on bad rows", () => {
 
   it("rejects a duplicate package and cve_id, naming the first line, and keeps the first row", () => {
     const duplicate = 'CVE-2023-45321,389-ds-base,not_applicable,"2.0-1",disputed';
-    const items = parseLines(GOOD_ROW, 'CVE-2016-8660,linux,not_applicable,"1",code_not_in_use', "", duplicate);
+    const items = parseLines(
+      GOOD_ROW,
+      'CVE-2016-8660,linux,not_applicable,"1",code_not_in_use',
+      "",
+      duplicate,
+    );
     expect(observations(items).map((o) => [o.line_number, o.cve_id, o.fixed_version])).toEqual([
       [2, "CVE-2023-45321", "1:4.2.6-1+deb12u1"],
       [3, "CVE-2016-8660", "1"],

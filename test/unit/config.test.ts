@@ -1,0 +1,362 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig, parseConfig } from "../../pipeline/config.ts";
+import { PipelineError } from "../../pipeline/lib/errors.ts";
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+const CONFIG_PATH = "/srv/echo/conf/config.yaml";
+
+/** The smallest valid config; tests add or break lines from here. */
+const MINIMAL = [
+  "sources:",
+  "  echo_data:",
+  "    location: data.json",
+  "  echo_csv:",
+  "    location: na.csv",
+];
+
+function config(...lines: string[]): string {
+  return `${lines.join("\n")}\n`;
+}
+
+function configErrorFrom(text: string): PipelineError {
+  try {
+    parseConfig(text, CONFIG_PATH);
+  } catch (error) {
+    if (error instanceof PipelineError) return error;
+    throw error;
+  }
+  throw new Error("expected a PipelineError, the config was accepted");
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<PipelineError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof PipelineError) return error;
+    throw error;
+  }
+  throw new Error("expected a PipelineError, the promise resolved");
+}
+
+describe("a valid config", () => {
+  it("loads the repository's config.yaml with paths resolved against its directory", async () => {
+    const loaded = await loadConfig(join(repoRoot, "config.yaml"));
+    expect(loaded).toEqual({
+      configPath: join(repoRoot, "config.yaml"),
+      database: join(repoRoot, ".state/echo-advisory.duckdb"),
+      output_dir: join(repoRoot, "output"),
+      dbt: {
+        project_dir: join(repoRoot, "dbt_project"),
+        executable: join(repoRoot, "dbt_project/.venv/bin/dbt"),
+        threads: 2,
+      },
+      sources: {
+        echo_data: { enabled: true, location: join(repoRoot, "test/fixtures/sample/data.json") },
+        echo_csv: {
+          enabled: true,
+          location: join(repoRoot, "test/fixtures/sample/advisory_not_applicable.csv"),
+        },
+      },
+      report: { list_limit: 50 },
+    });
+  });
+
+  it("fills defaults and resolves relative paths against the config file, not the working directory", () => {
+    expect(parseConfig(config(...MINIMAL), CONFIG_PATH)).toEqual({
+      configPath: CONFIG_PATH,
+      database: "/srv/echo/conf/.state/echo-advisory.duckdb",
+      output_dir: "/srv/echo/conf/output",
+      dbt: {
+        project_dir: "/srv/echo/conf/dbt_project",
+        executable: "/srv/echo/conf/dbt_project/.venv/bin/dbt",
+        threads: 2,
+      },
+      sources: {
+        echo_data: { enabled: true, location: "/srv/echo/conf/data.json" },
+        echo_csv: { enabled: true, location: "/srv/echo/conf/na.csv" },
+      },
+      report: { list_limit: 50 },
+    });
+  });
+
+  it("keeps URLs as they are and absolute paths untouched, and resolves ../", () => {
+    const parsed = parseConfig(
+      config(
+        "database: ../state/db.duckdb",
+        "output_dir: /var/lib/echo/output",
+        "sources:",
+        "  echo_data:",
+        "    location: https://advisory.echohq.com/data.json",
+        "  echo_csv:",
+        "    enabled: false",
+        "    location: HTTP://feeds.example.test/na.csv?x=../y",
+      ),
+      CONFIG_PATH,
+    );
+    expect(parsed.database).toBe("/srv/echo/state/db.duckdb");
+    expect(parsed.output_dir).toBe("/var/lib/echo/output");
+    expect(parsed.sources.echo_data).toEqual({
+      enabled: true,
+      location: "https://advisory.echohq.com/data.json",
+    });
+    expect(parsed.sources.echo_csv).toEqual({
+      enabled: false,
+      location: "HTTP://feeds.example.test/na.csv?x=../y",
+    });
+  });
+
+  it("keeps a bare dbt executable name for a PATH lookup", () => {
+    const parsed = parseConfig(config(...MINIMAL, "dbt:", "  executable: dbt", "  threads: 4"), CONFIG_PATH);
+    expect(parsed.dbt).toEqual({ project_dir: "/srv/echo/conf/dbt_project", executable: "dbt", threads: 4 });
+  });
+
+  it("trims blanks around a location", () => {
+    const parsed = parseConfig(
+      config(
+        "sources:",
+        "  echo_data:",
+        '    location: " data.json "',
+        "  echo_csv:",
+        "    location: na.csv",
+      ),
+      CONFIG_PATH,
+    );
+    expect(parsed.sources.echo_data.location).toBe("/srv/echo/conf/data.json");
+  });
+});
+
+describe("a config with a YAML syntax error", () => {
+  it("names the line and column", () => {
+    const error = configErrorFrom(
+      config("sources:", "  echo_data:", "    location: data.json: x", "  echo_csv:", "    location: na.csv"),
+    );
+    expect(error.message).toBe("invalid YAML: Nested mappings are not allowed in compact mappings");
+    expect(error.location).toEqual({ file: CONFIG_PATH, line: 3, column: 15 });
+    expect(error.exitCode).toBe(2);
+    expect(error.describe()).toBe(
+      `${CONFIG_PATH}:3:15: invalid YAML: Nested mappings are not allowed in compact mappings`,
+    );
+  });
+
+  it("names the line of a badly indented key", () => {
+    const error = configErrorFrom(
+      config("sources:", "  echo_data:", "    location: data.json", "   echo_csv:", "    location: na.csv"),
+    );
+    expect(error.message).toBe("invalid YAML: All mapping items must start at the same column");
+    expect(error.location.line).toBe(4);
+  });
+
+  it("names the line of a tab used for indentation", () => {
+    const error = configErrorFrom(config("sources:", "\techo_data:", "\t\tlocation: data.json"));
+    expect(error.message).toBe("invalid YAML: Tabs are not allowed as indentation");
+    expect(error.location).toEqual({ file: CONFIG_PATH, line: 2, column: 1 });
+  });
+
+  it("rejects a duplicate key, naming the line of the second one", () => {
+    const error = configErrorFrom(
+      config(
+        "sources:",
+        "  echo_data:",
+        "    location: a.json",
+        "    location: b.json",
+        "  echo_csv:",
+        "    location: na.csv",
+      ),
+    );
+    expect(error.message).toBe("invalid YAML: Map keys must be unique");
+    expect(error.location).toEqual({ file: CONFIG_PATH, line: 4, column: 5 });
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("rejects a duplicate top-level key", () => {
+    const error = configErrorFrom(config("database: a.duckdb", ...MINIMAL, "database: b.duckdb"));
+    expect(error.message).toBe("invalid YAML: Map keys must be unique");
+    expect(error.location.line).toBe(7);
+  });
+
+  it("rejects a second YAML document", () => {
+    const error = configErrorFrom(config(...MINIMAL, "---", "report:", "  list_limit: 5"));
+    expect(error.message).toMatch(/^invalid YAML: Source contains multiple documents/);
+    expect(error.location.line).toBe(6);
+  });
+});
+
+describe("a config that does not match the schema", () => {
+  it("rejects an unknown key, naming its full path and line", () => {
+    const error = configErrorFrom(
+      config("sources:", "  echo_data:", "    locaton: data.json", "  echo_csv:", "    location: na.csv"),
+    );
+    expect(error.message).toBe('Unrecognized key: "locaton"');
+    expect(error.location).toEqual({ file: CONFIG_PATH, key: "sources.echo_data.locaton", line: 3 });
+    expect(error.exitCode).toBe(2);
+    expect(error.describe()).toMatch(
+      /^\/srv\/echo\/conf\/config\.yaml:3 key sources\.echo_data\.locaton: Unrecognized key: "locaton" \(/,
+    );
+  });
+
+  it("rejects an unknown key next to a valid one", () => {
+    const error = configErrorFrom(
+      config(
+        "sources:",
+        "  echo_data:",
+        "    location: data.json",
+        "    enabeld: true",
+        "  echo_csv:",
+        "    location: na.csv",
+      ),
+    );
+    expect(error.location).toEqual({ file: CONFIG_PATH, key: "sources.echo_data.enabeld", line: 4 });
+  });
+
+  it.each([
+    ["top level", ["colour: red", ...MINIMAL], "colour", 1],
+    ["dbt", [...MINIMAL, "dbt:", "  thread: 2"], "dbt.thread", 7],
+    ["report", [...MINIMAL, "report:", "  listlimit: 5"], "report.listlimit", 7],
+    ["sources", [...MINIMAL, "  extra_feed:", "    location: x.csv"], "sources.extra_feed", 7],
+  ])("rejects an unknown key in %s", (_where, lines, key, line) => {
+    const error = configErrorFrom(config(...lines));
+    expect(error.location).toEqual({ file: CONFIG_PATH, key, line });
+    expect(error.message).toBe(`Unrecognized key: "${key.split(".").at(-1)}"`);
+  });
+
+  it.each([
+    [
+      "a string for threads",
+      [...MINIMAL, "dbt:", '  threads: "two"'],
+      "dbt.threads",
+      7,
+      /expected number, received string/,
+    ],
+    ["a fraction for threads", [...MINIMAL, "dbt:", "  threads: 2.5"], "dbt.threads", 7, /expected int/],
+    ["zero threads", [...MINIMAL, "dbt:", "  threads: 0"], "dbt.threads", 7, /Too small/],
+    [
+      "a string for enabled",
+      ["sources:", "  echo_data:", "    enabled: yes", "    location: a", "  echo_csv:", "    location: b"],
+      "sources.echo_data.enabled",
+      3,
+      /expected boolean, received string/,
+    ],
+    [
+      "a number for location",
+      ["sources:", "  echo_data:", "    location: 42", "  echo_csv:", "    location: b"],
+      "sources.echo_data.location",
+      3,
+      /expected string, received number/,
+    ],
+    [
+      "a list for location",
+      ["sources:", "  echo_data:", "    location: [a, b]", "  echo_csv:", "    location: b"],
+      "sources.echo_data.location",
+      3,
+      /expected string, received array/,
+    ],
+    [
+      "a string for a source",
+      ["sources:", "  echo_data: data.json", "  echo_csv:", "    location: b"],
+      "sources.echo_data",
+      2,
+      /expected object, received string/,
+    ],
+    ["a string for dbt", [...MINIMAL, "dbt: fast"], "dbt", 6, /expected object, received string/],
+    ["a list_limit of 0", [...MINIMAL, "report:", "  list_limit: 0"], "report.list_limit", 7, /Too small/],
+    ["a number for database", ["database: 5", ...MINIMAL], "database", 1, /expected string, received number/],
+  ])("rejects %s, naming the key", (_what, lines, key, line, message) => {
+    const error = configErrorFrom(config(...lines));
+    expect(error.location).toEqual({ file: CONFIG_PATH, key, line });
+    expect(error.message).toMatch(message);
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("rejects a blank location", () => {
+    const error = configErrorFrom(
+      config("sources:", "  echo_data:", '    location: "  "', "  echo_csv:", "    location: na.csv"),
+    );
+    expect(error.message).toBe("must not be empty");
+    expect(error.location).toEqual({ file: CONFIG_PATH, key: "sources.echo_data.location", line: 3 });
+  });
+
+  it("rejects a config without sources.echo_csv", () => {
+    const error = configErrorFrom(config("sources:", "  echo_data:", "    location: data.json"));
+    expect(error.message).toBe("Invalid input: expected object, received undefined");
+    expect(error.location).toEqual({ file: CONFIG_PATH, key: "sources.echo_csv" });
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("rejects a source without a location", () => {
+    const error = configErrorFrom(
+      config("sources:", "  echo_data:", "    enabled: true", "  echo_csv:", "    location: na.csv"),
+    );
+    expect(error.location).toEqual({ file: CONFIG_PATH, key: "sources.echo_data.location" });
+    expect(error.message).toBe("Invalid input: expected string, received undefined");
+  });
+
+  it.each([
+    ["an empty file", "", "sources", /expected object, received undefined/],
+    ["a comment only", "# nothing yet\n", "sources", /expected object, received undefined/],
+    ["sources with no value", "sources:\n", "sources", /expected object, received null/],
+    ["a list", "- sources\n", "(top level)", /expected object, received array/],
+    ["a scalar", "sources\n", "(top level)", /expected object, received string/],
+  ])("rejects %s", (_what, text, key, message) => {
+    const error = configErrorFrom(text);
+    expect(error.location.key).toBe(key);
+    expect(error.message).toMatch(message);
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("says how many more problems follow the first", () => {
+    const error = configErrorFrom(config("sources:", "  echo_data:", "    enabled: 1"));
+    expect(error.hint).toMatch(/^2 more problem\(s\) after this one; /);
+  });
+});
+
+describe("loadConfig on a file it cannot read", () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it("says a missing file does not exist, with exit code 2", async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-config-"));
+    const path = join(dir, "missing.yaml");
+    const error = await rejectionOf(loadConfig(path));
+    expect(error.message).toBe("the config file does not exist");
+    expect(error.location).toEqual({ file: path });
+    expect(error.hint).toBe("pass an existing file with --config");
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("rejects a directory with exit code 2", async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-config-"));
+    const error = await rejectionOf(loadConfig(dir));
+    expect(error.message).toBe("cannot read the config file: EISDIR");
+    expect(error.exitCode).toBe(2);
+  });
+
+  it("reports a problem in a loaded file under its absolute path", async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-config-"));
+    const path = join(dir, "nested", "config.yaml");
+    await mkdir(dirname(path));
+    await writeFile(
+      path,
+      config("sources:", "  echo_data:", "    location: data.json", "    location: again.json"),
+    );
+    const error = await rejectionOf(loadConfig(path));
+    expect(error.location).toEqual({ file: path, line: 4, column: 5 });
+  });
+
+  it("resolves the loaded file's relative paths against its own directory", async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-config-"));
+    const path = join(dir, "nested", "config.yaml");
+    await mkdir(dirname(path));
+    await writeFile(path, config(...MINIMAL));
+    const loaded = await loadConfig(path);
+    expect(loaded.configPath).toBe(path);
+    expect(loaded.sources.echo_data.location).toBe(join(dir, "nested", "data.json"));
+    expect(loaded.database).toBe(join(dir, "nested", ".state", "echo-advisory.duckdb"));
+  });
+});
