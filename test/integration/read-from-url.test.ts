@@ -39,7 +39,11 @@ describe("reading data.json from a URL", () => {
   it("reads the same observations as from the file", async () => {
     const { items, health } = await fetchAll(`${baseUrl}/data.json`);
     expect(items.filter((item) => item.kind === "observation")).toHaveLength(177);
-    expect(health).toMatchObject({ status: "ok", observations: 177, bytes: (await readFile(sampleDataJson)).byteLength });
+    expect(health).toMatchObject({
+      status: "ok",
+      observations: 177,
+      bytes: (await readFile(sampleDataJson)).byteLength,
+    });
   });
 
   it("fails the source with the URL and status when the server answers 404", async () => {
