@@ -19,7 +19,7 @@ describe("reading data.json from a URL", () => {
       } else if (request.url === "/truncated.json") {
         // Promise more bytes than are sent, then close: a body cut off in transit.
         response.writeHead(200, { "content-length": sample.byteLength });
-        response.end(sample.subarray(0, 100));
+        response.write(sample.subarray(0, 100), () => response.socket?.destroy());
       } else {
         response.writeHead(404).end("not found");
       }
