@@ -13,6 +13,8 @@ advisory with dbt, and write output/advisory_current.json, output/run_summary.js
 Options:
   --config <path>   configuration file (default: config.yaml in the current directory)
   --as-of <time>    pin the run's clock (ISO-8601); SOURCE_DATE_EPOCH does the same
+  --revalidate      look up advisories in final states again and ignore checkpoints and
+                    conditional requests (a full re-validation; slow against live sources)
   -h, --help        show this help
 
 Exit codes:
@@ -22,12 +24,13 @@ Exit codes:
 `;
 
 async function main(): Promise<number> {
-  let values: { config?: string; "as-of"?: string; help?: boolean };
+  let values: { config?: string; "as-of"?: string; revalidate?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         config: { type: "string" },
         "as-of": { type: "string" },
+        revalidate: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -42,7 +45,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const asOf = resolveClock(values["as-of"]);
-  const outcome = await runPipeline({ configPath: values.config ?? "config.yaml", asOf });
+  const outcome = await runPipeline({
+    configPath: values.config ?? "config.yaml",
+    asOf,
+    revalidate: values.revalidate ?? false,
+  });
   const { summary } = outcome;
   const lines = [
     `Run ${outcome.runId}: ${summary.advisoryCount} advisories`,

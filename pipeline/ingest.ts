@@ -1,6 +1,7 @@
+import type { Database } from "./lib/db.ts";
 import { errorMessage } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
-import type { LandingValue, Rejection, SourceAdapter, SourceHealth } from "./sources/types.ts";
+import type { FetchContext, LandingValue, Rejection, SourceAdapter, SourceHealth } from "./sources/types.ts";
 
 export interface IngestedSource {
   // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type
@@ -12,54 +13,166 @@ export interface IngestedSource {
   positions: number[];
   rejections: Rejection[];
   health: SourceHealth;
+  /** The source said nothing changed since its last good fetch. */
+  unchanged: boolean;
+  /** The rows are only what changed since the checkpoint (not a full snapshot). */
+  incremental: boolean;
+  /** Checkpoint to save once the rows are loaded. */
+  checkpoint: string | null;
+}
+
+export interface IngestOptions {
+  asOf: Date;
+  revalidate: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: see IngestedSource
+type AnyAdapter = SourceAdapter<any>;
+
+/** The vendor's own inputs come first: upstream sources are filtered to the packages data.json lists. */
+const primarySource = "echo_data";
+
+/**
+ * Fetches every source. data.json first (its package list and open advisories steer the upstream
+ * look-ups), then all the others concurrently. A source that fails is logged and recorded, and the run goes
+ * on: the load stage keeps its last good snapshot in use.
+ */
+export async function ingestSources(
+  db: Database,
+  adapters: readonly AnyAdapter[],
+  options: IngestOptions,
+): Promise<IngestedSource[]> {
+  const checkpoints = await readCheckpoints(db);
+  const baseContext = { asOf: options.asOf, revalidate: options.revalidate };
+  const primary = adapters.find((adapter) => adapter.name === primarySource);
+  const primaryResult = primary
+    ? await fetchSource(
+        primary,
+        { ...baseContext, packages: null, openVulnIds: [], checkpoint: null },
+        options.asOf,
+      )
+    : undefined;
+  const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
+  const packages = needsContext ? await listPackages(db, primaryResult) : null;
+  const openVulnIds = needsContext ? await listOpenVulnIds(db, options.revalidate) : [];
+  const others = await Promise.all(
+    adapters
+      .filter((adapter) => adapter !== primary)
+      .map((adapter) =>
+        fetchSource(
+          adapter,
+          {
+            ...baseContext,
+            packages,
+            openVulnIds,
+            checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
+          },
+          options.asOf,
+        ),
+      ),
+  );
+  return primaryResult ? [primaryResult, ...others] : others;
+}
+
+async function fetchSource(
+  adapter: AnyAdapter,
+  context: FetchContext,
+  fetchedAt: Date,
+): Promise<IngestedSource> {
+  const rows: LandingValue[][] = [];
+  const positions: number[] = [];
+  const rejections: Rejection[] = [];
+  let unchanged = false;
+  let incremental = false;
+  let checkpoint: string | null = null;
+  try {
+    for await (const item of adapter.fetch(context)) {
+      switch (item.kind) {
+        case "observation":
+          rows.push(adapter.toLandingRow(item.observation));
+          positions.push(adapter.positionOf?.(item.observation) ?? rows.length);
+          break;
+        case "rejected":
+          rejections.push(item.rejection);
+          break;
+        case "unchanged":
+          unchanged = true;
+          break;
+        case "incremental":
+          incremental = true;
+          break;
+        case "checkpoint":
+          checkpoint = item.value;
+          break;
+      }
+    }
+    const health = adapter.health();
+    log.info("source fetched", {
+      source: adapter.name,
+      observations: health.observations,
+      rejected: health.rejected,
+      bytes: health.bytes,
+      requests: health.requests,
+      unchanged,
+      duration_ms: health.durationMs,
+    });
+    return { adapter, fetchedAt, rows, positions, rejections, health, unchanged, incremental, checkpoint };
+  } catch (error) {
+    log.error("source failed; its last good data stays in use", {
+      source: adapter.name,
+      error: errorMessage(error),
+    });
+    return {
+      adapter,
+      fetchedAt,
+      rows: undefined,
+      positions: [],
+      rejections,
+      health: adapter.health(),
+      unchanged: false,
+      incremental: false,
+      checkpoint: null,
+    };
+  }
+}
+
+async function readCheckpoints(db: Database): Promise<Map<string, string>> {
+  const rows = await db.all<{ source: string; checkpoint: string }>(
+    "select source, checkpoint from meta.source_checkpoints",
+  );
+  return new Map(rows.map((row) => [row.source, row.checkpoint]));
+}
+
+/** Packages of this run's data.json, or of the last good one when it failed this time. */
+async function listPackages(
+  db: Database,
+  primary: IngestedSource | undefined,
+): Promise<ReadonlySet<string> | null> {
+  if (primary?.rows) return new Set(primary.rows.map((row) => String(row[0])));
+  const rows = await db.all<{ package_name: string }>(`
+    select distinct advisories.package_name
+    from landing.echo_advisories as advisories
+    inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
+    where members.snapshot_hash = (
+      select fetches.snapshot_hash from meta.source_fetches as fetches
+      inner join meta.runs as runs on runs.run_id = fetches.run_id
+      where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
+      order by runs.run_seq desc limit 1
+    )`);
+  return rows.length > 0 ? new Set(rows.map((row) => row.package_name)) : null;
 }
 
 /**
- * Fetches every source concurrently. A source that fails is logged and recorded, and the run goes on:
- * the load stage keeps its last good snapshot in use.
+ * Advisories the last run left in a non-final state (or, before any decision exists, every advisory
+ * without a fixed version). Final ones are only looked up again with --revalidate.
  */
-export async function ingestSources(
-  // biome-ignore lint/suspicious/noExplicitAny: see IngestedSource
-  adapters: readonly SourceAdapter<any>[],
-  clock: Date,
-): Promise<IngestedSource[]> {
-  return Promise.all(
-    adapters.map(async (adapter): Promise<IngestedSource> => {
-      const rows: LandingValue[][] = [];
-      const positions: number[] = [];
-      const rejections: Rejection[] = [];
-      try {
-        for await (const item of adapter.fetch()) {
-          if (item.kind === "observation") {
-            rows.push(adapter.toLandingRow(item.observation));
-            positions.push(adapter.positionOf?.(item.observation) ?? rows.length);
-          } else {
-            rejections.push(item.rejection);
-          }
-        }
-        const health = adapter.health();
-        log.info("source fetched", {
-          source: adapter.name,
-          observations: health.observations,
-          rejected: health.rejected,
-          bytes: health.bytes,
-          duration_ms: health.durationMs,
-        });
-        return { adapter, fetchedAt: clock, rows, positions, rejections, health };
-      } catch (error) {
-        log.error("source failed; its last good data stays in use", {
-          source: adapter.name,
-          error: errorMessage(error),
-        });
-        return {
-          adapter,
-          fetchedAt: clock,
-          rows: undefined,
-          positions: [],
-          rejections,
-          health: adapter.health(),
-        };
-      }
-    }),
+async function listOpenVulnIds(db: Database, revalidate: boolean): Promise<string[]> {
+  const martExists = await db.one(
+    "select 1 as found from information_schema.tables where table_schema = 'marts' and table_name = 'mart_advisory_current'",
   );
+  const sql = martExists
+    ? `select distinct cve_id as vuln_id from marts.mart_advisory_current ${revalidate ? "" : "where state_type = 'non_final'"} order by 1`
+    : "select distinct vuln_id from landing.echo_advisories where fixed_version is null order by 1";
+  const rows = await db.all<{ vuln_id: string }>(sql);
+  return rows.map((row) => row.vuln_id);
 }

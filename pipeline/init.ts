@@ -1,15 +1,11 @@
 import type { Database } from "./lib/db.ts";
-import type { SourceAdapter } from "./sources/types.ts";
+import { landingTables } from "./sources/registry.ts";
 
 /**
  * Creates what the pipeline writes before dbt runs: the run ledger (`meta`) and the landing tables
  * (`landing`). Idempotent: every statement is `if not exists`.
  */
-export async function initDatabase(
-  db: Database,
-  // biome-ignore lint/suspicious/noExplicitAny: only the landing shape of each adapter is used
-  adapters: readonly SourceAdapter<any>[],
-): Promise<void> {
+export async function initDatabase(db: Database): Promise<void> {
   await db.run(`
     create schema if not exists meta;
     create schema if not exists landing;
@@ -39,6 +35,20 @@ export async function initDatabase(
       error varchar,
       fetched_at timestamptz not null,
       primary key (run_id, source)
+    );
+
+    -- Columns added after the first release: databases created earlier gain them here.
+    alter table meta.source_fetches add column if not exists delivery varchar default 'full';
+    alter table meta.source_fetches add column if not exists unchanged boolean default false;
+    alter table meta.source_fetches add column if not exists requests integer default 0;
+    alter table meta.source_fetches add column if not exists retries integer default 0;
+
+    -- Where an incremental source resumes; written in the same transaction as the data it covers.
+    create table if not exists meta.source_checkpoints (
+      source varchar primary key,
+      checkpoint varchar not null,
+      run_id varchar not null,
+      saved_at timestamptz not null
     );
 
     create table if not exists meta.rejected_records (
@@ -78,10 +88,11 @@ export async function initDatabase(
       primary key (snapshot_hash, content_hash)
     );
   `);
-  for (const adapter of adapters) {
-    const columns = adapter.landingColumns.map((column) => `${column.name} ${column.type}`).join(",\n      ");
+  // Every landing table exists whether or not its source is enabled: dbt's sources read them all.
+  for (const table of landingTables) {
+    const columns = table.columns.map((column) => `${column.name} ${column.type}`).join(",\n      ");
     await db.run(`
-      create table if not exists landing.${adapter.landingTable} (
+      create table if not exists landing.${table.name} (
         content_hash varchar primary key,
         source varchar not null,
         run_id varchar not null,

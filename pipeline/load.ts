@@ -35,7 +35,17 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
   let newSnapshot = false;
   let newObservations = 0;
 
-  if (ingested.rows) {
+  if (ingested.unchanged) {
+    // Nothing changed upstream: the snapshot this source delivered last time is still the current one.
+    const previous = await db.one<{ snapshot_hash: string }>(
+      `select fetches.snapshot_hash from meta.source_fetches as fetches
+       inner join meta.runs as runs on runs.run_id = fetches.run_id
+       where fetches.source = ? and fetches.snapshot_hash is not null
+       order by runs.run_seq desc limit 1`,
+      [adapter.name],
+    );
+    snapshotHash = previous?.snapshot_hash ?? null;
+  } else if (ingested.rows) {
     const hashes = ingested.rows.map((row) => sha256(canonicalJson(row)));
     // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
     snapshotHash = sha256(
@@ -52,22 +62,33 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
 
   await db.run(
     `insert or replace into meta.source_fetches
-       (run_id, source, status, snapshot_hash, new_snapshot, observations, rejected, bytes, duration_ms, error, fetched_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       (run_id, source, status, snapshot_hash, new_snapshot, delivery, unchanged, observations, rejected, bytes,
+        requests, retries, duration_ms, error, fetched_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       runId,
       adapter.name,
       health.status,
       snapshotHash,
       newSnapshot,
+      ingested.incremental ? "incremental" : "full",
+      ingested.unchanged,
       health.observations,
       health.rejected,
       health.bytes,
+      health.requests,
+      health.retries,
       health.durationMs,
       health.error ?? null,
       fetchedAt,
     ],
   );
+  if (ingested.checkpoint !== null && snapshotHash !== null) {
+    await db.run(
+      "insert or replace into meta.source_checkpoints (source, checkpoint, run_id, saved_at) values (?, ?, ?, ?)",
+      [adapter.name, ingested.checkpoint, runId, fetchedAt],
+    );
+  }
   await db.run("delete from meta.rejected_records where run_id = ? and source = ?", [runId, adapter.name]);
   if (ingested.rejections.length > 0) {
     const appender = await db.connection.createAppender("rejected_records", "meta");

@@ -30,6 +30,8 @@ import { runDbtBuild } from "./transform.ts";
 export interface RunOptions {
   configPath: string;
   asOf: Date;
+  /** Look up final advisories again and ignore checkpoints and conditional requests. */
+  revalidate?: boolean;
 }
 
 export interface RunOutcome {
@@ -63,7 +65,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   const { db, runId } = await stages.time("init", async () => {
     const opened = await openDatabase(config.database);
     try {
-      await initDatabase(opened, adapters);
+      await initDatabase(opened);
       const id = await startRun(opened, config, startedAt, options.asOf);
       return { db: opened, runId: id };
     } catch (error) {
@@ -74,7 +76,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
   log.info("run started", { run_id: runId, as_of: options.asOf.toISOString(), config: config.configPath });
 
   try {
-    const ingested = await stages.time("ingest", () => ingestSources(adapters, options.asOf));
+    const ingested = await stages.time("ingest", () =>
+      ingestSources(db, adapters, { asOf: options.asOf, revalidate: options.revalidate ?? false }),
+    );
     const loaded = await stages.time("load", async () => {
       try {
         return await loadSources(db, runId, ingested);

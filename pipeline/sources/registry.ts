@@ -1,7 +1,15 @@
 import type { Config } from "../config.ts";
-import { echoCsvAdapter } from "./echo_csv/index.ts";
-import { echoDataAdapter } from "./echo_data/index.ts";
-import type { SourceAdapter } from "./types.ts";
+import { echoCsvAdapter, notApplicableLanding } from "./echo_csv/index.ts";
+import { echoAdvisoriesLanding, echoDataAdapter } from "./echo_data/index.ts";
+import type { LandingTable, SourceAdapter } from "./types.ts";
+import { upstreamLanding } from "./upstream.ts";
+
+/** Every landing table, whether or not its source is enabled: dbt's sources read them all. */
+export const landingTables: readonly LandingTable[] = [
+  echoAdvisoriesLanding,
+  notApplicableLanding,
+  upstreamLanding,
+];
 
 /** Every source the pipeline knows. A new source adds its folder and one entry here. */
 // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type

@@ -6,7 +6,27 @@ import type { ErrorLocation } from "../lib/errors.ts";
  */
 export type FetchItem<Observation> =
   | { kind: "observation"; observation: Observation }
-  | { kind: "rejected"; rejection: Rejection };
+  | { kind: "rejected"; rejection: Rejection }
+  /** Nothing changed upstream since the last good fetch (e.g. HTTP 304): its snapshot stays current. */
+  | { kind: "unchanged" }
+  /** This delivery holds only records changed since the checkpoint; earlier ones still count. */
+  | { kind: "incremental" }
+  /** Where the next run resumes (a time window end, a modified-id timestamp); saved only if the load succeeds. */
+  | { kind: "checkpoint"; value: string };
+
+/** What the orchestrator tells an adapter about the run it is fetching for. */
+export interface FetchContext {
+  /** The run's clock. */
+  asOf: Date;
+  /** Debian source packages listed in data.json, to filter whole-dataset sources; null when unknown. */
+  packages: ReadonlySet<string> | null;
+  /** Vulnerability ids of advisories not yet in a final state: the only ones worth a per-id look-up. */
+  openVulnIds: readonly string[];
+  /** The checkpoint the source saved after its last successful load, if any. */
+  checkpoint: string | null;
+  /** Re-fetch everything, final states included, ignoring checkpoints and conditional requests. */
+  revalidate: boolean;
+}
 
 /** A record the adapter could not accept, with where it was and why. It is reported, never loaded. */
 export interface Rejection {
@@ -23,6 +43,9 @@ export interface SourceHealth {
   observations: number;
   rejected: number;
   bytes: number;
+  /** HTTP requests made and how many of them were retries (0 for files). */
+  requests: number;
+  retries: number;
   durationMs: number;
   error?: string;
 }
@@ -34,14 +57,22 @@ export interface LandingColumn {
   type: "VARCHAR" | "INTEGER";
 }
 
+/** A table in the `landing` schema; the load stage adds content_hash, source, run_id and fetched_at. */
+export interface LandingTable {
+  name: string;
+  columns: readonly LandingColumn[];
+}
+
 export interface SourceAdapter<Observation> {
   readonly name: string;
   /** Table in the `landing` schema that receives this source's observations. */
   readonly landingTable: string;
   /** Columns of the landing table besides the bookkeeping ones the load stage adds. */
   readonly landingColumns: readonly LandingColumn[];
+  /** True for sources that use the package list, open advisories or checkpoint in FetchContext. */
+  readonly usesRunContext?: boolean;
   /** Yields observations and rejections; throws a PipelineError when the whole input is unusable. */
-  fetch(): AsyncGenerator<FetchItem<Observation>>;
+  fetch(context: FetchContext): AsyncGenerator<FetchItem<Observation>>;
   /** Values for `landingColumns`, in order. The content hash is computed over them. */
   toLandingRow(observation: Observation): LandingValue[];
   /** Where the observation stood in the input (a CSV line number); defaults to its 1-based order. */
@@ -54,6 +85,8 @@ export class HealthTracker {
   observations = 0;
   rejected = 0;
   bytes = 0;
+  requests = 0;
+  retries = 0;
   private startedAt = 0;
   private finishedAt = 0;
   private error: string | undefined;
@@ -74,6 +107,8 @@ export class HealthTracker {
       observations: this.observations,
       rejected: this.rejected,
       bytes: this.bytes,
+      requests: this.requests,
+      retries: this.retries,
       durationMs: Math.round(this.finishedAt - this.startedAt),
       ...(this.error ? { error: this.error } : {}),
     };

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { LandingColumn, LandingValue } from "./types.ts";
+import type { LandingTable, LandingValue } from "./types.ts";
 
 /**
  * The one normalised shape every upstream adapter (Debian Security Tracker, OSV, NVD) emits, so that dbt
@@ -49,23 +49,24 @@ export const upstreamObservation = z.object({
 });
 export type UpstreamObservation = z.infer<typeof upstreamObservation>;
 
-export const upstreamLandingTable = "upstream_observations";
-
-export const upstreamLandingColumns: readonly LandingColumn[] = [
-  { name: "source_name", type: "VARCHAR" },
-  { name: "vuln_id", type: "VARCHAR" },
-  { name: "record_id", type: "VARCHAR" },
-  { name: "aliases", type: "VARCHAR" },
-  { name: "package_name", type: "VARCHAR" },
-  { name: "release", type: "VARCHAR" },
-  { name: "signal", type: "VARCHAR" },
-  { name: "fixed_version", type: "VARCHAR" },
-  { name: "urgency", type: "VARCHAR" },
-  { name: "upstream_modified_at", type: "VARCHAR" },
-  { name: "detail", type: "VARCHAR" },
-  { name: "payload_hash", type: "VARCHAR" },
-  { name: "payload_ref", type: "VARCHAR" },
-];
+export const upstreamLanding: LandingTable = {
+  name: "upstream_observations",
+  columns: [
+    { name: "source_name", type: "VARCHAR" },
+    { name: "vuln_id", type: "VARCHAR" },
+    { name: "record_id", type: "VARCHAR" },
+    { name: "aliases", type: "VARCHAR" },
+    { name: "package_name", type: "VARCHAR" },
+    { name: "release", type: "VARCHAR" },
+    { name: "signal", type: "VARCHAR" },
+    { name: "fixed_version", type: "VARCHAR" },
+    { name: "urgency", type: "VARCHAR" },
+    { name: "upstream_modified_at", type: "VARCHAR" },
+    { name: "detail", type: "VARCHAR" },
+    { name: "payload_hash", type: "VARCHAR" },
+    { name: "payload_ref", type: "VARCHAR" },
+  ],
+};
 
 export function upstreamLandingRow(observation: UpstreamObservation): LandingValue[] {
   return [

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../pipeline/lib/db.ts";
 import { echoDataAdapter } from "../../pipeline/sources/echo_data/index.ts";
+import { testFetchContext } from "../helpers/context.ts";
 import { createWorkspace, sampleDataJson } from "../helpers/workspace.ts";
 
 describe("reading data.json from a URL", () => {
@@ -32,7 +33,7 @@ describe("reading data.json from a URL", () => {
   async function fetchAll(url: string) {
     const adapter = echoDataAdapter(url);
     const items = [];
-    for await (const item of adapter.fetch()) items.push(item);
+    for await (const item of adapter.fetch(testFetchContext())) items.push(item);
     return { items, health: adapter.health() };
   }
 

@@ -10,6 +10,7 @@ import {
 } from "../../pipeline/sources/echo_data/index.ts";
 import { decodeUtf8 } from "../../pipeline/sources/read-input.ts";
 import type { FetchItem, Rejection } from "../../pipeline/sources/types.ts";
+import { testFetchContext } from "../helpers/context.ts";
 
 const FILE = "feeds/data.json";
 const sampleDataJson = new URL("../fixtures/sample/data.json", import.meta.url);
@@ -495,7 +496,7 @@ describe("the echo_data adapter on bad files", () => {
     const adapter = echoDataAdapter(location);
     const items: FetchItem<EchoAdvisoryObservation>[] = [];
     try {
-      for await (const item of adapter.fetch()) items.push(item);
+      for await (const item of adapter.fetch(testFetchContext())) items.push(item);
       return { items, health: adapter.health(), error: undefined };
     } catch (error) {
       return { items, health: adapter.health(), error };

@@ -10,6 +10,7 @@ import {
 } from "../../pipeline/sources/echo_csv/index.ts";
 import { decodeUtf8 } from "../../pipeline/sources/read-input.ts";
 import type { FetchItem, Rejection } from "../../pipeline/sources/types.ts";
+import { testFetchContext } from "../helpers/context.ts";
 
 const FILE = "feeds/advisory_not_applicable.csv";
 const sampleCsv = new URL("../fixtures/sample/advisory_not_applicable.csv", import.meta.url);
@@ -444,7 +445,7 @@ describe("the echo_csv adapter on bad files", () => {
     const adapter = echoCsvAdapter(path);
     const items: FetchItem<NotApplicableObservation>[] = [];
     try {
-      for await (const item of adapter.fetch()) items.push(item);
+      for await (const item of adapter.fetch(testFetchContext())) items.push(item);
       return { path, items, health: adapter.health(), error: undefined };
     } catch (error) {
       return { path, items, health: adapter.health(), error };

@@ -16,15 +16,7 @@ fetches as (
 
 current_run as (
 
-    select
-        run_id,
-        run_seq,
-        as_of
-    from runs
-    where run_id = coalesce(
-        nullif('{{ var("run_id") }}', ''),
-        (select run_id from runs order by run_seq desc limit 1)
-    )
+    select * from {{ ref('int_pipeline_current_run') }}
 
 ),
 

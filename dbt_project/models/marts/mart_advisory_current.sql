@@ -43,14 +43,16 @@ explained as (
 
     select
         deciding_match.*,
-        replace(
-            replace(
-                replace(
-                    replace(explanation_template, '{reason}', coalesce(evidence_reason, '')),
-                    '{version}', coalesce(evidence_version, '')
-                ),
-                '{package}', split_part(advisory_id, ':', 1)
-            ),
+        {#- Placeholders of the catalogue's templates, filled from the deciding evidence. -#}
+        replace(replace(replace(replace(replace(replace(replace(replace(
+            explanation_template,
+            '{reason}', coalesce(evidence_reason, '')),
+            '{version}', coalesce(evidence_version, '')),
+            '{source}', coalesce(deciding_source_name, deciding_source)),
+            '{release}', coalesce(evidence_release, 'the releases it tracks')),
+            '{record}', coalesce(evidence_record, '')),
+            '{date}', coalesce(strftime(evidence_date, '%Y-%m-%d'), 'an unknown date')),
+            '{package}', split_part(advisory_id, ':', 1)),
             '{vuln_id}', split_part(advisory_id, ':', 2)
         ) as explanation
     from deciding_match
@@ -78,6 +80,9 @@ final as (
         []::varchar[] as dissenting_sources,
         advisories.severity,
         advisories.fixed_version as vendor_fixed_version,
+        explained.evidence_release,
+        explained.evidence_record,
+        explained.evidence_date,
         explained.evidence_fetched_at,
         explained.is_evidence_stale
     from advisories

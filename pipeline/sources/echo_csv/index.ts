@@ -6,8 +6,10 @@ import {
   debianPackagePattern,
   debianVersionPattern,
   excerpt,
+  type FetchContext,
   type FetchItem,
   HealthTracker,
+  type LandingTable,
   type LandingValue,
   type SourceAdapter,
   vulnerabilityIdPattern,
@@ -160,18 +162,24 @@ export function* parseNotApplicableCsv(
   }
 }
 
+/** The landing table this source fills, created by the init stage. */
+export const notApplicableLanding: LandingTable = {
+  name: "echo_not_applicable",
+  columns: [
+    { name: "cve_id", type: "VARCHAR" },
+    { name: "package_name", type: "VARCHAR" },
+    { name: "status", type: "VARCHAR" },
+    { name: "fixed_version", type: "VARCHAR" },
+    { name: "internal_status", type: "VARCHAR" },
+  ],
+};
+
 export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObservation> {
   const health = new HealthTracker();
   return {
     name: "echo_csv",
-    landingTable: "echo_not_applicable",
-    landingColumns: [
-      { name: "cve_id", type: "VARCHAR" },
-      { name: "package_name", type: "VARCHAR" },
-      { name: "status", type: "VARCHAR" },
-      { name: "fixed_version", type: "VARCHAR" },
-      { name: "internal_status", type: "VARCHAR" },
-    ],
+    landingTable: notApplicableLanding.name,
+    landingColumns: notApplicableLanding.columns,
     // The line number is bookkeeping, not content: moving a row must not make it a new observation.
     toLandingRow: (observation): LandingValue[] => [
       observation.cve_id,
@@ -181,7 +189,7 @@ export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObs
       observation.internal_status,
     ],
     positionOf: (observation) => observation.line_number,
-    async *fetch() {
+    async *fetch(_context: FetchContext) {
       health.start();
       try {
         const bytes = await readInput(location);

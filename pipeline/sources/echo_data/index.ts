@@ -5,8 +5,10 @@ import {
   debianPackagePattern,
   debianVersionPattern,
   excerpt,
+  type FetchContext,
   type FetchItem,
   HealthTracker,
+  type LandingTable,
   type LandingValue,
   type SourceAdapter,
   vulnerabilityIdPattern,
@@ -179,18 +181,24 @@ function unexpectedTokenOffset(text: string): number {
   return high - 1;
 }
 
+/** The landing table this source fills, created by the init stage. */
+export const echoAdvisoriesLanding: LandingTable = {
+  name: "echo_advisories",
+  columns: [
+    { name: "package_name", type: "VARCHAR" },
+    { name: "vuln_id", type: "VARCHAR" },
+    { name: "fixed_version", type: "VARCHAR" },
+    { name: "severity", type: "VARCHAR" },
+    { name: "extra_fields", type: "VARCHAR" },
+  ],
+};
+
 export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObservation> {
   const health = new HealthTracker();
   return {
     name: "echo_data",
-    landingTable: "echo_advisories",
-    landingColumns: [
-      { name: "package_name", type: "VARCHAR" },
-      { name: "vuln_id", type: "VARCHAR" },
-      { name: "fixed_version", type: "VARCHAR" },
-      { name: "severity", type: "VARCHAR" },
-      { name: "extra_fields", type: "VARCHAR" },
-    ],
+    landingTable: echoAdvisoriesLanding.name,
+    landingColumns: echoAdvisoriesLanding.columns,
     toLandingRow: (observation): LandingValue[] => [
       observation.package_name,
       observation.vuln_id,
@@ -198,7 +206,7 @@ export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObs
       observation.severity,
       observation.extra_fields,
     ],
-    async *fetch() {
+    async *fetch(_context: FetchContext) {
       health.start();
       try {
         const bytes = await readInput(location);

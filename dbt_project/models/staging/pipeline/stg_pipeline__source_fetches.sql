@@ -14,6 +14,8 @@ renamed as (
         status as fetch_status,
         snapshot_hash,
         new_snapshot as is_new_snapshot,
+        delivery,
+        unchanged as is_unchanged,
         observations as observation_count,
         rejected as rejected_count,
         error as error_message,
