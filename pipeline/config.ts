@@ -12,6 +12,77 @@ const sourceBase = {
   location,
 };
 
+/**
+ * How an upstream source is read: `live` from its public service, `file` from a recorded snapshot at
+ * `location`, `mock` from the small sample bundled with the repository (test/fixtures/sample/upstream).
+ */
+export const sourceModes = ["live", "file", "mock"] as const;
+
+const upstreamBase = {
+  enabled: z.boolean().default(false),
+  mode: z.enum(sourceModes).default("mock"),
+  /** file mode: the snapshot; live mode: overrides the service URL. */
+  location: location.optional(),
+  /** Older than this, a source's last good data is reported stale. */
+  max_age_hours: z.number().positive().default(48),
+};
+
+const upstreamSources = z
+  .object({
+    debian_tracker: z
+      .object({
+        ...upstreamBase,
+        releases: z
+          .array(z.string().regex(/^[a-z]+$/, "must be a Debian codename"))
+          .min(1)
+          .default(["bookworm", "trixie", "sid"]),
+      })
+      .strict()
+      .optional(),
+    osv: z
+      .object({
+        ...upstreamBase,
+        ecosystems: z
+          .array(z.string().regex(/^Debian:\d+$/, "must be an OSV Debian ecosystem such as Debian:12"))
+          .min(1)
+          .default(["Debian:12", "Debian:13"]),
+        api_url: z.url().default("https://api.osv.dev"),
+        /** Per-id look-ups (querybatch + vulns/{id}) only for this many open advisories at most. */
+        lookup_limit: z.number().int().min(0).default(1000),
+      })
+      .strict()
+      .optional(),
+    nvd: z
+      .object({
+        ...upstreamBase,
+        /** Environment variable holding the API key; the key itself never goes in the config. */
+        api_key_env: z.string().default("NVD_API_KEY"),
+        window_days: z.number().int().min(1).max(120, "NVD accepts windows of at most 120 days").default(120),
+        results_per_page: z
+          .number()
+          .int()
+          .min(1)
+          .max(2000, "NVD serves at most 2000 results a page")
+          .default(2000),
+        /** Per-CVE look-ups only for this many open advisories at most; more are paged by window. */
+        lookup_limit: z.number().int().min(0).default(50),
+        /** Requests per rolling 30 s; defaults to NVD's published limits (5, or 50 with a key). 0 = unlimited. */
+        requests_per_30s: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const httpSettings = z
+  .object({
+    cache_dir: z.string().trim().min(1).default(".state/http-cache"),
+    timeout_ms: z.number().int().positive().default(60_000),
+    max_attempts: z.number().int().min(1).max(20).default(6),
+    max_response_mb: z.number().positive().default(1024),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     database: z.string().trim().min(1, "must not be empty").default(".state/echo-advisory.duckdb"),
@@ -28,8 +99,15 @@ export const configSchema = z
       .object({
         echo_data: z.object(sourceBase).strict(),
         echo_csv: z.object(sourceBase).strict(),
+        ...upstreamSources.shape,
       })
       .strict(),
+    http: httpSettings.default({
+      cache_dir: ".state/http-cache",
+      timeout_ms: 60_000,
+      max_attempts: 6,
+      max_response_mb: 1024,
+    }),
     report: z
       .object({
         list_limit: z.number().int().min(1).max(10_000).default(50),
@@ -109,10 +187,29 @@ export function parseConfig(text: string, configPath: string): Config {
         : raw.dbt.executable,
     },
     sources: {
+      ...raw.sources,
       echo_data: { ...raw.sources.echo_data, location: resolveLocation(raw.sources.echo_data.location) },
       echo_csv: { ...raw.sources.echo_csv, location: resolveLocation(raw.sources.echo_csv.location) },
+      debian_tracker: resolveUpstream(raw.sources.debian_tracker, "debian_tracker"),
+      osv: resolveUpstream(raw.sources.osv, "osv"),
+      nvd: resolveUpstream(raw.sources.nvd, "nvd"),
     },
+    http: { ...raw.http, cache_dir: resolvePath(baseDir, raw.http.cache_dir) },
   };
+
+  function resolveUpstream<T extends { mode: string; location?: string | undefined }>(
+    source: T | undefined,
+    name: string,
+  ): T | undefined {
+    if (!source) return undefined;
+    if (source.mode === "file" && !source.location) {
+      throw new PipelineError("file mode needs a location (the recorded snapshot to read)", {
+        location: { file: configPath, key: `sources.${name}.location` },
+        exitCode: 2,
+      });
+    }
+    return source.location ? { ...source, location: resolveLocation(source.location) } : source;
+  }
 }
 
 function lineOfOffset(text: string, offset: number): number {

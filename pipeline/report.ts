@@ -12,9 +12,15 @@ export interface StageTiming {
 export interface SourceRunSummary {
   source: string;
   health: SourceHealth;
+  /** ok / degraded / failed as fetched, or stale: its data in use is older than the source's maximum age
+   * or comes from an earlier run because this one failed. */
+  status: "ok" | "degraded" | "failed" | "stale";
   snapshotHash: string | null;
   newSnapshot: boolean;
   newObservations: number;
+  unchanged: boolean;
+  /** When the data in use was fetched; null when the source never delivered. */
+  lastGoodFetchAt: string | null;
 }
 
 export interface RejectedRecordSummary {
@@ -158,22 +164,37 @@ export function renderRunReport(summary: RunSummary): string {
     "## Sources",
     "",
     table(
-      ["Source", "Status", "Observations", "Rejected", "Size", "Duration", "Snapshot", "Note"],
+      [
+        "Source",
+        "Status",
+        "Observations",
+        "Rejected",
+        "Size",
+        "Requests",
+        "Retries",
+        "Duration",
+        "Last good fetch",
+        "Note",
+      ],
       summary.sources.map((source) => [
         source.source,
-        source.health.status,
+        source.status,
         source.health.observations,
         source.health.rejected,
         bytes(source.health.bytes),
+        source.health.requests,
+        source.health.retries,
         seconds(source.health.durationMs),
-        source.snapshotHash ? source.snapshotHash.slice(0, 12) : "-",
+        source.lastGoodFetchAt ?? "never",
         source.health.error
-          ? `failed: ${source.health.error}; last good data kept in use`
-          : source.newSnapshot
-            ? `new snapshot, ${source.newObservations} new observations`
-            : "unchanged since an earlier run",
+          ? `failed: ${source.health.error}; ${source.lastGoodFetchAt ? `last good data from ${source.lastGoodFetchAt} kept in use` : "no earlier data to fall back on"}`
+          : source.unchanged
+            ? "not modified upstream (conditional request); previous data kept"
+            : source.newSnapshot
+              ? `new data, ${source.newObservations} new observations`
+              : "same content as an earlier run",
       ]),
-      ["l", "l", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
     "",
     "## Quality checks",

