@@ -34,17 +34,20 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
   let snapshotHash: string | null = null;
   let newSnapshot = false;
   let newObservations = 0;
+  let delivery: "full" | "incremental" = ingested.incremental ? "incremental" : "full";
 
   if (ingested.unchanged) {
     // Nothing changed upstream: the snapshot this source delivered last time is still the current one.
-    const previous = await db.one<{ snapshot_hash: string }>(
-      `select fetches.snapshot_hash from meta.source_fetches as fetches
+    const previous = await db.one<{ snapshot_hash: string; delivery: string }>(
+      `select fetches.snapshot_hash, fetches.delivery from meta.source_fetches as fetches
        inner join meta.runs as runs on runs.run_id = fetches.run_id
        where fetches.source = ? and fetches.snapshot_hash is not null
        order by runs.run_seq desc limit 1`,
       [adapter.name],
     );
     snapshotHash = previous?.snapshot_hash ?? null;
+    // Re-recording a delivery keeps its kind: an unchanged incremental must not pose as a full one.
+    delivery = previous?.delivery === "incremental" ? "incremental" : "full";
   } else if (ingested.rows) {
     const hashes = ingested.rows.map((row) => sha256(canonicalJson(row)));
     // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
@@ -71,7 +74,7 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
       health.status,
       snapshotHash,
       newSnapshot,
-      ingested.incremental ? "incremental" : "full",
+      delivery,
       ingested.unchanged,
       health.observations,
       health.rejected,

@@ -1,5 +1,15 @@
+import { createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
 import { z } from "zod";
-import type { LandingTable, LandingValue } from "./types.ts";
+import { errorMessage, PipelineError } from "../lib/errors.ts";
+import {
+  type FetchContext,
+  type FetchItem,
+  HealthTracker,
+  type LandingTable,
+  type LandingValue,
+  type SourceAdapter,
+} from "./types.ts";
 
 /**
  * The one normalised shape every upstream adapter (Debian Security Tracker, OSV, NVD) emits, so that dbt
@@ -84,4 +94,53 @@ export function upstreamLandingRow(observation: UpstreamObservation): LandingVal
     observation.payload_hash,
     observation.payload_ref,
   ];
+}
+
+/**
+ * Builds a SourceAdapter around an upstream source's fetch step, so each source folder only says how to
+ * get and parse its records; landing, health counting and the "unchanged"/"incremental"/"checkpoint"
+ * markers pass through.
+ */
+export function upstreamAdapter(
+  name: UpstreamSourceName,
+  fetchItems: (context: FetchContext, health: HealthTracker) => AsyncIterable<FetchItem<UpstreamObservation>>,
+): SourceAdapter<UpstreamObservation> {
+  const health = new HealthTracker();
+  return {
+    name,
+    landingTable: upstreamLanding.name,
+    landingColumns: upstreamLanding.columns,
+    usesRunContext: true,
+    toLandingRow: upstreamLandingRow,
+    async *fetch(context) {
+      health.start();
+      try {
+        for await (const item of fetchItems(context, health)) {
+          if (item.kind === "observation") health.observations += 1;
+          else if (item.kind === "rejected") health.rejected += 1;
+          yield item;
+        }
+        health.finish();
+      } catch (error) {
+        health.finish(errorMessage(error));
+        throw error;
+      }
+    },
+    health: () => health.snapshot(),
+  };
+}
+
+/** Reads a recorded snapshot file as a stream of byte chunks, with a clear error when it is missing. */
+export async function* readSnapshotFile(path: string, health: HealthTracker): AsyncGenerator<Uint8Array> {
+  let stream: ReturnType<typeof createReadStream>;
+  try {
+    await access(path);
+    stream = createReadStream(path);
+  } catch {
+    throw new PipelineError("file not found", { location: { file: path } });
+  }
+  for await (const chunk of stream) {
+    health.bytes += (chunk as Buffer).byteLength;
+    yield chunk as Buffer;
+  }
 }
