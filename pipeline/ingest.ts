@@ -48,12 +48,13 @@ export async function ingestSources(
   const primaryResult = primary
     ? await fetchSource(
         primary,
-        { ...baseContext, packages: null, openVulnIds: [], checkpoint: null },
+        { ...baseContext, packages: null, vulnIds: null, openVulnIds: [], checkpoint: null },
         options.asOf,
       )
     : undefined;
   const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
   const packages = needsContext ? await listPackages(db, primaryResult) : null;
+  const vulnIds = needsContext ? await listVulnIds(db, primaryResult) : null;
   const openVulnIds = needsContext ? await listOpenVulnIds(db, options.revalidate) : [];
   const others = await Promise.all(
     adapters
@@ -64,6 +65,7 @@ export async function ingestSources(
           {
             ...baseContext,
             packages,
+            vulnIds,
             openVulnIds,
             checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
           },
@@ -160,6 +162,25 @@ async function listPackages(
       order by runs.run_seq desc limit 1
     )`);
   return rows.length > 0 ? new Set(rows.map((row) => row.package_name)) : null;
+}
+
+/** Vulnerability ids of this run's data.json (column 1 of its rows), or of the last good one. */
+async function listVulnIds(
+  db: Database,
+  primary: IngestedSource | undefined,
+): Promise<ReadonlySet<string> | null> {
+  if (primary?.rows) return new Set(primary.rows.map((row) => String(row[1])));
+  const rows = await db.all<{ vuln_id: string }>(`
+    select distinct advisories.vuln_id
+    from landing.echo_advisories as advisories
+    inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
+    where members.snapshot_hash = (
+      select fetches.snapshot_hash from meta.source_fetches as fetches
+      inner join meta.runs as runs on runs.run_id = fetches.run_id
+      where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
+      order by runs.run_seq desc limit 1
+    )`);
+  return rows.length > 0 ? new Set(rows.map((row) => row.vuln_id)) : null;
 }
 
 /**

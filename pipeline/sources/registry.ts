@@ -5,6 +5,7 @@ import { debianTrackerAdapter } from "./debian_tracker/index.ts";
 import { echoCsvAdapter, notApplicableLanding } from "./echo_csv/index.ts";
 import { echoAdvisoriesLanding, echoDataAdapter } from "./echo_data/index.ts";
 import { createHttpClient, type HttpClient, upstreamHostPolicies } from "./http/client.ts";
+import { nvdAdapter } from "./nvd/index.ts";
 import { osvAdapter } from "./osv/index.ts";
 import type { LandingTable, SourceAdapter } from "./types.ts";
 import { upstreamLanding } from "./upstream.ts";
@@ -50,6 +51,17 @@ export function enabledAdapters(config: Config): SourceAdapter<any>[] {
     adapters.push(
       osvAdapter(sources.osv, { http: httpClientFor(config), mockLocation: join(mockDirectory, "osv") }),
     );
+  }
+  if (sources.nvd?.enabled) {
+    // The NVD adapter paces itself (5 or 50 requests per 30 s, or requests_per_30s) and sends its key from
+    // api_key_env on each request; the client's own per-host limit would only stack on top of that.
+    const http = createHttpClient({
+      timeoutMs: config.http.timeout_ms,
+      maxBytes: config.http.max_response_mb * 1024 * 1024,
+      rateLimiting: false,
+    });
+    const apiKey = process.env[sources.nvd.api_key_env]?.trim() || undefined;
+    adapters.push(nvdAdapter(sources.nvd, { http, apiKey, mockLocation: join(mockDirectory, "nvd") }));
   }
   return adapters;
 }

@@ -20,6 +20,11 @@ export interface FetchContext {
   asOf: Date;
   /** Debian source packages listed in data.json, to filter whole-dataset sources; null when unknown. */
   packages: ReadonlySet<string> | null;
+  /**
+   * Vulnerability ids data.json lists (CVE and TEMP ids), to keep only the records of package-agnostic
+   * sources (NVD) that concern the vendor; null or absent when unknown (keep everything).
+   */
+  vulnIds?: ReadonlySet<string> | null;
   /** Vulnerability ids of advisories not yet in a final state: the only ones worth a per-id look-up. */
   openVulnIds: readonly string[];
   /** The checkpoint the source saved after its last successful load, if any. */

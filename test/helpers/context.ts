@@ -5,6 +5,7 @@ export function testFetchContext(overrides: Partial<FetchContext> = {}): FetchCo
   return {
     asOf: new Date("2026-01-15T00:00:00Z"),
     packages: null,
+    vulnIds: null,
     openVulnIds: [],
     checkpoint: null,
     revalidate: false,

@@ -1,0 +1,80 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../../pipeline/lib/files.ts";
+import { nvdBenchTable, runNvdBench } from "./nvd-bench.ts";
+
+/**
+ * `npm run bench [-- section …]`: runs the benchmark sections (all by default), prints each one's table and
+ * merges their figures into output/bench.json, keyed by section, written atomically. A new benchmark adds
+ * one entry to `sections`. The whole run is bounded: it exits with status 1 after `deadlineMs`.
+ */
+
+interface Section {
+  name: string;
+  run(): Promise<{ figures: object; table: string }>;
+}
+
+const sections: Section[] = [
+  {
+    name: "nvd_live_340k",
+    async run() {
+      const result = await runNvdBench({ records: 340_000, timeoutMs: 8 * 60_000 });
+      return { figures: result, table: nvdBenchTable(result) };
+    },
+  },
+];
+
+const deadlineMs = 10 * 60_000;
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const outputFile = join(root, "output", "bench.json");
+
+async function previousFigures(): Promise<Record<string, unknown>> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(outputFile, "utf8"));
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+async function main(): Promise<number> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((name) => !sections.some((section) => section.name === name));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown bench section(s): ${unknown.join(", ")}; known: ${sections.map((s) => s.name).join(", ")}`,
+    );
+    return 2;
+  }
+  const chosen = wanted.length > 0 ? sections.filter((section) => wanted.includes(section.name)) : sections;
+  let failed = false;
+  let written = 0;
+  for (const section of chosen) {
+    try {
+      const { figures, table } = await section.run();
+      console.log(table);
+      // Read just before writing, so sections (or other benchmark runs) never drop each other's figures.
+      const merged = { ...(await previousFigures()), [section.name]: figures };
+      await writeFileAtomic(outputFile, `${JSON.stringify(merged, null, 2)}\n`);
+      written += 1;
+    } catch (error) {
+      failed = true;
+      console.error(
+        `bench ${section.name} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  if (written > 0) console.log(`figures written to ${outputFile}`);
+  return failed ? 1 : 0;
+}
+
+const deadline = setTimeout(() => {
+  console.error(`bench: still running after ${deadlineMs / 60_000} minutes; stopping`);
+  process.exit(1);
+}, deadlineMs);
+deadline.unref();
+
+process.exitCode = await main();
