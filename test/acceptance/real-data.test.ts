@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countStates, createWorkspace, sharedDataDir, type Workspace } from "../helpers/workspace.ts";
@@ -44,3 +45,69 @@ describe.skipIf(!sharedPresent)("acceptance on the vendor's real snapshot (../sh
     expect(await workspace.landingCounts()).toEqual(before);
   });
 });
+
+const upstreamDir = join(sharedDataDir, "upstream");
+const upstreamPresent = sharedPresent && existsSync(join(upstreamDir, "nvd"));
+
+describe.skipIf(!upstreamPresent)(
+  "acceptance with the real upstream records in file mode (../shared/data/upstream)",
+  () => {
+    let workspace: Workspace;
+    let run: Awaited<ReturnType<Workspace["run"]>>;
+
+    beforeAll(async () => {
+      workspace = await createWorkspace();
+      await workspace.writeConfig({
+        dataJson,
+        csv,
+        extra: [
+          "  debian_tracker:",
+          "    enabled: true",
+          "    mode: file",
+          `    location: ${JSON.stringify(join(upstreamDir, "debian/tracker-excerpt.json"))}`,
+          "  osv:",
+          "    enabled: true",
+          "    mode: file",
+          `    location: ${JSON.stringify(join(upstreamDir, "osv"))}`,
+          "  nvd:",
+          "    enabled: true",
+          "    mode: file",
+          `    location: ${JSON.stringify(join(upstreamDir, "nvd"))}`,
+        ].join("\n"),
+      });
+      run = await workspace.run(["--as-of", "2026-02-01T00:00:00Z"]);
+    });
+    afterAll(() => workspace.cleanup());
+
+    it("reads all 170 NVD records and ends every CVE NVD rejected as not_applicable, naming the rejection", async () => {
+      expect(run.exitCode).toBe(0);
+      const summary = JSON.parse(await readFile(join(workspace.outputDir, "run_summary.json"), "utf8"));
+      expect(summary.sources.find((source: { source: string }) => source.source === "nvd")).toMatchObject({
+        status: "ok",
+        observations: 170,
+        rejected: 0,
+      });
+      const rejectedByNvd = new Set<string>();
+      for (const name of await readdir(join(upstreamDir, "nvd"))) {
+        const record = JSON.parse(await readFile(join(upstreamDir, "nvd", name), "utf8"));
+        if (record.vulnStatus === "Rejected") rejectedByNvd.add(record.id);
+      }
+      const document = await workspace.readAdvisoryCurrent();
+      const decidedRejected = document.advisories.filter(
+        (advisory) => advisory.reason_code === "cve_rejected",
+      );
+      expect(new Set(decidedRejected.map((advisory) => advisory.cve_id))).toEqual(rejectedByNvd);
+      for (const advisory of decidedRejected) {
+        expect(advisory.state).toBe("not_applicable");
+        expect(advisory.explanation).toContain("NVD rejected this CVE");
+      }
+      // The snapshot's 170 records hold no Rejected CVE, and no signal in them moves a vendor decision.
+      expect(countStates(document)).toEqual({
+        not_applicable: 1_969,
+        fixed: 36_515,
+        under_investigation: 2_141,
+      });
+      console.info(`real data + real upstream records: ${JSON.stringify(countStates(document))}`);
+    });
+  },
+);
