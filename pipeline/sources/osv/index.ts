@@ -99,8 +99,13 @@ async function* fetchLive(
     health.bytes = stats.bytesReceived;
   };
   try {
-    const modified = await http.getBytes(`${bucket}/modified_id.csv`, { cache: false });
     const since = context.revalidate ? null : context.checkpoint;
+    // Conditional: when the list has not changed since the last run, no record has, and nothing is downloaded.
+    const modified = await http.getBytes(`${bucket}/modified_id.csv`, { cache: !context.revalidate });
+    if (modified.notModified && since !== null) {
+      yield { kind: "unchanged" };
+      return;
+    }
     const changes = parseModifiedIds(Buffer.from(modified.body).toString("utf8"), {
       since,
       file: `${bucket}/modified_id.csv`,
