@@ -55,7 +55,8 @@ export async function ingestSources(
   const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
   const packages = needsContext ? await listPackages(db, primaryResult) : null;
   const vulnIds = needsContext ? await listVulnIds(db, primaryResult) : null;
-  const openVulnIds = needsContext ? await listOpenVulnIds(db, options.revalidate) : [];
+  const openAdvisories = needsContext ? await listOpenAdvisories(db, options.revalidate) : [];
+  const openVulnIds = [...new Set(openAdvisories.map((advisory) => advisory.vuln_id))];
   const others = await Promise.all(
     adapters
       .filter((adapter) => adapter !== primary)
@@ -67,6 +68,7 @@ export async function ingestSources(
             packages,
             vulnIds,
             openVulnIds,
+            openAdvisories,
             checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
           },
           options.asOf,
@@ -185,15 +187,19 @@ async function listVulnIds(
 
 /**
  * Advisories the last run left in a non-final state (or, before any decision exists, every advisory
- * without a fixed version). Final ones are only looked up again with --revalidate.
+ * without a fixed version), as (package, vulnerability) pairs ordered by vulnerability id. Final ones are
+ * only looked up again with --revalidate.
  */
-async function listOpenVulnIds(db: Database, revalidate: boolean): Promise<string[]> {
+async function listOpenAdvisories(
+  db: Database,
+  revalidate: boolean,
+): Promise<{ package_name: string; vuln_id: string }[]> {
   const martExists = await db.one(
     "select 1 as found from information_schema.tables where table_schema = 'marts' and table_name = 'mart_advisory_current'",
   );
   const sql = martExists
-    ? `select distinct cve_id as vuln_id from marts.mart_advisory_current ${revalidate ? "" : "where state_type = 'non_final'"} order by 1`
-    : "select distinct vuln_id from landing.echo_advisories where fixed_version is null order by 1";
-  const rows = await db.all<{ vuln_id: string }>(sql);
-  return rows.map((row) => row.vuln_id);
+    ? `select distinct cve_id as vuln_id, package_name from marts.mart_advisory_current ${revalidate ? "" : "where state_type = 'non_final'"} order by 1, 2`
+    : "select distinct vuln_id, package_name from landing.echo_advisories where fixed_version is null order by 1, 2";
+  const rows = await db.all<{ vuln_id: string; package_name: string }>(sql);
+  return rows.map((row) => ({ package_name: row.package_name, vuln_id: row.vuln_id }));
 }

@@ -27,6 +27,11 @@ export interface FetchContext {
   vulnIds?: ReadonlySet<string> | null;
   /** Vulnerability ids of advisories not yet in a final state: the only ones worth a per-id look-up. */
   openVulnIds: readonly string[];
+  /**
+   * The (package, vulnerability) pairs behind openVulnIds, for sources queried by package (OSV's
+   * querybatch); absent when unknown.
+   */
+  openAdvisories?: readonly { package_name: string; vuln_id: string }[];
   /** The checkpoint the source saved after its last successful load, if any. */
   checkpoint: string | null;
   /** Re-fetch everything, final states included, ignoring checkpoints and conditional requests. */

@@ -7,6 +7,7 @@ export function testFetchContext(overrides: Partial<FetchContext> = {}): FetchCo
     packages: null,
     vulnIds: null,
     openVulnIds: [],
+    openAdvisories: [],
     checkpoint: null,
     revalidate: false,
     ...overrides,
