@@ -94,6 +94,14 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** How old a source's data in use is, against the run's clock. */
+function age(ms: number): string {
+  if (ms < 60_000) return "fresh";
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / 86_400_000).toFixed(1)} days`;
+}
+
 function bytes(count: number): string {
   if (count >= 1024 * 1024) return `${(count / 1024 / 1024).toFixed(1)} MiB`;
   if (count >= 1024) return `${(count / 1024).toFixed(1)} KiB`;
@@ -173,6 +181,7 @@ export function renderRunReport(summary: RunSummary): string {
         "Requests",
         "Retries",
         "Duration",
+        "Data age",
         "Last good fetch",
         "Note",
       ],
@@ -185,6 +194,9 @@ export function renderRunReport(summary: RunSummary): string {
         source.health.requests,
         source.health.retries,
         seconds(source.health.durationMs),
+        source.lastGoodFetchAt
+          ? age(summary.asOf.getTime() - new Date(source.lastGoodFetchAt).getTime())
+          : "-",
         source.lastGoodFetchAt ?? "never",
         source.health.error
           ? `failed: ${source.health.error}; ${source.lastGoodFetchAt ? `last good data from ${source.lastGoodFetchAt} kept in use` : "no earlier data to fall back on"}`
@@ -194,7 +206,7 @@ export function renderRunReport(summary: RunSummary): string {
               ? `new data, ${source.newObservations} new observations`
               : "same content as an earlier run",
       ]),
-      ["l", "l", "r", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
     ),
     "",
     "## Quality checks",

@@ -160,7 +160,7 @@ describe("a live Debian tracker served on 127.0.0.1", () => {
     expect(after.advisories).toEqual(before.advisories);
     const report = await readFile(join(workspace.outputDir, "run_report_20260203T000000Z.md"), "utf8");
     expect(report).toMatch(
-      /\| debian_tracker \| stale \|.*\| 2026-02-02T00:00:00\.000Z \| failed: .*HTTP 503.*kept in use \|/,
+      /\| debian_tracker \| stale \|.*\| 24\.0 h \| 2026-02-02T00:00:00\.000Z \| failed: .*HTTP 503.*kept in use \|/,
     );
     expect(requests.slice(2).every((request) => request.status === 503)).toBe(true);
   });
