@@ -57,6 +57,13 @@ export async function ingestSources(
   const vulnIds = needsContext ? await listVulnIds(db, primaryResult) : null;
   const openAdvisories = needsContext ? await listOpenAdvisories(db, options.revalidate) : [];
   const openVulnIds = [...new Set(openAdvisories.map((advisory) => advisory.vuln_id))];
+  // Read before the concurrent fetches: they share one database connection.
+  const observed = new Map<string, ReadonlySet<string>>();
+  for (const adapter of adapters) {
+    if (adapter !== primary && adapter.usesRunContext) {
+      observed.set(adapter.name, await listObservedVulnIds(db, adapter.name));
+    }
+  }
   const others = await Promise.all(
     adapters
       .filter((adapter) => adapter !== primary)
@@ -70,6 +77,7 @@ export async function ingestSources(
             openVulnIds,
             openAdvisories,
             checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
+            observedVulnIds: observed.get(adapter.name) ?? null,
           },
           options.asOf,
         ),
@@ -138,6 +146,15 @@ async function fetchSource(
       checkpoint: null,
     };
   }
+}
+
+/** Vulnerability ids a source has ever delivered an observation for. */
+async function listObservedVulnIds(db: Database, source: string): Promise<ReadonlySet<string>> {
+  const rows = await db.all<{ vuln_id: string }>(
+    "select distinct vuln_id from landing.upstream_observations where source = ?",
+    [source],
+  );
+  return new Set(rows.map((row) => row.vuln_id));
 }
 
 async function readCheckpoints(db: Database): Promise<Map<string, string>> {

@@ -32,6 +32,8 @@ export interface FetchContext {
    * querybatch); absent when unknown.
    */
   openAdvisories?: readonly { package_name: string; vuln_id: string }[];
+  /** Vulnerability ids this source has ever delivered an observation for; null when not looked up. */
+  observedVulnIds?: ReadonlySet<string> | null;
   /** The checkpoint the source saved after its last successful load, if any. */
   checkpoint: string | null;
   /** Re-fetch everything, final states included, ignoring checkpoints and conditional requests. */

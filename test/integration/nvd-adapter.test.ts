@@ -9,7 +9,7 @@ import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { errorMessage, PipelineError } from "../../pipeline/lib/errors.ts";
 import { createHttpClient, HttpError } from "../../pipeline/sources/http/client.ts";
-import { type NvdConfig, nvdAdapter } from "../../pipeline/sources/nvd/index.ts";
+import { type NvdConfig, nvdAdapter, windowOverlapMs } from "../../pipeline/sources/nvd/index.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import type { FetchContext, Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
@@ -285,7 +285,8 @@ describe("live mode: modification windows after a checkpoint", () => {
       expect(Date.parse(window.end) - Date.parse(window.start)).toBeLessThanOrEqual(30 * dayMs);
       expect(Date.parse(window.end)).toBeGreaterThan(Date.parse(window.start));
     }
-    expect(distinct[0]?.start).toBe(checkpoint);
+    // Each walk starts windowOverlapMs before the checkpoint, to catch records NVD published late.
+    expect(distinct[0]?.start).toBe(new Date(Date.parse(checkpoint) - windowOverlapMs).toISOString());
     expect(distinct.at(-1)?.end).toBe(asOf.toISOString());
     for (const [index, window] of distinct.entries()) {
       if (index > 0) expect(window.start).toBe(distinct[index - 1]?.end);
@@ -305,11 +306,13 @@ describe("live mode: modification windows after a checkpoint", () => {
     expect(adapter.progress().windows).toBe(13);
   });
 
-  it("fetches nothing when the checkpoint is the run's clock, and keeps the checkpoint", async () => {
+  it("only re-reads the overlap when the checkpoint is the run's clock, and keeps the checkpoint", async () => {
     const server = await serve(windows);
     const { adapter } = makeAdapter(settings(server.location));
     const outcome = await collect(adapter, { checkpoint: asOf.toISOString() });
-    expect(server.seen).toHaveLength(0);
+    expect(server.seen.map((seen) => seen.params.get("lastModStartDate"))).toEqual([
+      new Date(asOf.getTime() - windowOverlapMs).toISOString(),
+    ]);
     expect(outcome.incremental).toBe(true);
     expect(outcome.checkpoints).toEqual([asOf.toISOString()]);
   });
@@ -323,9 +326,37 @@ describe("live mode: modification windows after a checkpoint", () => {
     const { adapter } = makeAdapter(settings(server.location, { window_days: 100 }));
     const outcome = await collect(adapter, { checkpoint: "2025-01-01T00:00:00.000Z" });
     expect(outcome.error).toBeInstanceOf(HttpError);
-    // Windows of 100 days: Jan 1 → Apr 11 → Jul 20 fetched, the one from Jul 20 refused.
-    expect(outcome.checkpoints).toEqual(["2025-04-11T00:00:00.000Z", "2025-07-20T00:00:00.000Z"]);
+    // Windows of 100 days from 3 h before the checkpoint: Dec 31 21:00 → Apr 10 21:00 → Jul 19 21:00
+    // fetched, the one from Jul 19 refused.
+    expect(outcome.checkpoints).toEqual(["2025-04-10T21:00:00.000Z", "2025-07-19T21:00:00.000Z"]);
     expect(adapter.health().status).toBe("failed");
+  });
+});
+
+describe("live mode: open advisories NVD has never answered for", () => {
+  it("looks them up by cveId after the windows, so a CVE new to data.json but old in NVD is not missed", async () => {
+    const server = await serve((seen, response) => {
+      const id = seen.params.get("cveId");
+      if (id === null) {
+        sendJson(response, 200, nvdPage([], 0, 0, 0));
+        return;
+      }
+      const index = range(10).find((candidate) => syntheticCveId(candidate) === id);
+      const found = index === undefined ? [] : [syntheticCve(index)];
+      sendJson(response, 200, nvdPage(found, 0, found.length, found.length));
+    });
+    const { adapter } = makeAdapter(settings(server.location, { lookup_limit: 5 }));
+    const outcome = await collect(adapter, {
+      checkpoint: "2026-01-14T00:00:00.000Z",
+      openVulnIds: [syntheticCveId(1), syntheticCveId(3), "TEMP-0000123-ABCDEF"],
+      observedVulnIds: new Set([syntheticCveId(1)]),
+    });
+    expect(outcome.error).toBeUndefined();
+    expect(
+      server.seen.filter((seen) => seen.params.has("cveId")).map((seen) => seen.params.get("cveId")),
+    ).toEqual([syntheticCveId(3)]);
+    expect(outcome.observations.map((observation) => observation.vuln_id)).toEqual([syntheticCveId(3)]);
+    expect(outcome.checkpoints).toEqual([asOf.toISOString()]);
   });
 });
 

@@ -83,6 +83,9 @@ export function nvdAdapter(settings: NvdConfig, deps: NvdDeps): NvdAdapter {
   return { ...adapter, progress: () => ({ ...progress }) };
 }
 
+/** How far before the checkpoint each incremental walk starts. */
+export const windowOverlapMs = 3 * 3_600_000;
+
 async function* liveDelivery(
   session: NvdSession,
   settings: NvdConfig,
@@ -91,7 +94,14 @@ async function* liveDelivery(
 ): AsyncGenerator<UpstreamItem> {
   const checkpoint = context.revalidate ? null : readCheckpoint(context.checkpoint);
   if (checkpoint) {
-    const windows = modificationWindows(checkpoint, context.asOf, settings.window_days);
+    // NVD publishes in batches about every 2 hours, so a record can appear after the checkpoint carrying
+    // an earlier lastModified; starting each walk a little before the checkpoint catches it (a record seen
+    // twice lands once: observations are keyed by content).
+    const windows = modificationWindows(
+      new Date(checkpoint.getTime() - windowOverlapMs),
+      context.asOf,
+      settings.window_days,
+    );
     log.info("nvd: fetching records modified since the checkpoint", {
       checkpoint: checkpoint.toISOString(),
       windows: windows.length,
@@ -103,6 +113,20 @@ async function* liveDelivery(
       yield { kind: "checkpoint", value: window.end };
     }
     if (windows.length === 0) yield { kind: "checkpoint", value: checkpoint.toISOString() };
+    // A CVE that data.json lists for the first time may not have changed in NVD since the checkpoint, so
+    // no window brings it; open advisories NVD has never answered for are looked up one by one.
+    const observed = context.observedVulnIds;
+    const unseen = observed
+      ? context.openVulnIds.filter((id) => id.startsWith("CVE-") && !observed.has(id))
+      : [];
+    if (unseen.length > settings.lookup_limit) {
+      log.warn("nvd: open advisories without an NVD record exceed lookup_limit; run with --revalidate", {
+        unseen: unseen.length,
+        lookup_limit: settings.lookup_limit,
+      });
+    } else if (unseen.length > 0) {
+      yield* lookupCves(session, unseen);
+    }
     return;
   }
   const open = context.revalidate ? [] : context.openVulnIds;
