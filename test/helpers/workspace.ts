@@ -130,3 +130,10 @@ export function countStates(document: AdvisoryCurrent): Record<string, number> {
   for (const advisory of document.advisories) counts[advisory.state] = (counts[advisory.state] ?? 0) + 1;
   return counts;
 }
+
+/** What a failed source must never change: each advisory's state and fixed version. */
+export function decisions(document: AdvisoryCurrent): string[] {
+  return document.advisories.map(
+    (advisory) => `${advisory.advisory_id} ${advisory.state} ${advisory.fixed_version}`,
+  );
+}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   countStates,
   createWorkspace,
+  decisions,
   repoRoot,
   sampleCsv,
   sampleDataJson,
@@ -157,7 +158,14 @@ describe("a live Debian tracker served on 127.0.0.1", () => {
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toContain("HTTP 503");
     const after = await workspace.readAdvisoryCurrent();
-    expect(after.advisories).toEqual(before.advisories);
+    expect(decisions(after)).toEqual(decisions(before));
+    // The tracker's last good data still decides, named as stale and with less confidence.
+    const wontFixBefore = stateOf(before, "e2fsprogs:CVE-2019-28694");
+    const wontFixAfter = stateOf(after, "e2fsprogs:CVE-2019-28694");
+    expect(wontFixAfter?.explanation).toBe(
+      `${wontFixBefore?.explanation} The deciding data from the Debian Security Tracker was fetched on 2026-02-02, because its latest fetch failed.`,
+    );
+    expect(wontFixAfter?.confidence).toBeCloseTo((wontFixBefore?.confidence ?? 0) - 0.1, 5);
     const report = await readFile(join(workspace.outputDir, "run_report_20260203T000000Z.md"), "utf8");
     expect(report).toMatch(
       /\| debian_tracker \| stale \|.*\| 24\.0 h \| 2026-02-02T00:00:00\.000Z \| failed: .*HTTP 503.*kept in use \|/,

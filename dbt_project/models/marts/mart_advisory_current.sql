@@ -39,10 +39,79 @@ deciding_match as (
 
 ),
 
+{#- Every other matching rule is a source's stance on the advisory. A source agrees when one of its
+    matches implies the decided state, and dissents when its matches only imply other states. The vendor's
+    fixed version is how data.json publishes "unaffected from" for not-applicable entries, so it never
+    counts against a not_applicable decision. -#}
+source_stances as (
+
+    select
+        rule_matches.advisory_id,
+        rule_matches.deciding_source as source,
+        any_value(rule_matches.deciding_source_name) as source_name,
+        bool_or(rule_catalogue.state = deciding_match.state) as agrees,
+        bool_or(
+            rule_catalogue.state <> deciding_match.state
+            and not (rule_matches.rule_id = 'vendor_fixed_version' and deciding_match.state = 'not_applicable')
+        ) as disagrees,
+        string_agg(distinct rule_catalogue.state, ', ' order by rule_catalogue.state)
+            filter (where rule_catalogue.state <> deciding_match.state) as other_states
+    from rule_matches
+    inner join rule_catalogue
+        on rule_matches.rule_id = rule_catalogue.rule_id
+    inner join deciding_match
+        on rule_matches.advisory_id = deciding_match.advisory_id
+    where rule_matches.rule_id <> 'no_signal'
+    group by rule_matches.advisory_id, rule_matches.deciding_source
+
+),
+
+stances_per_advisory as (
+
+    select
+        advisory_id,
+        list_sort(list(source) filter (where agrees)) as agreeing_sources,
+        list_sort(list(source) filter (where disagrees and not agrees)) as dissenting_sources,
+        string_agg(source_name || ' (' || other_states || ')', ', ' order by source)
+            filter (where disagrees and not agrees) as dissent_summary
+    from source_stances
+    group by advisory_id
+
+),
+
 explained as (
 
     select
         deciding_match.*,
+        coalesce(stances_per_advisory.dissenting_sources, []::varchar[]) as dissenting_sources,
+        case
+            when len(coalesce(stances_per_advisory.agreeing_sources, [])) > 0 then stances_per_advisory.agreeing_sources
+            else [deciding_match.deciding_source]
+        end as contributing_sources,
+        {#- Each dissenting source and stale deciding evidence lower the rule's confidence. -#}
+        greatest(
+            0.05,
+            round(
+                deciding_match.confidence
+                - 0.15 * len(coalesce(stances_per_advisory.dissenting_sources, []))
+                - case when deciding_match.is_evidence_stale then 0.10 else 0 end,
+                2
+            )
+        )::decimal(3, 2) as adjusted_confidence,
+        case
+            when stances_per_advisory.dissent_summary is not null
+                then ' Not every source agrees: ' || stances_per_advisory.dissent_summary
+                    || case when len(stances_per_advisory.dissenting_sources) > 1 then ' point' else ' points' end
+                    || ' to a different state.'
+            else ''
+        end
+        || case
+            when deciding_match.is_evidence_stale
+                then ' The deciding data from ' || coalesce(deciding_match.deciding_source_name, deciding_match.deciding_source)
+                    || ' was fetched on ' || coalesce(strftime(deciding_match.evidence_fetched_at, '%Y-%m-%d'), 'an earlier run')
+                    || ', because its latest fetch failed.'
+            else ''
+        end as explanation_caveats,
         {#- Placeholders of the catalogue's templates, filled from the deciding evidence. -#}
         replace(replace(replace(replace(replace(replace(replace(replace(
             explanation_template,
@@ -52,10 +121,12 @@ explained as (
             '{release}', coalesce(evidence_release, 'the releases it tracks')),
             '{record}', coalesce(evidence_record, '')),
             '{date}', coalesce(strftime(evidence_date, '%Y-%m-%d'), 'an unknown date')),
-            '{package}', split_part(advisory_id, ':', 1)),
-            '{vuln_id}', split_part(advisory_id, ':', 2)
-        ) as explanation
+            '{package}', split_part(deciding_match.advisory_id, ':', 1)),
+            '{vuln_id}', split_part(deciding_match.advisory_id, ':', 2)
+        ) as explanation_sentence
     from deciding_match
+    left join stances_per_advisory
+        on deciding_match.advisory_id = stances_per_advisory.advisory_id
 
 ),
 
@@ -70,14 +141,14 @@ final as (
         explained.state_type,
         case when explained.state = 'fixed' then explained.evidence_version end as fixed_version,
         case when explained.state = 'not_applicable' then explained.evidence_version end as unaffected_from_version,
-        explained.confidence,
-        explained.explanation,
+        explained.adjusted_confidence as confidence,
+        explained.explanation_sentence || explained.explanation_caveats as explanation,
         explained.reason_code,
         explained.rule_id,
         explained.vex_status,
         explained.decided_vex_justification as vex_justification,
-        [explained.deciding_source] as contributing_sources,
-        []::varchar[] as dissenting_sources,
+        explained.contributing_sources,
+        explained.dissenting_sources,
         advisories.severity,
         advisories.fixed_version as vendor_fixed_version,
         explained.evidence_release,
