@@ -53,8 +53,9 @@ export async function ingestSources(
       )
     : undefined;
   const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
-  const packages = needsContext ? await listPackages(db, primaryResult) : null;
-  const vulnIds = needsContext ? await listVulnIds(db, primaryResult) : null;
+  const { packages, vulnIds } = needsContext
+    ? await listVendorScope(db, primaryResult)
+    : { packages: null, vulnIds: null };
   const openAdvisories = needsContext ? await listOpenAdvisories(db, options.revalidate) : [];
   const openVulnIds = [...new Set(openAdvisories.map((advisory) => advisory.vuln_id))];
   // Read before the concurrent fetches: they share one database connection.
@@ -164,42 +165,31 @@ async function readCheckpoints(db: Database): Promise<Map<string, string>> {
   return new Map(rows.map((row) => [row.source, row.checkpoint]));
 }
 
-/** Packages of this run's data.json, or of the last good one when it failed this time. */
-async function listPackages(
+/**
+ * Packages and vulnerability ids of this run's data.json (columns 0 and 1 of its rows), or of the last
+ * good one when it failed this time; null when data.json was never loaded.
+ */
+async function listVendorScope(
   db: Database,
   primary: IngestedSource | undefined,
-): Promise<ReadonlySet<string> | null> {
-  if (primary?.rows) return new Set(primary.rows.map((row) => String(row[0])));
-  const rows = await db.all<{ package_name: string }>(`
-    select distinct advisories.package_name
-    from landing.echo_advisories as advisories
-    inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
-    where members.snapshot_hash = (
-      select fetches.snapshot_hash from meta.source_fetches as fetches
-      inner join meta.runs as runs on runs.run_id = fetches.run_id
-      where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
-      order by runs.run_seq desc limit 1
-    )`);
-  return rows.length > 0 ? new Set(rows.map((row) => row.package_name)) : null;
-}
-
-/** Vulnerability ids of this run's data.json (column 1 of its rows), or of the last good one. */
-async function listVulnIds(
-  db: Database,
-  primary: IngestedSource | undefined,
-): Promise<ReadonlySet<string> | null> {
-  if (primary?.rows) return new Set(primary.rows.map((row) => String(row[1])));
-  const rows = await db.all<{ vuln_id: string }>(`
-    select distinct advisories.vuln_id
-    from landing.echo_advisories as advisories
-    inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
-    where members.snapshot_hash = (
-      select fetches.snapshot_hash from meta.source_fetches as fetches
-      inner join meta.runs as runs on runs.run_id = fetches.run_id
-      where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
-      order by runs.run_seq desc limit 1
-    )`);
-  return rows.length > 0 ? new Set(rows.map((row) => row.vuln_id)) : null;
+): Promise<{ packages: ReadonlySet<string> | null; vulnIds: ReadonlySet<string> | null }> {
+  const pairs = primary?.rows
+    ? primary.rows.map((row) => ({ package_name: String(row[0]), vuln_id: String(row[1]) }))
+    : await db.all<{ package_name: string; vuln_id: string }>(`
+        select advisories.package_name, advisories.vuln_id
+        from landing.echo_advisories as advisories
+        inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
+        where members.snapshot_hash = (
+          select fetches.snapshot_hash from meta.source_fetches as fetches
+          inner join meta.runs as runs on runs.run_id = fetches.run_id
+          where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
+          order by runs.run_seq desc limit 1
+        )`);
+  if (pairs.length === 0) return { packages: null, vulnIds: null };
+  return {
+    packages: new Set(pairs.map((pair) => pair.package_name)),
+    vulnIds: new Set(pairs.map((pair) => pair.vuln_id)),
+  };
 }
 
 /**

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import type { AdvisoryDocument } from "../../pipeline/export.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -35,23 +36,8 @@ export interface PipelineResult {
   stderr: string;
 }
 
-export interface AdvisoryCurrent {
-  generated_at: string;
-  advisory_count: number;
-  advisories: {
-    advisory_id: string;
-    cve_id: string;
-    package_name: string;
-    state: string;
-    state_type: string;
-    fixed_version: string | null;
-    confidence: number;
-    explanation: string;
-    reason_code: string;
-    contributing_sources: string[];
-    dissenting_sources: string[];
-  }[];
-}
+/** The published document, typed as the export stage writes it. */
+export type AdvisoryCurrent = AdvisoryDocument;
 
 /** A throw-away folder with its own config, database and output, so tests never touch the repo's state. */
 export async function createWorkspace(): Promise<Workspace> {

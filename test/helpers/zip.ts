@@ -5,7 +5,7 @@ import { crc32, deflateRawSync } from "node:zlib";
  * so that tests can build archives no zip tool would, such as an entry named `../evil.json`.
  */
 export function buildZip(
-  entries: readonly { name: string; data: Buffer | string; method?: 0 | 8 }[],
+  entries: readonly { name: string; data: Buffer | string; method?: 0 | 8; declaredSize?: number }[],
 ): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
@@ -15,6 +15,8 @@ export function buildZip(
     const method = entry.method ?? 8;
     const stored = method === 8 ? deflateRawSync(data) : data;
     const name = Buffer.from(entry.name, "utf8");
+    // declaredSize lets a test lie about the inflated size, as a decompression bomb would.
+    const size = entry.declaredSize ?? data.length;
     const checksum = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
@@ -23,7 +25,7 @@ export function buildZip(
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(checksum, 14);
     local.writeUInt32LE(stored.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -33,7 +35,7 @@ export function buildZip(
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(checksum, 16);
     central.writeUInt32LE(stored.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, stored);

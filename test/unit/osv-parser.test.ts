@@ -3,7 +3,6 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { crc32, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { contentHash } from "../../pipeline/lib/hash.ts";
@@ -17,6 +16,7 @@ import { debianReleaseOfEcosystem, osvVulnIds, parseOsvRecord } from "../../pipe
 import { readZipEntries, unsafeEntryName, type ZipItem } from "../../pipeline/sources/osv/zip.ts";
 import type { Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { buildZip } from "../helpers/zip.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/osv");
@@ -290,54 +290,6 @@ describe("parseModifiedIds (modified_id.csv)", () => {
     expect(() => parseModifiedIds(csv, { since: "last tuesday" })).toThrow(PipelineError);
   });
 });
-
-/** A zip archive written byte by byte, so that tests can build the hostile ones no zip tool would. */
-function buildZip(
-  entries: { name: string; data: Buffer | string; method?: 0 | 8; declaredSize?: number }[],
-): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const entry of entries) {
-    const data = Buffer.from(entry.data);
-    const method = entry.method ?? 8;
-    const stored = method === 8 ? deflateRawSync(data) : data;
-    const name = Buffer.from(entry.name, "utf8");
-    const size = entry.declaredSize ?? data.length;
-    const checksum = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(checksum, 14);
-    local.writeUInt32LE(stored.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x800, 8);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(checksum, 16);
-    central.writeUInt32LE(stored.length, 20);
-    central.writeUInt32LE(size, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, stored);
-    centrals.push(central, name);
-    offset += local.length + name.length + stored.length;
-  }
-  const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
-}
 
 async function readAll(
   source: string | Uint8Array,
