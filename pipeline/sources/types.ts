@@ -1,4 +1,5 @@
 import type { ErrorLocation } from "../lib/errors.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /**
  * The surface every source adapter offers, so adding a source means adding a folder under
@@ -136,4 +137,47 @@ export const debianVersionPattern = /^(\d+:)?[0-9][A-Za-z0-9.+~:-]*$/;
 
 export function excerpt(text: string, max = 120): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+export interface AdapterDefinition<Observation> {
+  name: string;
+  landing: LandingTable;
+  usesRunContext?: boolean;
+  toLandingRow(observation: Observation): LandingValue[];
+  positionOf?(observation: Observation): number;
+  /** How the source gets and parses its records; it may add bytes, requests and retries to `health`. */
+  fetchItems(context: FetchContext, health: HealthTracker): AsyncIterable<FetchItem<Observation>>;
+}
+
+/**
+ * Builds a SourceAdapter from a source's own fetch step: health counting (observations, rejections,
+ * duration, the error that failed it) is the same for every source, so it lives here once.
+ */
+export function defineAdapter<Observation>(
+  definition: AdapterDefinition<Observation>,
+): SourceAdapter<Observation> {
+  const health = new HealthTracker();
+  return {
+    name: definition.name,
+    landingTable: definition.landing.name,
+    landingColumns: definition.landing.columns,
+    ...(definition.usesRunContext ? { usesRunContext: true } : {}),
+    toLandingRow: definition.toLandingRow,
+    ...(definition.positionOf ? { positionOf: definition.positionOf } : {}),
+    async *fetch(context) {
+      health.start();
+      try {
+        for await (const item of definition.fetchItems(context, health)) {
+          if (item.kind === "observation") health.observations += 1;
+          else if (item.kind === "rejected") health.rejected += 1;
+          yield item;
+        }
+        health.finish();
+      } catch (error) {
+        health.finish(errorMessage(error));
+        throw error;
+      }
+    },
+    health: () => health.snapshot(),
+  };
 }

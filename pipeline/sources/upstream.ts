@@ -1,11 +1,12 @@
 import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import { z } from "zod";
-import { errorMessage, PipelineError } from "../lib/errors.ts";
+import { PipelineError } from "../lib/errors.ts";
 import {
+  defineAdapter,
   type FetchContext,
   type FetchItem,
-  HealthTracker,
+  type HealthTracker,
   type LandingTable,
   type LandingValue,
   type SourceAdapter,
@@ -105,29 +106,13 @@ export function upstreamAdapter(
   name: UpstreamSourceName,
   fetchItems: (context: FetchContext, health: HealthTracker) => AsyncIterable<FetchItem<UpstreamObservation>>,
 ): SourceAdapter<UpstreamObservation> {
-  const health = new HealthTracker();
-  return {
+  return defineAdapter({
     name,
-    landingTable: upstreamLanding.name,
-    landingColumns: upstreamLanding.columns,
+    landing: upstreamLanding,
     usesRunContext: true,
     toLandingRow: upstreamLandingRow,
-    async *fetch(context) {
-      health.start();
-      try {
-        for await (const item of fetchItems(context, health)) {
-          if (item.kind === "observation") health.observations += 1;
-          else if (item.kind === "rejected") health.rejected += 1;
-          yield item;
-        }
-        health.finish();
-      } catch (error) {
-        health.finish(errorMessage(error));
-        throw error;
-      }
-    },
-    health: () => health.snapshot(),
-  };
+    fetchItems,
+  });
 }
 
 /** Reads a recorded snapshot file as a stream of byte chunks, with a clear error when it is missing. */

@@ -5,10 +5,9 @@ import { decodeUtf8, readInput } from "../read-input.ts";
 import {
   debianPackagePattern,
   debianVersionPattern,
+  defineAdapter,
   excerpt,
-  type FetchContext,
   type FetchItem,
-  HealthTracker,
   type LandingTable,
   type LandingValue,
   type SourceAdapter,
@@ -175,11 +174,9 @@ export const notApplicableLanding: LandingTable = {
 };
 
 export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObservation> {
-  const health = new HealthTracker();
-  return {
+  return defineAdapter({
     name: "echo_csv",
-    landingTable: notApplicableLanding.name,
-    landingColumns: notApplicableLanding.columns,
+    landing: notApplicableLanding,
     // The line number is bookkeeping, not content: moving a row must not make it a new observation.
     toLandingRow: (observation): LandingValue[] => [
       observation.cve_id,
@@ -189,22 +186,10 @@ export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObs
       observation.internal_status,
     ],
     positionOf: (observation) => observation.line_number,
-    async *fetch(_context: FetchContext) {
-      health.start();
-      try {
-        const bytes = await readInput(location);
-        health.bytes = bytes.byteLength;
-        for (const item of parseNotApplicableCsv(decodeUtf8(bytes, location), location)) {
-          if (item.kind === "observation") health.observations += 1;
-          else health.rejected += 1;
-          yield item;
-        }
-        health.finish();
-      } catch (error) {
-        health.finish(errorMessage(error));
-        throw error;
-      }
+    async *fetchItems(_context, health) {
+      const bytes = await readInput(location);
+      health.bytes = bytes.byteLength;
+      yield* parseNotApplicableCsv(decodeUtf8(bytes, location), location);
     },
-    health: () => health.snapshot(),
-  };
+  });
 }

@@ -1,13 +1,12 @@
 import { z } from "zod";
-import { errorMessage, PipelineError } from "../../lib/errors.ts";
+import { PipelineError } from "../../lib/errors.ts";
 import { decodeUtf8, lineAndColumn, readInput } from "../read-input.ts";
 import {
   debianPackagePattern,
   debianVersionPattern,
+  defineAdapter,
   excerpt,
-  type FetchContext,
   type FetchItem,
-  HealthTracker,
   type LandingTable,
   type LandingValue,
   type SourceAdapter,
@@ -194,11 +193,9 @@ export const echoAdvisoriesLanding: LandingTable = {
 };
 
 export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObservation> {
-  const health = new HealthTracker();
-  return {
+  return defineAdapter({
     name: "echo_data",
-    landingTable: echoAdvisoriesLanding.name,
-    landingColumns: echoAdvisoriesLanding.columns,
+    landing: echoAdvisoriesLanding,
     toLandingRow: (observation): LandingValue[] => [
       observation.package_name,
       observation.vuln_id,
@@ -206,22 +203,10 @@ export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObs
       observation.severity,
       observation.extra_fields,
     ],
-    async *fetch(_context: FetchContext) {
-      health.start();
-      try {
-        const bytes = await readInput(location);
-        health.bytes = bytes.byteLength;
-        for (const item of parseEchoData(decodeUtf8(bytes, location), location)) {
-          if (item.kind === "observation") health.observations += 1;
-          else health.rejected += 1;
-          yield item;
-        }
-        health.finish();
-      } catch (error) {
-        health.finish(errorMessage(error));
-        throw error;
-      }
+    async *fetchItems(_context, health) {
+      const bytes = await readInput(location);
+      health.bytes = bytes.byteLength;
+      yield* parseEchoData(decodeUtf8(bytes, location), location);
     },
-    health: () => health.snapshot(),
-  };
+  });
 }
