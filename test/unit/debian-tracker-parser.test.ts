@@ -13,8 +13,8 @@ import {
 } from "../../pipeline/sources/debian_tracker/parse.ts";
 import { splitTopLevelObject } from "../../pipeline/sources/debian_tracker/stream.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
-import type { Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { observations, rejections } from "../helpers/items.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/debian");
@@ -22,14 +22,6 @@ const REF = "tracker.json";
 const sharedExcerpt = resolve(here, "../../../shared/data/upstream/debian/tracker-excerpt.json");
 const sharedPresent = existsSync(sharedExcerpt);
 if (!sharedPresent) console.warn(`Debian tracker tests on real records skipped: ${sharedExcerpt} is absent`);
-
-function observations(items: UpstreamItem[]): UpstreamObservation[] {
-  return items.flatMap((item) => (item.kind === "observation" ? [item.observation] : []));
-}
-
-function rejections(items: UpstreamItem[]): Rejection[] {
-  return items.flatMap((item) => (item.kind === "rejected" ? [item.rejection] : []));
-}
 
 function find(items: UpstreamItem[], pkg: string, id: string, release: string): UpstreamObservation {
   const found = observations(items).find(

@@ -9,8 +9,9 @@ import {
   parseEchoData,
 } from "../../pipeline/sources/echo_data/index.ts";
 import { decodeUtf8 } from "../../pipeline/sources/read-input.ts";
-import type { FetchItem, Rejection } from "../../pipeline/sources/types.ts";
+import type { FetchItem } from "../../pipeline/sources/types.ts";
 import { testFetchContext } from "../helpers/context.ts";
+import { observations, pipelineErrorFrom, rejections } from "../helpers/items.ts";
 
 const FILE = "feeds/data.json";
 const sampleDataJson = new URL("../fixtures/sample/data.json", import.meta.url);
@@ -19,29 +20,11 @@ function parse(text: string): FetchItem<EchoAdvisoryObservation>[] {
   return [...parseEchoData(text, FILE)];
 }
 
-function observations(items: FetchItem<EchoAdvisoryObservation>[]): EchoAdvisoryObservation[] {
-  return items.flatMap((item) => (item.kind === "observation" ? [item.observation] : []));
-}
-
-function rejections(items: FetchItem<EchoAdvisoryObservation>[]): Rejection[] {
-  return items.flatMap((item) => (item.kind === "rejected" ? [item.rejection] : []));
-}
-
 /** Parses one package with one entry and returns the single item it yields. */
 function parseEntry(entry: unknown, vulnId = "CVE-2024-0001"): FetchItem<EchoAdvisoryObservation> {
   const items = parse(JSON.stringify({ curl: { [vulnId]: entry } }));
   expect(items).toHaveLength(1);
   return items[0] as FetchItem<EchoAdvisoryObservation>;
-}
-
-function pipelineErrorFrom(action: () => unknown): PipelineError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof PipelineError) return error;
-    throw error;
-  }
-  throw new Error("expected a PipelineError, nothing was thrown");
 }
 
 describe("parseEchoData on the real format", () => {

@@ -9,8 +9,9 @@ import {
   parseNotApplicableCsv,
 } from "../../pipeline/sources/echo_csv/index.ts";
 import { decodeUtf8 } from "../../pipeline/sources/read-input.ts";
-import type { FetchItem, Rejection } from "../../pipeline/sources/types.ts";
+import type { FetchItem } from "../../pipeline/sources/types.ts";
 import { testFetchContext } from "../helpers/context.ts";
+import { observations, pipelineErrorFrom, rejections } from "../helpers/items.ts";
 
 const FILE = "feeds/advisory_not_applicable.csv";
 const sampleCsv = new URL("../fixtures/sample/advisory_not_applicable.csv", import.meta.url);
@@ -33,24 +34,6 @@ function parse(text: string): FetchItem<NotApplicableObservation>[] {
 /** Parses a header plus the given lines, joined with LF. */
 function parseLines(...lines: string[]): FetchItem<NotApplicableObservation>[] {
   return parse(`${[HEADER, ...lines].join("\n")}\n`);
-}
-
-function observations(items: FetchItem<NotApplicableObservation>[]): NotApplicableObservation[] {
-  return items.flatMap((item) => (item.kind === "observation" ? [item.observation] : []));
-}
-
-function rejections(items: FetchItem<NotApplicableObservation>[]): Rejection[] {
-  return items.flatMap((item) => (item.kind === "rejected" ? [item.rejection] : []));
-}
-
-function pipelineErrorFrom(action: () => unknown): PipelineError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof PipelineError) return error;
-    throw error;
-  }
-  throw new Error("expected a PipelineError, nothing was thrown");
 }
 
 describe("parseNotApplicableCsv on the real format", () => {

@@ -13,22 +13,14 @@ import {
   parseNvdRecord,
 } from "../../pipeline/sources/nvd/parse.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
-import type { Rejection } from "../../pipeline/sources/types.ts";
-import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { observations, rejections } from "../helpers/items.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/nvd");
 const sharedNvd = resolve(here, "../../../shared/data/upstream/nvd");
 const sharedPresent = existsSync(sharedNvd);
 if (!sharedPresent) console.warn(`NVD tests on real records skipped: ${sharedNvd} is absent`);
-
-function observations(items: UpstreamItem[]): UpstreamObservation[] {
-  return items.flatMap((item) => (item.kind === "observation" ? [item.observation] : []));
-}
-
-function rejections(items: UpstreamItem[]): Rejection[] {
-  return items.flatMap((item) => (item.kind === "rejected" ? [item.rejection] : []));
-}
 
 async function fixture(name: string): Promise<string> {
   return readFile(resolve(fixtures, name), "utf8");

@@ -14,8 +14,8 @@ import {
 import { parseModifiedIds } from "../../pipeline/sources/osv/modified-ids.ts";
 import { debianReleaseOfEcosystem, osvVulnIds, parseOsvRecord } from "../../pipeline/sources/osv/parse.ts";
 import { readZipEntries, unsafeEntryName, type ZipItem } from "../../pipeline/sources/osv/zip.ts";
-import type { Rejection } from "../../pipeline/sources/types.ts";
-import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { observations, rejections } from "../helpers/items.ts";
 import { buildZip } from "../helpers/zip.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,14 +23,6 @@ const fixtures = resolve(here, "../fixtures/upstream/osv");
 const sharedRecord = resolve(here, "../../../shared/data/upstream/osv/DEBIAN-CVE-2016-9296.json");
 const sharedPresent = existsSync(sharedRecord);
 if (!sharedPresent) console.warn(`OSV tests on the real record skipped: ${sharedRecord} is absent`);
-
-function observations(items: UpstreamItem[]): UpstreamObservation[] {
-  return items.flatMap((item) => (item.kind === "observation" ? [item.observation] : []));
-}
-
-function rejections(items: UpstreamItem[]): Rejection[] {
-  return items.flatMap((item) => (item.kind === "rejected" ? [item.rejection] : []));
-}
 
 async function fixture(name: string): Promise<string> {
   return readFile(resolve(fixtures, name), "utf8");

@@ -1,22 +1,13 @@
 // Build-time access to the pipeline's output files. Pages call these; nothing here decides anything.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { StateCount } from "../../../pipeline/export.ts";
+import type { RuleCount } from "../../../pipeline/report.ts";
 
 export const outputDir = resolve(process.env.ECHO_OUTPUT_DIR ?? "output");
 
-export interface StateCount {
-  state: string;
-  state_type: string;
-  count: number;
-}
-
-export interface RuleCount {
-  priority: number;
-  rule_id: string;
-  state: string;
-  reason_code: string;
-  advisory_count: number;
-}
+export type { StateCount } from "../../../pipeline/export.ts";
+export type { RuleCount } from "../../../pipeline/report.ts";
 
 export interface RunSummary {
   run_id: string;
