@@ -1,3 +1,4 @@
+import { createHistoryTables } from "./history.ts";
 import type { Database } from "./lib/db.ts";
 import { landingTables } from "./sources/registry.ts";
 
@@ -88,6 +89,7 @@ export async function initDatabase(db: Database): Promise<void> {
       primary key (snapshot_hash, content_hash)
     );
   `);
+  await createHistoryTables(db);
   // Every landing table exists whether or not its source is enabled: dbt's sources read them all.
   for (const table of landingTables) {
     const columns = table.columns.map((column) => `${column.name} ${column.type}`).join(",\n      ");
@@ -100,5 +102,11 @@ export async function initDatabase(db: Database): Promise<void> {
         ${columns}
       )
     `);
+    // Columns added to a landing table after a database was created are added to it here.
+    for (const column of table.columns) {
+      await db.run(
+        `alter table landing.${table.name} add column if not exists ${column.name} ${column.type}`,
+      );
+    }
   }
 }

@@ -296,3 +296,12 @@ export function debianVersionSortKey(version: string | DebianVersion): string {
     encodePart(v.revision)
   );
 }
+
+/**
+ * The sort key, or null when the text is not a Debian version. Landing rows carry it so that SQL compares
+ * versions by dpkg's rules without re-implementing them; an invalid version simply has no key.
+ */
+export function debianVersionSortKeyOrNull(version: string | null): string | null {
+  if (version === null || !isDebianVersion(version)) return null;
+  return debianVersionSortKey(version);
+}

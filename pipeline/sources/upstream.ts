@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import { z } from "zod";
+import { debianVersionSortKeyOrNull } from "../lib/dpkg-version.ts";
 import { PipelineError } from "../lib/errors.ts";
 import {
   defineAdapter,
@@ -76,6 +77,8 @@ export const upstreamLanding: LandingTable = {
     { name: "detail", type: "VARCHAR" },
     { name: "payload_hash", type: "VARCHAR" },
     { name: "payload_ref", type: "VARCHAR" },
+    // dpkg order as a plain string (lib/dpkg-version.ts), so the models compare versions by Debian's rules.
+    { name: "fixed_version_key", type: "VARCHAR" },
   ],
 };
 
@@ -94,6 +97,7 @@ export function upstreamLandingRow(observation: UpstreamObservation): LandingVal
     observation.detail,
     observation.payload_hash,
     observation.payload_ref,
+    debianVersionSortKeyOrNull(observation.fixed_version),
   ];
 }
 

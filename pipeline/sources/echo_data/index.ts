@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { debianVersionSortKeyOrNull } from "../../lib/dpkg-version.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import { decodeUtf8, lineAndColumn, readInput } from "../read-input.ts";
 import {
@@ -189,6 +190,8 @@ export const echoAdvisoriesLanding: LandingTable = {
     { name: "fixed_version", type: "VARCHAR" },
     { name: "severity", type: "VARCHAR" },
     { name: "extra_fields", type: "VARCHAR" },
+    // dpkg order as a plain string (lib/dpkg-version.ts), so the models compare versions by Debian's rules.
+    { name: "fixed_version_key", type: "VARCHAR" },
   ],
 };
 
@@ -202,6 +205,7 @@ export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObs
       observation.fixed_version,
       observation.severity,
       observation.extra_fields,
+      debianVersionSortKeyOrNull(observation.fixed_version),
     ],
     async *fetchItems(_context, health) {
       const bytes = await readInput(location);

@@ -15,6 +15,8 @@ renamed as (
         vuln_id,
         starts_with(vuln_id, 'TEMP-') as is_temporary_id,
         nullif(trim(fixed_version), '') as fixed_version,
+        {#- dpkg order as a plain string, computed once at landing (pipeline/lib/dpkg-version.ts). -#}
+        fixed_version_key,
         nullif(trim(severity), '') as severity,
         extra_fields,
         run_id as first_seen_run_id,

@@ -18,6 +18,8 @@ renamed as (
         release,
         signal,
         nullif(trim(fixed_version), '') as fixed_version,
+        {#- dpkg order as a plain string, computed once at landing (pipeline/lib/dpkg-version.ts). -#}
+        fixed_version_key,
         urgency,
         try_cast(upstream_modified_at as timestamptz) as upstream_modified_at,
         detail,
