@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { resolveClock } from "./lib/clock.ts";
+import { isClockPinned, resolveClock } from "./lib/clock.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
 import { runPipeline } from "./run.ts";
@@ -8,11 +8,14 @@ import { runPipeline } from "./run.ts";
 const usage = `Usage: npm run pipeline -- [options]
 
 Runs one pipeline run: ingest data.json and the not-applicable CSV, load them into DuckDB, decide every
-advisory with dbt, and write output/advisory_current.json, output/run_summary.json and a run report.
+advisory with dbt, and write output/advisory_current.json, output/run_summary.json, a run report and,
+when decisions changed, the run's history file (output/history/transitions/<run id>.jsonl).
 
 Options:
   --config <path>   configuration file (default: config.yaml in the current directory)
-  --as-of <time>    pin the run's clock (ISO-8601); SOURCE_DATE_EPOCH does the same
+  --as-of <time>    pin the run's clock (ISO-8601, whole seconds); SOURCE_DATE_EPOCH does the
+                    same. The clock is the run's id: the same clock again re-runs that run,
+                    an earlier clock than the latest run is refused
   --revalidate      look up advisories in final states again and ignore checkpoints and
                     conditional requests (a full re-validation; slow against live sources)
   -h, --help        show this help
@@ -48,6 +51,7 @@ async function main(): Promise<number> {
   const outcome = await runPipeline({
     configPath: values.config ?? "config.yaml",
     asOf,
+    clockPinned: isClockPinned(values["as-of"]),
     revalidate: values.revalidate ?? false,
   });
   const { summary } = outcome;
@@ -61,10 +65,12 @@ async function main(): Promise<number> {
       (stage) => `  ${stage.stage.padEnd(20)} ${(stage.durationMs / 1000).toFixed(2).padStart(8)} s`,
     ),
     `  ${"total".padEnd(20)} ${(summary.stages.reduce((sum, stage) => sum + stage.durationMs, 0) / 1000).toFixed(2).padStart(8)} s`,
+    `Decision changes recorded: ${outcome.transitionCount}`,
     `Checks: ${summary.checks.filter((check) => check.passed).length} passed, ${summary.checks.filter((check) => !check.passed).length} failed`,
     `Wrote ${outcome.files.advisoryCurrent}`,
     `Wrote ${outcome.files.report}`,
     `Wrote ${outcome.files.summary}`,
+    ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;

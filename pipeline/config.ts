@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { PipelineError } from "./lib/errors.ts";
@@ -87,6 +87,19 @@ export const configSchema = z
   .object({
     database: z.string().trim().min(1, "must not be empty").default(".state/echo-advisory.duckdb"),
     output_dir: z.string().trim().min(1, "must not be empty").default("output"),
+    /**
+     * The decision history: one small JSON Lines file per run that changed something. It is what restores
+     * history on a machine without the database, so it must be kept (committed or cached) between runs.
+     * Default: <output_dir>/history.
+     */
+    history_dir: z.string().trim().min(1, "must not be empty").optional(),
+    site: z
+      .object({
+        /** Public address of the published site; history_url in advisory_current.json is absolute under it. */
+        public_url: z.url().optional(),
+      })
+      .strict()
+      .default({}),
     dbt: z
       .object({
         project_dir: z.string().trim().min(1).default("dbt_project"),
@@ -122,6 +135,7 @@ export type RawConfig = z.infer<typeof configSchema>;
 export interface Config extends RawConfig {
   /** Absolute path of the config file the values came from. */
   configPath: string;
+  history_dir: string;
 }
 
 export function isUrl(value: string): boolean {
@@ -179,6 +193,7 @@ export function parseConfig(text: string, configPath: string): Config {
     configPath,
     database: resolvePath(baseDir, raw.database),
     output_dir: resolvePath(baseDir, raw.output_dir),
+    history_dir: resolvePath(baseDir, raw.history_dir ?? join(raw.output_dir, "history")),
     dbt: {
       ...raw.dbt,
       project_dir: resolvePath(baseDir, raw.dbt.project_dir),

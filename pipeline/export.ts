@@ -14,6 +14,25 @@ export interface PublishedAdvisory {
   reason_code: string;
   contributing_sources: string[];
   dissenting_sources: string[];
+  /** When the current decision was made: the clock of the run that recorded it in the history. */
+  decided_at: string;
+  /** When the advisory was first decided (first listed in data.json while history was kept). */
+  first_seen: string;
+  /** What every source says about the advisory. */
+  evidence: SourceEvidence[];
+  /** Where the advisory's page, with the timeline of its decisions, is published. */
+  history_url: string;
+}
+
+export interface SourceEvidence {
+  source: string;
+  signal: string;
+  version: string | null;
+  release: string | null;
+  record: string | null;
+  record_date: string | null;
+  fetched_at: string | null;
+  stale: boolean;
 }
 
 export interface AdvisoryDocument {
@@ -28,8 +47,10 @@ export interface StateCount {
   count: number;
 }
 
-export async function readCurrentAdvisories(db: Database): Promise<PublishedAdvisory[]> {
-  const rows = await db.all<Omit<PublishedAdvisory, "confidence"> & { confidence: string | number }>(`
+type AdvisoryRow = Omit<PublishedAdvisory, "confidence" | "history_url"> & { confidence: string | number };
+
+export async function readCurrentAdvisories(db: Database, publicUrl?: string): Promise<PublishedAdvisory[]> {
+  const rows = await db.all<AdvisoryRow>(`
     select
       advisory_id,
       cve_id,
@@ -41,7 +62,10 @@ export async function readCurrentAdvisories(db: Database): Promise<PublishedAdvi
       explanation,
       reason_code,
       list_sort(contributing_sources) as contributing_sources,
-      list_sort(dissenting_sources) as dissenting_sources
+      list_sort(dissenting_sources) as dissenting_sources,
+      strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at,
+      strftime(first_seen_at, '%Y-%m-%dT%H:%M:%SZ') as first_seen,
+      evidence
     from marts.mart_advisory_current
     order by advisory_id
   `);
@@ -57,7 +81,29 @@ export async function readCurrentAdvisories(db: Database): Promise<PublishedAdvi
     reason_code: row.reason_code,
     contributing_sources: row.contributing_sources,
     dissenting_sources: row.dissenting_sources,
+    decided_at: row.decided_at,
+    first_seen: row.first_seen,
+    evidence: row.evidence.map((entry) => ({
+      source: entry.source,
+      signal: entry.signal,
+      version: entry.version,
+      release: entry.release,
+      record: entry.record,
+      record_date: entry.record_date,
+      fetched_at: entry.fetched_at,
+      stale: entry.stale,
+    })),
+    history_url: historyUrl(row.advisory_id, publicUrl),
   }));
+}
+
+/**
+ * The advisory's page on the published site. Without a configured public address it is relative, which
+ * resolves against advisory_current.json's own address (both are published at the site's root).
+ */
+export function historyUrl(advisoryId: string, publicUrl?: string): string {
+  const path = `advisory/?id=${encodeURIComponent(advisoryId)}`;
+  return publicUrl ? `${publicUrl.replace(/\/+$/, "")}/${path}` : path;
 }
 
 export async function readStateDistribution(db: Database): Promise<StateCount[]> {

@@ -54,12 +54,21 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
     snapshotHash = sha256(
       `${adapter.name}\n${hashes.map((hash, index) => `${ingested.positions[index]} ${hash}`).join("\n")}`,
     );
-    const known = await db.one("select 1 as known from landing.snapshots where snapshot_hash = ?", [
-      snapshotHash,
-    ]);
+    const known = await db.one<{ first_run_id: string }>(
+      "select first_run_id from landing.snapshots where snapshot_hash = ?",
+      [snapshotHash],
+    );
     if (!known) {
       newSnapshot = true;
       newObservations = await landSnapshot(db, runId, ingested, hashes, snapshotHash, fetchedAt);
+    } else if (known.first_run_id === runId) {
+      // This run is being done again (same clock): report what its first attempt landed, as that did.
+      newSnapshot = true;
+      const landed = await db.one<{ n: number }>(
+        `select count(*)::integer as n from landing.${adapter.landingTable} where run_id = ? and source = ?`,
+        [runId, adapter.name],
+      );
+      newObservations = landed?.n ?? 0;
     }
   }
 

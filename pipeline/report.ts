@@ -39,13 +39,23 @@ export interface RuleCount {
   advisory_count: number;
 }
 
+export interface TransitionCount {
+  from: string | null;
+  to: string | null;
+  count: number;
+}
+
 export interface RunSummary {
   runId: string;
   startedAt: Date;
   asOf: Date;
   configPath: string;
   status: "succeeded" | "failed";
+  /** Pinned clock: wall-clock figures are left out so that the report is reproducible. */
+  clockPinned: boolean;
   advisoryCount: number;
+  /** Decision changes this run recorded in the history (new advisories count as from = null). */
+  transitions: TransitionCount[];
   stages: StageTiming[];
   stateDistribution: StateCount[];
   rules: RuleCount[];
@@ -120,7 +130,7 @@ export function renderRunReport(summary: RunSummary): string {
         ["Run id", summary.runId],
         ["Status", summary.status],
         ["As of", summary.asOf.toISOString()],
-        ["Started", summary.startedAt.toISOString()],
+        ["Started", summary.clockPinned ? "(clock pinned)" : summary.startedAt.toISOString()],
         ["Config", summary.configPath],
         ["Advisories", summary.advisoryCount],
         [
@@ -128,19 +138,22 @@ export function renderRunReport(summary: RunSummary): string {
           `${summary.checks.length - checksFailed.length} passed, ${checksFailed.length} failed`,
         ],
         ["Rejected input records", summary.rejectedTotal],
-        ["Total time", seconds(totalMs)],
+        ["Decision changes", summary.transitions.reduce((sum, entry) => sum + entry.count, 0)],
+        ...(summary.clockPinned ? [] : [["Total time", seconds(totalMs)]]),
       ],
     ),
     "",
     "## Stages",
     "",
-    table(
-      ["Stage", "Duration"],
-      summary.stages.map((stage) => [stage.stage, seconds(stage.durationMs)]),
-      ["l", "r"],
-    ),
+    summary.clockPinned
+      ? "The run's clock was pinned (--as-of or SOURCE_DATE_EPOCH), so this report leaves out wall-clock durations to stay reproducible; they are in the log and in meta.runs."
+      : table(
+          ["Stage", "Duration"],
+          summary.stages.map((stage) => [stage.stage, seconds(stage.durationMs)]),
+          ["l", "r"],
+        ),
     "",
-    `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests in ${summary.dbt.elapsedSeconds.toFixed(2)} s; ${summary.dbt.warnings} warnings.`,
+    `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests${summary.clockPinned ? "" : ` in ${summary.dbt.elapsedSeconds.toFixed(2)} s`}; ${summary.dbt.warnings} warnings.`,
     "",
     "## State distribution",
     "",
@@ -154,6 +167,20 @@ export function renderRunReport(summary: RunSummary): string {
       ]),
       ["l", "l", "r", "r"],
     ),
+    "",
+    "## State transitions",
+    "",
+    summary.transitions.length === 0
+      ? "No advisory changed its decision in this run."
+      : table(
+          ["From", "To", "Advisories"],
+          summary.transitions.map((entry) => [
+            entry.from ?? "(new)",
+            entry.to ?? "(no longer listed)",
+            entry.count,
+          ]),
+          ["l", "l", "r"],
+        ),
     "",
     "## Rules fired",
     "",
@@ -180,7 +207,7 @@ export function renderRunReport(summary: RunSummary): string {
         "Size",
         "Requests",
         "Retries",
-        "Duration",
+        ...(summary.clockPinned ? [] : ["Duration"]),
         "Data age",
         "Last good fetch",
         "Note",
@@ -193,7 +220,7 @@ export function renderRunReport(summary: RunSummary): string {
         bytes(source.health.bytes),
         source.health.requests,
         source.health.retries,
-        seconds(source.health.durationMs),
+        ...(summary.clockPinned ? [] : [seconds(source.health.durationMs)]),
         source.lastGoodFetchAt
           ? age(summary.asOf.getTime() - new Date(source.lastGoodFetchAt).getTime())
           : "-",
@@ -206,7 +233,7 @@ export function renderRunReport(summary: RunSummary): string {
               ? `new data, ${source.newObservations} new observations`
               : "same content as an earlier run",
       ]),
-      ["l", "l", "r", "r", "r", "r", "r", "r", "r", "l", "l"],
+      ["l", "l", "r", "r", "r", "r", "r", ...(summary.clockPinned ? [] : ["r" as const]), "r", "l", "l"],
     ),
     "",
     "## Quality checks",

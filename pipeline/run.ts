@@ -7,6 +7,14 @@ import {
   serialiseAdvisoryDocument,
   serialiseJson,
 } from "./export.ts";
+import {
+  type LedgerTransition,
+  latestLedgerRun,
+  readLedger,
+  readRunTransitions,
+  restoreLedger,
+  writeRunLedger,
+} from "./history.ts";
 import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
 import { compactUtc } from "./lib/clock.ts";
@@ -24,6 +32,7 @@ import {
   reportPath,
   type SourceRunSummary,
   type StageTiming,
+  type TransitionCount,
 } from "./report.ts";
 import { enabledAdapters } from "./sources/registry.ts";
 import { runDbtBuild } from "./transform.ts";
@@ -31,6 +40,11 @@ import { runDbtBuild } from "./transform.ts";
 export interface RunOptions {
   configPath: string;
   asOf: Date;
+  /**
+   * The clock was pinned (--as-of or SOURCE_DATE_EPOCH): outputs must then be byte-identical for the same
+   * inputs, so wall-clock measurements (start time, durations) stay in the database and the log only.
+   */
+  clockPinned?: boolean;
   /** Look up final advisories again and ignore checkpoints and conditional requests. */
   revalidate?: boolean;
 }
@@ -38,7 +52,8 @@ export interface RunOptions {
 export interface RunOutcome {
   runId: string;
   summary: RunSummary;
-  files: { advisoryCurrent: string; report: string; summary: string };
+  files: { advisoryCurrent: string; report: string; summary: string; ledger: string | null };
+  transitionCount: number;
 }
 
 /** Times each stage; the timings are printed, recorded in the ledger and shown in the report. */
@@ -57,7 +72,9 @@ class StageClock {
   }
 }
 
-export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
+export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
+  // Run ids and the ledger resolve to the second; the run's clock is cut to match.
+  const options = { ...requested, asOf: new Date(Math.floor(requested.asOf.getTime() / 1000) * 1000) };
   const startedAt = new Date();
   const stages = new StageClock();
   const config = await stages.time("config", () => loadConfig(options.configPath));
@@ -67,7 +84,10 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
     const opened = await openDatabase(config.database);
     try {
       await initDatabase(opened);
-      const id = await startRun(opened, config, startedAt, options.asOf);
+      const ledger = await readLedger(config.history_dir);
+      const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
+      const restored = await restoreLedger(opened, ledger);
+      log.info("history restored", { files: ledger.length, transitions: restored, dir: config.history_dir });
       return { db: opened, runId: id };
     } catch (error) {
       opened.close();
@@ -92,17 +112,26 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
 
     return await withDatabase(config.database, async (reopened) => {
       await ensurePrimarySourceUsable(reopened);
+      const { advisories, distribution, transitions, ledgerFile } = await stages.time("export", async () => {
+        const current = await readCurrentAdvisories(reopened, config.site.public_url);
+        const runTransitions = await readRunTransitions(reopened, runId);
+        // The ledger first: published outputs never show a decision the history does not hold.
+        const written = await writeRunLedger(config.history_dir, runId, runTransitions);
+        const document = buildAdvisoryDocument(current, options.asOf);
+        await writeFileAtomic(advisoryCurrentPath(config.output_dir), serialiseAdvisoryDocument(document));
+        return {
+          advisories: current,
+          distribution: await readStateDistribution(reopened),
+          transitions: runTransitions,
+          ledgerFile: written,
+        };
+      });
       const files = {
         advisoryCurrent: advisoryCurrentPath(config.output_dir),
         report: reportPath(config.output_dir, options.asOf),
         summary: `${config.output_dir}/run_summary.json`,
+        ledger: ledgerFile,
       };
-      const { advisories, distribution } = await stages.time("export", async () => {
-        const current = await readCurrentAdvisories(reopened);
-        const document = buildAdvisoryDocument(current, options.asOf);
-        await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
-        return { advisories: current, distribution: await readStateDistribution(reopened) };
-      });
       const checks = await stages.time("quality", () =>
         runQualityChecks(reopened, runId, config.report.list_limit),
       );
@@ -123,7 +152,9 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
           asOf: options.asOf,
           configPath: config.configPath,
           status: "succeeded",
+          clockPinned: options.clockPinned ?? false,
           advisoryCount: advisories.length,
+          transitions: summariseTransitions(transitions),
           stages: stages.timings,
           stateDistribution: distribution,
           rules,
@@ -145,7 +176,7 @@ export async function runPipeline(options: RunOptions): Promise<RunOutcome> {
         return built;
       });
       await finishRun(reopened, runId, "succeeded", 0, stages.timings);
-      return { runId, summary, files };
+      return { runId, summary, files, transitionCount: transitions.length };
     });
   } catch (error) {
     await recordFailure(config, runId, error, stages.timings);
@@ -189,17 +220,59 @@ async function summariseSources(
   });
 }
 
-async function startRun(db: Database, config: Config, startedAt: Date, asOf: Date): Promise<string> {
+/**
+ * Records the run in the ledger. The run id is the run's clock, so running again with the same clock is the
+ * same run done again: its earlier attempt's records are replaced, not added to. A clock before the latest
+ * run would decide against history that already happened after it, and is refused.
+ */
+async function startRun(
+  db: Database,
+  config: Config,
+  startedAt: Date,
+  asOf: Date,
+  latestInLedger: string | undefined,
+): Promise<string> {
+  const runId = compactUtc(asOf);
+  const latest = await db.one<{ run_id: string; as_of: string }>(
+    "select run_id, as_of::varchar as as_of from meta.runs order by as_of desc limit 1",
+  );
+  const latestAsOfInDatabase = latest ? compactUtc(new Date(latest.as_of)) : undefined;
+  const latestRun = [latestAsOfInDatabase, latestInLedger]
+    .filter((id) => id !== undefined)
+    .sort()
+    .at(-1);
+  if (latestRun !== undefined && runId < latestRun) {
+    throw new PipelineError(
+      `the run's clock ${asOf.toISOString()} is before the latest recorded run ${latestRun}: history only moves forward`,
+      {
+        location: { file: config.history_dir },
+        hint: "run with a later --as-of (or without one), or with a fresh database and history directory",
+        exitCode: 2,
+      },
+    );
+  }
+  const existing = await db.one<{ run_seq: number }>("select run_seq from meta.runs where run_id = ?", [
+    runId,
+  ]);
+  if (existing) {
+    log.info("re-running a recorded run: its earlier records are replaced", { run_id: runId });
+    for (const table of ["source_fetches", "rejected_records", "check_results"]) {
+      await db.run(`delete from meta.${table} where run_id = ?`, [runId]);
+    }
+    await db.run(
+      `update meta.runs set started_at = ?::timestamptz, status = 'running', exit_code = null, finished_at = null,
+         config_path = ?, stage_timings = null where run_id = ?`,
+      [startedAt.toISOString(), config.configPath, runId],
+    );
+    return runId;
+  }
   const next = await db.one<{ seq: number }>(
     "select coalesce(max(run_seq), 0)::integer + 1 as seq from meta.runs",
   );
-  const runSeq = next?.seq ?? 1;
-  // Sortable, readable, and unique within the ledger even when the clock is pinned.
-  const runId = `${compactUtc(asOf)}-${String(runSeq).padStart(4, "0")}`;
   await db.run(
     `insert into meta.runs (run_id, run_seq, started_at, as_of, status, config_path)
      values (?, ?, ?::timestamptz, ?::timestamptz, 'running', ?)`,
-    [runId, runSeq, startedAt.toISOString(), asOf.toISOString(), config.configPath],
+    [runId, next?.seq ?? 1, startedAt.toISOString(), asOf.toISOString(), config.configPath],
   );
   return runId;
 }
@@ -248,10 +321,15 @@ function toSummaryJson(summary: RunSummary) {
     run_id: summary.runId,
     status: summary.status,
     as_of: summary.asOf.toISOString(),
-    started_at: summary.startedAt.toISOString(),
+    clock_pinned: summary.clockPinned,
+    // Wall-clock figures differ between two runs of the same inputs; a pinned clock promises they do not.
+    started_at: summary.clockPinned ? null : summary.startedAt.toISOString(),
     advisory_count: summary.advisoryCount,
-    stage_durations_ms: Object.fromEntries(summary.stages.map((stage) => [stage.stage, stage.durationMs])),
+    stage_durations_ms: summary.clockPinned
+      ? null
+      : Object.fromEntries(summary.stages.map((stage) => [stage.stage, stage.durationMs])),
     state_distribution: summary.stateDistribution,
+    transitions: summary.transitions,
     rules: summary.rules,
     sources: summary.sources.map((source) => ({
       source: source.source,
@@ -262,7 +340,7 @@ function toSummaryJson(summary: RunSummary) {
       observations: source.health.observations,
       rejected: source.health.rejected,
       bytes: source.health.bytes,
-      duration_ms: source.health.durationMs,
+      duration_ms: summary.clockPinned ? null : source.health.durationMs,
       error: source.health.error ?? null,
       snapshot_hash: source.snapshotHash,
       new_snapshot: source.newSnapshot,
@@ -275,4 +353,19 @@ function toSummaryJson(summary: RunSummary) {
     })),
     rejected_total: summary.rejectedTotal,
   };
+}
+
+/** How many advisories moved between which states in this run, largest moves first. */
+function summariseTransitions(transitions: readonly LedgerTransition[]): TransitionCount[] {
+  const counts = new Map<string, TransitionCount>();
+  for (const transition of transitions) {
+    const key = `${transition.from_state ?? ""}>${transition.to_state ?? ""}`;
+    const entry = counts.get(key) ?? { from: transition.from_state, to: transition.to_state, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  const label = (entry: TransitionCount) => `${entry.from ?? ""}>${entry.to ?? ""}`;
+  return [...counts.values()].sort(
+    (a, b) => b.count - a.count || (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0),
+  );
 }

@@ -47,6 +47,10 @@ export async function runDbtBuild(config: Config, runId: string, asOf: Date): Pr
   const targetPath = join(stateDir, "target");
   const args = [
     "build",
+    // dbt's unit tests check the rules' SQL against fixtures: they belong to `npm test`
+    // (test/dbt/unit-tests.test.ts), not to every run. The data tests do run: they check this run's data.
+    "--exclude",
+    "test_type:unit",
     "--project-dir",
     config.dbt.project_dir,
     "--profiles-dir",

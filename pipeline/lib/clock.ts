@@ -27,6 +27,11 @@ export function resolveClock(asOf: string | undefined, env: NodeJS.ProcessEnv = 
   return new Date();
 }
 
+/** True when --as-of or SOURCE_DATE_EPOCH fixes the clock (outputs must then be reproducible). */
+export function isClockPinned(asOf: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return asOf !== undefined || (env.SOURCE_DATE_EPOCH !== undefined && env.SOURCE_DATE_EPOCH !== "");
+}
+
 /** 2026-01-31T07:05:00.000Z → 20260131T070500Z: sortable and safe in file names. */
 export function compactUtc(date: Date): string {
   return date

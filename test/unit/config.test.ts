@@ -74,6 +74,8 @@ describe("a valid config", () => {
       configPath: CONFIG_PATH,
       database: "/srv/echo/conf/.state/echo-advisory.duckdb",
       output_dir: "/srv/echo/conf/output",
+      history_dir: "/srv/echo/conf/output/history",
+      site: {},
       dbt: {
         project_dir: "/srv/echo/conf/dbt_project",
         executable: "/srv/echo/conf/dbt_project/.venv/bin/dbt",
@@ -109,6 +111,8 @@ describe("a valid config", () => {
     );
     expect(parsed.database).toBe("/srv/echo/state/db.duckdb");
     expect(parsed.output_dir).toBe("/var/lib/echo/output");
+    // The history lives under the output directory unless configured elsewhere.
+    expect(parsed.history_dir).toBe("/var/lib/echo/output/history");
     expect(parsed.sources.echo_data).toEqual({
       enabled: true,
       location: "https://advisory.echohq.com/data.json",

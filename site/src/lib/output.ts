@@ -14,7 +14,8 @@ export interface RunSummary {
   status: string;
   as_of: string;
   advisory_count: number;
-  stage_durations_ms: Record<string, number>;
+  // null when the clock was pinned: wall-clock figures are left out of reproducible outputs.
+  stage_durations_ms: Record<string, number> | null;
   state_distribution: StateCount[];
   rules: RuleCount[];
   sources: { source: string; status: string; observations: number; rejected: number; error: string | null }[];

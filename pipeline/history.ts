@@ -1,0 +1,358 @@
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { compactUtc } from "./lib/clock.ts";
+import type { Database } from "./lib/db.ts";
+import { PipelineError } from "./lib/errors.ts";
+import { writeFileAtomic } from "./lib/files.ts";
+
+/**
+ * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),
+ * one JSON object per line, one file per run that changed something (`transitions/<run id>.jsonl`). The
+ * database is a cache that may be lost (CI machines are ephemeral); these files are the history. They only
+ * grow: a run adds at most one new file and never rewrites an older one, so they diff and merge well in git.
+ */
+export const transitionsDirName = "transitions";
+
+const runIdPattern = /^\d{8}T\d{6}Z$/;
+const fileNamePattern = /^(\d{8}T\d{6}Z)\.jsonl$/;
+
+const nullableText = z.string().min(1).nullable();
+
+export const ledgerTransition = z
+  .object({
+    run_id: z.string().regex(runIdPattern, "must be a run id such as 20260131T070000Z"),
+    as_of: z.iso.datetime({ offset: true }),
+    advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
+    from_state: nullableText,
+    to_state: nullableText,
+    state_type: z.enum(["final", "non_final"]).nullable(),
+    rule_id: nullableText,
+    reason_code: nullableText,
+    fixed_version: nullableText,
+    unaffected_from_version: nullableText,
+    confidence: z.number().min(0).max(1).nullable(),
+    deciding_source: nullableText,
+    evidence: z
+      .object({
+        signal: nullableText,
+        version: nullableText,
+        reason: nullableText,
+        release: nullableText,
+        record: nullableText,
+        date: z.iso.datetime({ offset: true }).nullable(),
+        fetched_at: z.iso.datetime({ offset: true }).nullable(),
+        stale: z.boolean(),
+      })
+      .strict()
+      .nullable(),
+    contributing_sources: z.array(z.string()),
+    dissenting_sources: z.array(z.string()),
+  })
+  .strict();
+export type LedgerTransition = z.infer<typeof ledgerTransition>;
+
+/** Columns of history.advisory_transitions, in table order; evidence is flattened, lists kept as lists. */
+const tableColumns = [
+  ["run_id", "varchar not null"],
+  ["as_of", "timestamptz not null"],
+  ["advisory_id", "varchar not null"],
+  ["from_state", "varchar"],
+  ["to_state", "varchar"],
+  ["state_type", "varchar"],
+  ["rule_id", "varchar"],
+  ["reason_code", "varchar"],
+  ["fixed_version", "varchar"],
+  ["unaffected_from_version", "varchar"],
+  ["confidence", "double"],
+  ["deciding_source", "varchar"],
+  ["evidence_signal", "varchar"],
+  ["evidence_version", "varchar"],
+  ["evidence_reason", "varchar"],
+  ["evidence_release", "varchar"],
+  ["evidence_record", "varchar"],
+  ["evidence_date", "timestamptz"],
+  ["evidence_fetched_at", "timestamptz"],
+  ["is_evidence_stale", "boolean"],
+  ["contributing_sources", "varchar[]"],
+  ["dissenting_sources", "varchar[]"],
+  ["ledger_file", "varchar not null"],
+  ["ledger_line", "integer not null"],
+] as const;
+
+export async function createHistoryTables(db: Database): Promise<void> {
+  await db.run(`
+    create schema if not exists history;
+    create table if not exists history.advisory_transitions (
+      ${tableColumns.map(([name, type]) => `${name} ${type}`).join(",\n      ")},
+      primary key (run_id, advisory_id)
+    );
+  `);
+}
+
+export interface LedgerFile {
+  runId: string;
+  path: string;
+  transitions: LedgerTransition[];
+}
+
+export function ledgerPath(historyDir: string, runId: string): string {
+  return join(historyDir, transitionsDirName, `${runId}.jsonl`);
+}
+
+/**
+ * Reads every ledger file, oldest run first. A damaged file stops the run with its name, line and key:
+ * deciding on a partial history would record transitions that never happened.
+ */
+export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
+  const directory = join(historyDir, transitionsDirName);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new PipelineError(`cannot read the history directory: ${(error as Error).message}`, {
+      location: { file: directory },
+    });
+  }
+  const files: LedgerFile[] = [];
+  for (const name of names.sort()) {
+    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
+    const match = fileNamePattern.exec(name);
+    const path = join(directory, name);
+    if (!match) {
+      throw new PipelineError("unexpected file in the history directory", {
+        location: { file: path },
+        hint: "history files are named <run id>.jsonl, e.g. 20260131T070000Z.jsonl; move other files elsewhere",
+        exitCode: 2,
+      });
+    }
+    const runId = match[1] as string;
+    files.push({ runId, path, transitions: parseLedgerText(await readFile(path, "utf8"), path, runId) });
+  }
+  return files;
+}
+
+export function parseLedgerText(text: string, path: string, runId: string): LedgerTransition[] {
+  const transitions: LedgerTransition[] = [];
+  const seen = new Set<string>();
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  else if (lines.length > 0) {
+    throw new PipelineError("the last line has no line end: the file looks truncated", {
+      location: { file: path, line: lines.length },
+      exitCode: 2,
+    });
+  }
+  lines.forEach((line, index) => {
+    const location = { file: path, line: index + 1 };
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new PipelineError(`not a JSON object: ${(error as Error).message}`, { location, exitCode: 2 });
+    }
+    const parsed = ledgerTransition.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new PipelineError(issue?.message ?? "invalid transition", {
+        location: { ...location, key: issue?.path.join(".") || "(line)" },
+        exitCode: 2,
+      });
+    }
+    const transition = parsed.data;
+    if (transition.run_id !== runId) {
+      throw new PipelineError(`run_id ${transition.run_id} does not match the file's run ${runId}`, {
+        location: { ...location, key: "run_id" },
+        exitCode: 2,
+      });
+    }
+    if (compactUtc(new Date(transition.as_of)) !== runId) {
+      throw new PipelineError(`as_of ${transition.as_of} is not the time of run ${runId}`, {
+        location: { ...location, key: "as_of" },
+        exitCode: 2,
+      });
+    }
+    if (seen.has(transition.advisory_id)) {
+      throw new PipelineError(`advisory ${transition.advisory_id} appears twice in one run`, {
+        location: { ...location, key: "advisory_id" },
+        exitCode: 2,
+      });
+    }
+    seen.add(transition.advisory_id);
+    transitions.push(transition);
+  });
+  return transitions;
+}
+
+/** The latest run the ledger knows, so that a run never decides "before" history it would contradict. */
+export function latestLedgerRun(files: readonly LedgerFile[]): string | undefined {
+  return files.at(-1)?.runId;
+}
+
+/**
+ * Replaces history.advisory_transitions with the ledger files' content: the files are the truth, the table
+ * is what dbt reads. One transaction, so dbt never sees half a history.
+ */
+export async function restoreLedger(db: Database, files: readonly LedgerFile[]): Promise<number> {
+  let count = 0;
+  await db.transaction(async () => {
+    // Everything goes in as text through the appender; one insert casts it to the table's types.
+    await db.run(
+      `create or replace temp table incoming_transitions (${tableColumns.map(([name]) => `${name} varchar`).join(", ")})`,
+    );
+    const appender = await db.connection.createAppender("incoming_transitions", "main", "temp");
+    for (const file of files) {
+      file.transitions.forEach((transition, index) => {
+        for (const value of ledgerRowTexts(transition, file.path, index + 1)) {
+          if (value === null) appender.appendNull();
+          else appender.appendVarchar(value);
+        }
+        appender.endRow();
+        count += 1;
+      });
+    }
+    appender.closeSync();
+    await db.run("delete from history.advisory_transitions");
+    await db.run(
+      `insert into history.advisory_transitions
+       select ${tableColumns.map(([name, type]) => castFromText(name, type)).join(", ")}
+       from temp.incoming_transitions`,
+    );
+    await db.run("drop table temp.incoming_transitions");
+  });
+  return count;
+}
+
+function castFromText(name: string, type: string): string {
+  const target = type.replace(" not null", "");
+  return target === "varchar[]" ? `from_json(${name}, '["VARCHAR"]')` : `${name}::${target}`;
+}
+
+function ledgerRowTexts(transition: LedgerTransition, file: string, line: number): (string | null)[] {
+  const evidence = transition.evidence;
+  const text = (value: string | number | boolean | null | undefined) =>
+    value === null || value === undefined ? null : String(value);
+  // Same order as tableColumns.
+  return [
+    transition.run_id,
+    transition.as_of,
+    transition.advisory_id,
+    transition.from_state,
+    transition.to_state,
+    transition.state_type,
+    transition.rule_id,
+    transition.reason_code,
+    transition.fixed_version,
+    transition.unaffected_from_version,
+    text(transition.confidence),
+    transition.deciding_source,
+    text(evidence?.signal),
+    text(evidence?.version),
+    text(evidence?.reason),
+    text(evidence?.release),
+    text(evidence?.record),
+    text(evidence?.date),
+    text(evidence?.fetched_at),
+    text(evidence?.stale),
+    JSON.stringify(transition.contributing_sources),
+    JSON.stringify(transition.dissenting_sources),
+    file,
+    String(line),
+  ];
+}
+
+interface TransitionRow {
+  run_id: string;
+  as_of: string;
+  advisory_id: string;
+  from_state: string | null;
+  to_state: string | null;
+  state_type: "final" | "non_final" | null;
+  rule_id: string | null;
+  reason_code: string | null;
+  fixed_version: string | null;
+  unaffected_from_version: string | null;
+  confidence: number | string | null;
+  deciding_source: string | null;
+  evidence_signal: string | null;
+  evidence_version: string | null;
+  evidence_reason: string | null;
+  evidence_release: string | null;
+  evidence_record: string | null;
+  evidence_date: string | null;
+  evidence_fetched_at: string | null;
+  is_evidence_stale: boolean | null;
+  contributing_sources: string[] | null;
+  dissenting_sources: string[] | null;
+}
+
+const isoOrNull = (value: string | null) => (value === null ? null : new Date(value).toISOString());
+
+/** This run's transitions as dbt decided them, in ledger form, ordered by advisory. */
+export async function readRunTransitions(db: Database, runId: string): Promise<LedgerTransition[]> {
+  const rows = await db.all<TransitionRow>(
+    `select
+       run_id, as_of::varchar as as_of, advisory_id, from_state, to_state, state_type, rule_id, reason_code,
+       fixed_version, unaffected_from_version, confidence::double as confidence, deciding_source,
+       evidence_signal, evidence_version, evidence_reason, evidence_release, evidence_record,
+       evidence_date::varchar as evidence_date, evidence_fetched_at::varchar as evidence_fetched_at,
+       is_evidence_stale, contributing_sources, dissenting_sources
+     from marts.mart_advisory_transitions
+     where run_id = ?
+     order by advisory_id`,
+    [runId],
+  );
+  return rows.map((row) => ({
+    run_id: row.run_id,
+    as_of: new Date(row.as_of).toISOString(),
+    advisory_id: row.advisory_id,
+    from_state: row.from_state,
+    to_state: row.to_state,
+    state_type: row.state_type,
+    rule_id: row.rule_id,
+    reason_code: row.reason_code,
+    fixed_version: row.fixed_version,
+    unaffected_from_version: row.unaffected_from_version,
+    confidence: row.confidence === null ? null : Number(row.confidence),
+    deciding_source: row.deciding_source,
+    evidence:
+      row.to_state === null
+        ? null
+        : {
+            signal: row.evidence_signal,
+            version: row.evidence_version,
+            reason: row.evidence_reason,
+            release: row.evidence_release,
+            record: row.evidence_record,
+            date: isoOrNull(row.evidence_date),
+            fetched_at: isoOrNull(row.evidence_fetched_at),
+            stale: row.is_evidence_stale ?? false,
+          },
+    contributing_sources: row.contributing_sources ?? [],
+    dissenting_sources: row.dissenting_sources ?? [],
+  }));
+}
+
+/** Canonical text of one run's file: one transition per line, keys in schema order, sorted by advisory. */
+export function serialiseLedger(transitions: readonly LedgerTransition[]): string {
+  return transitions.map((transition) => `${JSON.stringify(ledgerTransition.parse(transition))}\n`).join("");
+}
+
+/**
+ * Writes this run's ledger file, or removes it when the run changed nothing: a re-run of the same run (same
+ * clock) then replaces what the earlier attempt wrote instead of adding to it.
+ */
+export async function writeRunLedger(
+  historyDir: string,
+  runId: string,
+  transitions: readonly LedgerTransition[],
+): Promise<string | null> {
+  const path = ledgerPath(historyDir, runId);
+  if (transitions.length === 0) {
+    await rm(path, { force: true });
+    return null;
+  }
+  await writeFileAtomic(path, serialiseLedger(transitions));
+  return path;
+}

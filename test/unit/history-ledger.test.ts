@@ -1,0 +1,127 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type LedgerTransition,
+  latestLedgerRun,
+  ledgerPath,
+  parseLedgerText,
+  readLedger,
+  serialiseLedger,
+  writeRunLedger,
+} from "../../pipeline/history.ts";
+import { PipelineError } from "../../pipeline/lib/errors.ts";
+
+const runId = "20260301T060000Z";
+
+function transition(overrides: Partial<LedgerTransition> = {}): LedgerTransition {
+  return {
+    run_id: runId,
+    as_of: "2026-03-01T06:00:00.000Z",
+    advisory_id: "curl:CVE-2024-0001",
+    from_state: null,
+    to_state: "fixed",
+    state_type: "final",
+    rule_id: "vendor_fixed_version",
+    reason_code: "fix_available",
+    fixed_version: "8.5.0-2",
+    unaffected_from_version: null,
+    confidence: 0.9,
+    deciding_source: "echo_data",
+    evidence: {
+      signal: "fixed",
+      version: "8.5.0-2",
+      reason: null,
+      release: null,
+      record: null,
+      date: null,
+      fetched_at: "2026-03-01T06:00:00.000Z",
+      stale: false,
+    },
+    contributing_sources: ["echo_data"],
+    dissenting_sources: [],
+    ...overrides,
+  };
+}
+
+function failure(text: string): PipelineError {
+  try {
+    parseLedgerText(text, "/h/transitions/20260301T060000Z.jsonl", runId);
+  } catch (error) {
+    if (error instanceof PipelineError) return error;
+    throw error;
+  }
+  throw new Error("expected the ledger text to be refused");
+}
+
+describe("history ledger files", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-ledger-"));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it("writes one sorted JSON object per line and reads it back unchanged", async () => {
+    const transitions = [
+      transition(),
+      transition({ advisory_id: "zlib:CVE-2023-45853", to_state: "wont_fix" }),
+    ];
+    const path = await writeRunLedger(dir, runId, transitions);
+    expect(path).toBe(ledgerPath(dir, runId));
+    const text = await readFile(path as string, "utf8");
+    expect(text.split("\n")).toHaveLength(3);
+    expect(text).toBe(serialiseLedger(transitions));
+    const files = await readLedger(dir);
+    expect(files.map((file) => file.runId)).toEqual([runId]);
+    expect(files[0]?.transitions).toEqual(transitions);
+  });
+
+  it("removes the run's file when a re-run of the same run changes nothing", async () => {
+    await writeRunLedger(dir, runId, [transition()]);
+    expect(await writeRunLedger(dir, runId, [])).toBeNull();
+    expect(await readLedger(dir)).toEqual([]);
+  });
+
+  it("reads runs oldest first, ignores temporary files a crash left, and knows the latest run", async () => {
+    await writeRunLedger(dir, "20260302T060000Z", [
+      transition({ run_id: "20260302T060000Z", as_of: "2026-03-02T06:00:00.000Z" }),
+    ]);
+    await writeRunLedger(dir, runId, [transition()]);
+    await writeFile(join(dir, "transitions", "20260303T060000Z.jsonl.123.ab.tmp"), "{half");
+    const files = await readLedger(dir);
+    expect(files.map((file) => file.runId)).toEqual([runId, "20260302T060000Z"]);
+    expect(latestLedgerRun(files)).toBe("20260302T060000Z");
+  });
+
+  it("has no history when the directory does not exist yet", async () => {
+    expect(await readLedger(join(dir, "nowhere"))).toEqual([]);
+  });
+
+  it("refuses a file whose name is not a run id", async () => {
+    await mkdir(join(dir, "transitions"), { recursive: true });
+    await writeFile(join(dir, "transitions", "notes.txt"), "hello\n");
+    await expect(readLedger(dir)).rejects.toThrow(/unexpected file in the history directory/);
+  });
+
+  it("names the file, line and key of every kind of damage", () => {
+    const good = JSON.stringify(transition());
+    expect(failure(`${good}\n{"run_id":`).describe()).toMatch(/20260301T060000Z\.jsonl:2: .*truncated/);
+    expect(failure(`${good}\nnot json\n`).describe()).toMatch(/\.jsonl:2: not a JSON object/);
+    expect(failure(`${JSON.stringify({ ...transition(), to_state: 7 })}\n`).describe()).toMatch(
+      /\.jsonl:1 key to_state: /,
+    );
+    expect(failure(`${JSON.stringify({ ...transition(), surprise: true })}\n`).describe()).toMatch(
+      /\.jsonl:1/,
+    );
+    expect(failure(`${JSON.stringify(transition({ run_id: "20260302T060000Z" }))}\n`).describe()).toMatch(
+      /\.jsonl:1 key run_id: run_id 20260302T060000Z does not match the file's run 20260301T060000Z/,
+    );
+    expect(
+      failure(`${JSON.stringify(transition({ as_of: "2026-03-01T07:00:00.000Z" }))}\n`).describe(),
+    ).toMatch(/\.jsonl:1 key as_of: .* is not the time of run/);
+    expect(failure(`${good}\n${good}\n`).describe()).toMatch(
+      /\.jsonl:2 key advisory_id: advisory curl:CVE-2024-0001 appears twice/,
+    );
+  });
+});
