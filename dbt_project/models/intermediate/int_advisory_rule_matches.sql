@@ -51,6 +51,7 @@ analyst_override as (
         'analyst_override' as rule_id,
         'echo_csv' as deciding_source,
         overrides.unaffected_from_version as evidence_version,
+        null as evidence_version_key,
         coalesce(
             override_reasons.customer_reason,
             'our security research team determined that it does not apply to this package'
@@ -61,6 +62,7 @@ analyst_override as (
         null as evidence_record,
         null::timestamptz as evidence_date,
         overrides.fetched_at as evidence_fetched_at,
+        overrides.first_fetched_at as evidence_first_fetched_at,
         overrides.is_stale as is_evidence_stale
     from advisories
     inner join overrides
@@ -77,6 +79,7 @@ upstream_rejected as (
         'upstream_rejected' as rule_id,
         source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         'status ' || coalesce(detail, 'Rejected') as evidence_reason,
         null as vex_justification,
         signal as evidence_code,
@@ -84,6 +87,7 @@ upstream_rejected as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from upstream
     where signal = 'rejected'
@@ -98,6 +102,7 @@ upstream_withdrawn as (
         'upstream_withdrawn' as rule_id,
         source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         null as evidence_reason,
         null as vex_justification,
         signal as evidence_code,
@@ -105,6 +110,7 @@ upstream_withdrawn as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from upstream
     where signal = 'withdrawn'
@@ -119,6 +125,7 @@ distro_not_affected as (
         'distro_not_affected' as rule_id,
         source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         null as evidence_reason,
         null as vex_justification,
         signal as evidence_code,
@@ -126,6 +133,7 @@ distro_not_affected as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from debian_deciding_release
     where signal = 'not_affected'
@@ -139,13 +147,15 @@ vendor_fixed_version as (
         'vendor_fixed_version' as rule_id,
         'echo_data' as deciding_source,
         fixed_version as evidence_version,
+        fixed_version_key as evidence_version_key,
         null as evidence_reason,
         null as vex_justification,
-        null as evidence_code,
+        'fixed' as evidence_code,
         null as evidence_release,
         null as evidence_record,
         null::timestamptz as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from advisories
     where fixed_version is not null
@@ -161,6 +171,7 @@ upstream_fixed_version as (
         'upstream_fixed_version' as rule_id,
         source_name as deciding_source,
         fixed_version as evidence_version,
+        fixed_version_key as evidence_version_key,
         null as evidence_reason,
         null as vex_justification,
         signal as evidence_code,
@@ -168,6 +179,7 @@ upstream_fixed_version as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from upstream
     where signal = 'fixed'
@@ -187,6 +199,7 @@ upstream_wont_fix as (
         'upstream_wont_fix' as rule_id,
         source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         case signal
             when 'ignored' then 'Debian has decided that no update will be provided'
             else 'security support for the package in that release has ended'
@@ -197,6 +210,7 @@ upstream_wont_fix as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from debian_deciding_release
     where signal in ('ignored', 'end_of_life')
@@ -210,6 +224,7 @@ upstream_pending_debian as (
         'upstream_pending' as rule_id,
         source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         case
             when signal = 'postponed' then 'the fix is postponed to a later update'
             when detail ilike '%minor issue%' then 'a minor issue that may be fixed in a point release'
@@ -221,6 +236,7 @@ upstream_pending_debian as (
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from debian_deciding_release
     where signal in ('open', 'postponed')
@@ -236,6 +252,7 @@ upstream_pending_osv as (
         'upstream_pending' as rule_id,
         upstream.source_name as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         'listed as affected without a fixed version' as evidence_reason,
         null as vex_justification,
         upstream.signal as evidence_code,
@@ -243,6 +260,7 @@ upstream_pending_osv as (
         upstream.record_id as evidence_record,
         upstream.upstream_modified_at as evidence_date,
         upstream.fetched_at as evidence_fetched_at,
+        upstream.first_fetched_at as evidence_first_fetched_at,
         upstream.is_stale as is_evidence_stale
     from upstream
     left join debian_deciding_release
@@ -264,13 +282,15 @@ no_signal as (
         'no_signal' as rule_id,
         'echo_data' as deciding_source,
         null as evidence_version,
+        null as evidence_version_key,
         null as evidence_reason,
         null as vex_justification,
-        null as evidence_code,
+        'listed_without_fix' as evidence_code,
         null as evidence_release,
         null as evidence_record,
         null::timestamptz as evidence_date,
         fetched_at as evidence_fetched_at,
+        first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
     from advisories
 
@@ -308,6 +328,7 @@ final as (
         unioned.deciding_source,
         source_catalogue.display_name as deciding_source_name,
         unioned.evidence_version,
+        unioned.evidence_version_key,
         unioned.evidence_reason,
         unioned.vex_justification,
         unioned.evidence_code,
@@ -315,6 +336,7 @@ final as (
         unioned.evidence_record,
         unioned.evidence_date,
         unioned.evidence_fetched_at,
+        unioned.evidence_first_fetched_at,
         unioned.is_evidence_stale
     from unioned
     left join source_catalogue

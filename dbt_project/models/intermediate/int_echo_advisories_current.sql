@@ -28,9 +28,12 @@ final as (
         advisories.vuln_id,
         advisories.is_temporary_id,
         advisories.fixed_version,
+        advisories.fixed_version_key,
         advisories.severity,
         advisories.content_hash,
         selected_snapshot.snapshot_fetched_at as fetched_at,
+        {#- When this exact entry was first fetched: stable while the entry is unchanged. -#}
+        advisories.first_fetched_at,
         selected_snapshot.is_stale
     from selected_snapshot
     inner join members

@@ -30,6 +30,8 @@ final as (
         overrides.internal_status,
         members.position as csv_line_number,
         selected_snapshot.snapshot_fetched_at as fetched_at,
+        {#- When this exact row was first fetched: stable while the row is unchanged. -#}
+        overrides.first_fetched_at,
         selected_snapshot.is_stale
     from selected_snapshot
     inner join members

@@ -116,10 +116,13 @@ final as (
         newest_per_record.release,
         newest_per_record.signal,
         newest_per_record.fixed_version,
+        newest_per_record.fixed_version_key,
         newest_per_record.urgency,
         newest_per_record.upstream_modified_at,
         newest_per_record.detail,
         newest_per_record.fetched_at,
+        {#- When this exact observation was first fetched: stable while the record is unchanged. -#}
+        newest_per_record.first_fetched_at,
         coalesce(selected_snapshots.is_stale, true) as is_stale
     from newest_per_record
     left join selected_snapshots

@@ -74,10 +74,12 @@ final as (
         debian_releases.preference as release_preference,
         joined.signal,
         joined.fixed_version,
+        joined.fixed_version_key,
         joined.urgency,
         joined.upstream_modified_at,
         joined.detail,
         joined.fetched_at,
+        joined.first_fetched_at,
         joined.is_stale
     from joined
     left join debian_releases

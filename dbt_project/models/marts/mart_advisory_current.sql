@@ -1,5 +1,7 @@
-{#- One row per advisory with its current decision: the first matching rule of the catalogue by priority,
-    the explanation rendered from the rule's template and the deciding evidence. -#}
+{#- One row per advisory listed in data.json with its current decision: state, rule, reason, confidence,
+    the customer-facing explanation (the rule's template filled from the deciding evidence, plus what a
+    customer should know about dissent, stale data or a retained decision), the sources that agree and
+    dissent, the evidence of every source, and when the decision was made and the advisory first seen. -#}
 with
 
 advisories as (
@@ -8,61 +10,27 @@ advisories as (
 
 ),
 
-rule_matches as (
+decisions as (
 
-    select * from {{ ref('int_advisory_rule_matches') }}
-
-),
-
-rule_catalogue as (
-
-    select * from {{ ref('rule_catalogue') }}
+    select * from {{ ref('int_advisory_decisions_lifecycle') }}
 
 ),
 
-deciding_match as (
+stances as (
 
-    select
-        rule_matches.*,
-        rule_catalogue.priority,
-        rule_catalogue.state,
-        rule_catalogue.state_type,
-        rule_catalogue.reason_code,
-        rule_catalogue.confidence,
-        rule_catalogue.vex_status,
-        coalesce(rule_matches.vex_justification, rule_catalogue.vex_justification) as decided_vex_justification,
-        rule_catalogue.explanation_template
-    from rule_matches
-    inner join rule_catalogue
-        on rule_matches.rule_id = rule_catalogue.rule_id
-    qualify row_number() over (partition by rule_matches.advisory_id order by rule_catalogue.priority) = 1
+    select * from {{ ref('int_advisory_source_stances') }}
 
 ),
 
-{#- Every other matching rule is a source's stance on the advisory. A source agrees when one of its
-    matches implies the decided state, and dissents when its matches only imply other states. The vendor's
-    fixed version is how data.json publishes "unaffected from" for not-applicable entries, so it never
-    counts against a not_applicable decision. -#}
-source_stances as (
+evidence as (
 
-    select
-        rule_matches.advisory_id,
-        rule_matches.deciding_source as source,
-        any_value(rule_matches.deciding_source_name) as source_name,
-        bool_or(rule_catalogue.state = deciding_match.state) as agrees,
-        bool_or(
-            rule_catalogue.state <> deciding_match.state
-            and not (rule_matches.rule_id = 'vendor_fixed_version' and deciding_match.state = 'not_applicable')
-        ) as disagrees,
-        string_agg(distinct rule_catalogue.state, ', ' order by rule_catalogue.state)
-            filter (where rule_catalogue.state <> deciding_match.state) as other_states
-    from rule_matches
-    inner join rule_catalogue
-        on rule_matches.rule_id = rule_catalogue.rule_id
-    inner join deciding_match
-        on rule_matches.advisory_id = deciding_match.advisory_id
-    where rule_matches.rule_id <> 'no_signal'
-    group by rule_matches.advisory_id, rule_matches.deciding_source
+    select * from {{ ref('int_advisory_source_evidence') }}
+
+),
+
+source_catalogue as (
+
+    select * from {{ ref('source_catalogue') }}
 
 ),
 
@@ -71,10 +39,32 @@ stances_per_advisory as (
     select
         advisory_id,
         list_sort(list(source) filter (where agrees)) as agreeing_sources,
-        list_sort(list(source) filter (where disagrees and not agrees)) as dissenting_sources,
-        string_agg(source_name || ' (' || other_states || ')', ', ' order by source)
-            filter (where disagrees and not agrees) as dissent_summary
-    from source_stances
+        list_sort(list(source) filter (where dissents)) as dissenting_sources,
+        string_agg(source_name || ' (' || dissent_position || ')', ', ' order by source)
+            filter (where dissents) as dissent_summary
+    from stances
+    group by advisory_id
+
+),
+
+evidence_per_advisory as (
+
+    select
+        advisory_id,
+        list(
+            {
+                'source': source,
+                'signal': signal,
+                'version': version,
+                'release': release,
+                'record': record,
+                'record_date': strftime(record_date, '%Y-%m-%dT%H:%M:%SZ'),
+                'fetched_at': strftime(fetched_at, '%Y-%m-%dT%H:%M:%SZ'),
+                'stale': is_stale
+            }
+            order by source
+        ) as evidence
+    from evidence
     group by advisory_id
 
 ),
@@ -82,51 +72,51 @@ stances_per_advisory as (
 explained as (
 
     select
-        deciding_match.*,
+        decisions.*,
+        deciding_source.display_name as deciding_source_name,
         coalesce(stances_per_advisory.dissenting_sources, []::varchar[]) as dissenting_sources,
         case
             when len(coalesce(stances_per_advisory.agreeing_sources, [])) > 0 then stances_per_advisory.agreeing_sources
-            else [deciding_match.deciding_source]
+            else [decisions.deciding_source]
         end as contributing_sources,
-        {#- Each dissenting source and stale deciding evidence lower the rule's confidence. -#}
+        {#- Each dissenting source, stale deciding evidence and a retained decision lower the rule's confidence. -#}
         greatest(
             0.05,
             round(
-                deciding_match.confidence
+                decisions.rule_confidence
                 - 0.15 * len(coalesce(stances_per_advisory.dissenting_sources, []))
-                - case when deciding_match.is_evidence_stale then 0.10 else 0 end,
+                - case when decisions.is_evidence_stale then 0.10 else 0 end
+                - case when decisions.is_retained then 0.10 else 0 end,
                 2
             )
-        )::decimal(3, 2) as adjusted_confidence,
-        case
+        )::decimal(3, 2) as confidence,
+        {{ render_explanation(
+            'decisions.explanation_template', 'decisions.advisory_id', 'deciding_source.display_name',
+            'decisions.evidence_version', 'decisions.evidence_reason', 'decisions.evidence_release',
+            'decisions.evidence_record', 'decisions.evidence_date', 'decisions.evidence_first_fetched_at'
+        ) }}
+        || case
             when stances_per_advisory.dissent_summary is not null
-                then ' Not every source agrees: ' || stances_per_advisory.dissent_summary
-                    || case when len(stances_per_advisory.dissenting_sources) > 1 then ' point' else ' points' end
-                    || ' to a different state.'
+                then ' Not every source agrees: ' || stances_per_advisory.dissent_summary || '.'
             else ''
         end
         || case
-            when deciding_match.is_evidence_stale
-                then ' The deciding data from ' || coalesce(deciding_match.deciding_source_name, deciding_match.deciding_source)
-                    || ' was fetched on ' || coalesce(strftime(deciding_match.evidence_fetched_at, '%Y-%m-%d'), 'an earlier run')
+            when decisions.is_retained
+                then ' ' || coalesce(deciding_source.display_name, decisions.deciding_source)
+                    || ' no longer lists this advisory; the decision of '
+                    || strftime(decisions.decided_at, '%Y-%m-%d')
+                    || ' stands until a source says otherwise.'
+            when decisions.is_evidence_stale
+                then ' The deciding data from ' || coalesce(deciding_source.display_name, decisions.deciding_source)
+                    || ' was fetched on ' || coalesce(strftime(decisions.evidence_fetched_at, '%Y-%m-%d'), 'an earlier run')
                     || ', because its latest fetch failed.'
             else ''
-        end as explanation_caveats,
-        {#- Placeholders of the catalogue's templates, filled from the deciding evidence. -#}
-        replace(replace(replace(replace(replace(replace(replace(replace(
-            explanation_template,
-            '{reason}', coalesce(evidence_reason, '')),
-            '{version}', coalesce(evidence_version, '')),
-            '{source}', coalesce(deciding_source_name, deciding_source)),
-            '{release}', coalesce(evidence_release, 'the releases it tracks')),
-            '{record}', coalesce(evidence_record, '')),
-            '{date}', coalesce(strftime(evidence_date, '%Y-%m-%d'), 'an unknown date')),
-            '{package}', split_part(deciding_match.advisory_id, ':', 1)),
-            '{vuln_id}', split_part(deciding_match.advisory_id, ':', 2)
-        ) as explanation_sentence
-    from deciding_match
+        end as explanation
+    from decisions
     left join stances_per_advisory
-        on deciding_match.advisory_id = stances_per_advisory.advisory_id
+        on decisions.advisory_id = stances_per_advisory.advisory_id
+    left join source_catalogue as deciding_source
+        on decisions.deciding_source = deciding_source.source
 
 ),
 
@@ -139,26 +129,42 @@ final as (
         advisories.is_temporary_id,
         explained.state,
         explained.state_type,
-        case when explained.state = 'fixed' then explained.evidence_version end as fixed_version,
-        case when explained.state = 'not_applicable' then explained.evidence_version end as unaffected_from_version,
-        explained.adjusted_confidence as confidence,
-        explained.explanation_sentence || explained.explanation_caveats as explanation,
+        explained.fixed_version,
+        explained.unaffected_from_version,
+        explained.confidence,
+        explained.explanation,
         explained.reason_code,
         explained.rule_id,
         explained.vex_status,
         explained.decided_vex_justification as vex_justification,
         explained.contributing_sources,
         explained.dissenting_sources,
+        explained.deciding_source,
+        explained.is_retained,
+        explained.decided_at,
+        explained.decided_run_id,
+        explained.first_seen_at,
+        explained.first_seen_run_id,
+        explained.is_changed_this_run,
+        explained.previous_state,
+        explained.previous_rule_id,
+        coalesce(evidence_per_advisory.evidence, []) as evidence,
         advisories.severity,
         advisories.fixed_version as vendor_fixed_version,
+        explained.evidence_code,
+        explained.evidence_version,
+        explained.evidence_reason,
         explained.evidence_release,
         explained.evidence_record,
         explained.evidence_date,
         explained.evidence_fetched_at,
+        explained.evidence_first_fetched_at,
         explained.is_evidence_stale
     from advisories
     inner join explained
         on advisories.advisory_id = explained.advisory_id
+    left join evidence_per_advisory
+        on advisories.advisory_id = evidence_per_advisory.advisory_id
 
 )
 
