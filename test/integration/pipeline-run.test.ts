@@ -23,7 +23,7 @@ describe("a pipeline run on the bundled sample", () => {
   it("succeeds and prints the state counts and per-stage timings", () => {
     expect(firstRun.stderr).not.toContain('"level":"error"');
     expect(firstRun.exitCode).toBe(0);
-    expect(firstRun.stdout).toMatch(/Run 20260115T100000Z-0001: 177 advisories/);
+    expect(firstRun.stdout).toMatch(/Run 20260115T100000Z: 177 advisories/);
     for (const stage of ["config", "init", "ingest", "load", "transform", "export", "quality", "report"]) {
       expect(firstRun.stdout).toMatch(new RegExp(`^  ${stage}\\s+\\d+\\.\\d\\d s$`, "m"));
     }
@@ -43,7 +43,7 @@ describe("a pipeline run on the bundled sample", () => {
       dissenting_sources: [],
     });
     expect(overridden?.explanation).toBe(
-      "CVE-2016-8660 does not affect linux: the vulnerable code is not used by this package as we build and ship it. This is the assessment of our security research team.",
+      "CVE-2016-8660 does not affect linux: the vulnerable code is not used by this package as we build and ship it. This is the assessment of our security research team, in its not-applicable feed since 2026-01-15.",
     );
     const open = document.advisories.find((advisory) => advisory.advisory_id === "zlib:CVE-2023-45853");
     expect(open).toMatchObject({
@@ -77,7 +77,15 @@ describe("a pipeline run on the bundled sample", () => {
         "reason_code",
         "contributing_sources",
         "dissenting_sources",
+        "decided_at",
+        "first_seen",
+        "evidence",
+        "history_url",
       ]);
+      expect(advisory.decided_at).toBe("2026-01-15T10:00:00Z");
+      expect(advisory.first_seen).toBe("2026-01-15T10:00:00Z");
+      expect(advisory.evidence.map((entry) => entry.source)).toContain("echo_data");
+      expect(advisory.history_url).toBe(`advisory/?id=${encodeURIComponent(advisory.advisory_id)}`);
       expect(advisory.advisory_id).toBe(`${advisory.package_name}:${advisory.cve_id}`);
       expect(advisory.explanation).not.toMatch(
         /code_not_in_use|code_not_released|os_specific|not_reproducible|\{\w+\}/,
@@ -90,13 +98,13 @@ describe("a pipeline run on the bundled sample", () => {
     const files = await readdir(workspace.outputDir);
     expect(files).toContain("run_report_20260115T100000Z.md");
     const report = await readFile(join(workspace.outputDir, "run_report_20260115T100000Z.md"), "utf8");
-    expect(report).toContain("# Run report 20260115T100000Z-0001");
+    expect(report).toContain("# Run report 20260115T100000Z");
     expect(report).toMatch(/\| Advisories \| 177 \|/);
     expect(report).toMatch(/\| fixed \| final \| 114 \| 64\.4 % \|/);
     expect(report).toMatch(/\| advisory_ids_unique \| error \| passed \| 0 \|/);
     const summary = JSON.parse(await readFile(join(workspace.outputDir, "run_summary.json"), "utf8"));
     expect(summary).toMatchObject({
-      run_id: "20260115T100000Z-0001",
+      run_id: "20260115T100000Z",
       status: "succeeded",
       advisory_count: 177,
     });
@@ -105,8 +113,9 @@ describe("a pipeline run on the bundled sample", () => {
   it("adds no landing rows and publishes the same advisories when run again on the same input", async () => {
     const before = await workspace.landingCounts();
     const firstText = await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8");
-    const again = await workspace.run();
+    const again = await workspace.run(["--as-of", "2026-01-16T10:00:00Z"]);
     expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain("Decision changes recorded: 0");
     expect(await workspace.landingCounts()).toEqual(before);
     expect(before).toMatchObject({
       echo_advisories: 177,
@@ -120,12 +129,24 @@ describe("a pipeline run on the bundled sample", () => {
     expect(secondText).not.toBe(firstText);
   });
 
-  it("gives byte-identical advisory_current.json for the same input and --as-of", async () => {
-    const first = await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8");
-    const pinned = await workspace.run(["--as-of", "2026-01-15T10:00:00Z"]);
+  it("gives byte-identical outputs for the same input and --as-of, and leaves wall-clock figures out", async () => {
+    const names = ["advisory_current.json", "run_summary.json", "run_report_20260116T100000Z.md"];
+    const read = () => Promise.all(names.map((name) => readFile(join(workspace.outputDir, name), "utf8")));
+    const first = await read();
+    const pinned = await workspace.run(["--as-of", "2026-01-16T10:00:00Z"]);
     expect(pinned.exitCode).toBe(0);
-    const second = await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8");
-    expect(second.replace(/"generated_at": "[^"]+"/, "")).toBe(first.replace(/"generated_at": "[^"]+"/, ""));
-    expect(second).toContain('"generated_at": "2026-01-15T10:00:00.000Z"');
+    expect(await read()).toEqual(first);
+    expect(first[0]).toContain('"generated_at": "2026-01-16T10:00:00.000Z"');
+    expect(JSON.parse(first[1] as string)).toMatchObject({
+      clock_pinned: true,
+      started_at: null,
+      stage_durations_ms: null,
+    });
+  });
+
+  it("refuses a clock earlier than the latest run: history only moves forward", async () => {
+    const earlier = await workspace.run(["--as-of", "2026-01-15T10:00:00Z"]);
+    expect(earlier.exitCode).toBe(2);
+    expect(earlier.stderr).toContain("is before the latest recorded run 20260116T100000Z");
   });
 });
