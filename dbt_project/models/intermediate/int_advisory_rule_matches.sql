@@ -200,9 +200,10 @@ upstream_wont_fix as (
         source_name as deciding_source,
         null as evidence_version,
         null as evidence_version_key,
-        case signal
-            when 'ignored' then 'Debian has decided that no update will be provided'
-            else 'security support for the package in that release has ended'
+        case
+            when signal = 'ignored' then 'Debian has decided that no update will be provided'
+            when signal = 'end_of_life' then 'security support for the package in that release has ended'
+            else 'Debian rates it unimportant and leaves it open, so no security update is planned'
         end as evidence_reason,
         null as vex_justification,
         signal as evidence_code,
@@ -214,6 +215,8 @@ upstream_wont_fix as (
         is_stale as is_evidence_stale
     from debian_deciding_release
     where signal in ('ignored', 'end_of_life')
+        {#- "unimportant" open issues are ones Debian never plans to fix in a security update. -#}
+        or (signal = 'open' and urgency = 'unimportant')
 
 ),
 
