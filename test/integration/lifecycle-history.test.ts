@@ -1,4 +1,4 @@
-import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLedgerText } from "../../pipeline/history.ts";
@@ -321,6 +321,7 @@ describe("lifecycle and history across runs", () => {
         valid_to_run_id: null,
       },
     ]);
+    await writeHistoryArtifact(workspace.database);
   });
 
   it("refuses a clock earlier than the latest run, naming the history directory", async () => {
@@ -341,3 +342,27 @@ describe("lifecycle and history across runs", () => {
     await writeFile(path, original);
   });
 });
+
+/** The subject's history as a table people can read, kept with the test artifacts (test/artifacts/). */
+async function writeHistoryArtifact(database: string) {
+  const rows = await withDatabase(database, (db) =>
+    db.all<Record<string, string | null>>(
+      `select valid_from_run_id, coalesce(valid_to_run_id, '(current)') as valid_to_run_id, previous_state, state,
+         rule_id, reason_code, coalesce(fixed_version, '') as fixed_version, explanation
+       from marts.mart_advisory_history where advisory_id = ? order by valid_from`,
+      [subject],
+    ),
+  );
+  const columns = Object.keys(rows[0] ?? {});
+  const lines = [
+    `# History of ${subject} through the lifecycle scenario`,
+    "",
+    `| ${columns.join(" | ")} |`,
+    `| ${columns.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${columns.map((column) => row[column] ?? "").join(" | ")} |`),
+    "",
+  ];
+  const directory = join(repoRoot, "test/artifacts");
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, "lifecycle-history.md"), lines.join("\n"));
+}
