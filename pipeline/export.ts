@@ -12,6 +12,8 @@ export interface PublishedAdvisory {
   confidence: number;
   explanation: string;
   reason_code: string;
+  /** The catalogue rule that decided (rule_catalogue.csv). */
+  rule_id: string;
   contributing_sources: string[];
   dissenting_sources: string[];
   /** When the current decision was made: the clock of the run that recorded it in the history. */
@@ -61,6 +63,7 @@ export async function readCurrentAdvisories(db: Database, publicUrl?: string): P
       confidence::double as confidence,
       explanation,
       reason_code,
+      rule_id,
       list_sort(contributing_sources) as contributing_sources,
       list_sort(dissenting_sources) as dissenting_sources,
       strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at,
@@ -79,6 +82,7 @@ export async function readCurrentAdvisories(db: Database, publicUrl?: string): P
     confidence: Number(row.confidence),
     explanation: row.explanation,
     reason_code: row.reason_code,
+    rule_id: row.rule_id,
     contributing_sources: row.contributing_sources,
     dissenting_sources: row.dissenting_sources,
     decided_at: row.decided_at,

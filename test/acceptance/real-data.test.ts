@@ -107,7 +107,18 @@ describe.skipIf(!upstreamPresent)(
         fixed: 36_515,
         under_investigation: 2_141,
       });
-      console.info(`real data + real upstream records: ${JSON.stringify(countStates(document))}`);
+      // Every advisory is fully decided: a state, the rule that decided it, a reason code and an explanation.
+      const byRule: Record<string, number> = {};
+      for (const advisory of document.advisories) {
+        expect(
+          advisory.state && advisory.rule_id && advisory.reason_code && advisory.explanation.trim(),
+        ).toBeTruthy();
+        byRule[advisory.rule_id] = (byRule[advisory.rule_id] ?? 0) + 1;
+      }
+      expect(byRule).toEqual({ vendor_fixed_version: 36_515, no_signal: 2_141, analyst_override: 1_969 });
+      console.info(
+        `real data + real upstream records: ${JSON.stringify(countStates(document))}, by rule ${JSON.stringify(byRule)}`,
+      );
     });
   },
 );

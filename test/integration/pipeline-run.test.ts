@@ -75,6 +75,7 @@ describe("a pipeline run on the bundled sample", () => {
         "confidence",
         "explanation",
         "reason_code",
+        "rule_id",
         "contributing_sources",
         "dissenting_sources",
         "decided_at",
