@@ -83,6 +83,22 @@ const httpSettings = z
   })
   .strict();
 
+/** Every quality check the quality stage runs (pipeline/quality.ts), by id. */
+export const qualityCheckIds = [
+  "advisory_fields_complete",
+  "advisory_ids_unique",
+  "final_states_have_evidence",
+  "stalled_advisories",
+  "regressions",
+  "source_record_drop",
+  "source_staleness",
+  "sources_fetched",
+  "input_records_accepted",
+  "override_rows_match_advisories",
+  "override_rows_unique",
+] as const;
+export type QualityCheckId = (typeof qualityCheckIds)[number];
+
 export const configSchema = z
   .object({
     database: z.string().trim().min(1, "must not be empty").default(".state/echo-advisory.duckdb"),
@@ -121,6 +137,24 @@ export const configSchema = z
       max_attempts: 6,
       max_response_mb: 1024,
     }),
+    quality: z
+      .object({
+        /** A run that would change the state of more than this share of advisories is not published. */
+        max_state_change_share: z.number().min(0).max(1).default(0.05),
+        /** A non-final advisory older than this many days is stalled. */
+        stalled_after_days: z.number().int().positive().default(30),
+        /** A full delivery with this many percent fewer records than the source's last good one is suspect. */
+        source_drop_percent: z.number().min(0).max(100).default(20),
+        /** Severity per check id; an error-severity failure stops publication. */
+        severities: z.partialRecord(z.enum(qualityCheckIds), z.enum(["error", "warn"])).default({}),
+      })
+      .strict()
+      .default({
+        max_state_change_share: 0.05,
+        stalled_after_days: 30,
+        source_drop_percent: 20,
+        severities: {},
+      }),
     report: z
       .object({
         list_limit: z.number().int().min(1).max(10_000).default(50),

@@ -38,6 +38,9 @@ export async function initDatabase(db: Database): Promise<void> {
       primary key (run_id, source)
     );
 
+    -- The run's summary as run_summary.json has it, kept per run (also for blocked and dry runs).
+    alter table meta.runs add column if not exists summary varchar;
+
     -- Columns added after the first release: databases created earlier gain them here.
     alter table meta.source_fetches add column if not exists delivery varchar default 'full';
     alter table meta.source_fetches add column if not exists unchanged boolean default false;

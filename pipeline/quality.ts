@@ -1,98 +1,302 @@
+import type { Config, QualityCheckId } from "./config.ts";
 import type { Database } from "./lib/db.ts";
+import type { SourceRunSummary } from "./report.ts";
 
 export type Severity = "error" | "warn";
 
 export interface CheckResult {
-  checkId: string;
+  checkId: QualityCheckId;
   severity: Severity;
   passed: boolean;
   failingCount: number;
   detail: string;
-  /** A few of the failing items, for the report. */
+  /** A few of the failing items, for the report; ordered so the most important come first. */
   examples: string[];
 }
 
+export interface QualityContext {
+  runId: string;
+  asOf: Date;
+  config: Config;
+  /** Per-source health of this run, with the age of the data in use. */
+  sources: readonly SourceRunSummary[];
+}
+
 interface CheckDefinition {
-  checkId: string;
-  severity: Severity;
-  description: string;
-  /** Returns one row per failing item, with a human-readable `item` column. */
-  failingItemsSql: string;
+  checkId: QualityCheckId;
+  defaultSeverity: Severity;
+  description: (context: QualityContext) => string;
+  /** One string per failing item, most important first. */
+  failingItems: (db: Database, context: QualityContext) => Promise<string[]>;
+}
+
+const finalStates = "('fixed', 'not_applicable', 'wont_fix')";
+
+/** Runs a query whose rows have one `item` column, with `$run_id` and `$as_of` bound. */
+async function items(db: Database, sql: string, context: QualityContext): Promise<string[]> {
+  const values: string[] = [];
+  const bound = sql.replace(/\$(run_id|as_of)/g, (_, name: string) => {
+    values.push(name === "run_id" ? context.runId : context.asOf.toISOString());
+    return "?";
+  });
+  return (await db.all<{ item: string }>(bound, values)).map((row) => row.item);
 }
 
 /**
- * Checks over what the run is about to publish. They never stop the run: results go to the ledger and the
- * report. Decisions themselves are dbt's; these only look for holes.
+ * Checks over what the run is about to publish and over the sources it read. Decisions are dbt's; these
+ * look for holes, for advisories that stopped moving, for decisions that went back, and for sources that
+ * fail quietly. Each has a severity (config `quality.severities`); an error-severity failure keeps the run
+ * from being published (see evaluatePublishGuard).
  */
 const checks: readonly CheckDefinition[] = [
   {
     checkId: "advisory_fields_complete",
-    severity: "error",
-    description: "every advisory has a state, a state type, a reason code and an explanation",
-    failingItemsSql: `
-      select advisory_id as item from marts.mart_advisory_current
-      where state is null or state_type is null or reason_code is null or coalesce(trim(explanation), '') = ''
-      order by advisory_id`,
+    defaultSeverity: "error",
+    description: () => "every advisory has a state, a state type, a rule, a reason code and an explanation",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select advisory_id as item from marts.mart_advisory_current
+         where state is null or state_type is null or rule_id is null or reason_code is null
+            or coalesce(trim(explanation), '') = ''
+         order by advisory_id`,
+        context,
+      ),
   },
   {
     checkId: "advisory_ids_unique",
-    severity: "error",
-    description: "advisory ids are unique",
-    failingItemsSql: `
-      select advisory_id || ' (' || count(*) || ' rows)' as item from marts.mart_advisory_current
-      group by advisory_id having count(*) > 1 order by advisory_id`,
+    defaultSeverity: "error",
+    description: () => "advisory ids are unique",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select advisory_id || ' (' || count(*) || ' rows)' as item from marts.mart_advisory_current
+         group by advisory_id having count(*) > 1 order by advisory_id`,
+        context,
+      ),
   },
   {
-    checkId: "override_rows_match_advisories",
-    severity: "warn",
-    description: "every not-applicable row names a package/CVE pair present in data.json",
-    failingItemsSql: `
-      select 'line ' || csv_line_number || ': ' || advisory_id as item from marts.mart_override_rows_unmatched
-      order by csv_line_number`,
+    checkId: "final_states_have_evidence",
+    defaultSeverity: "error",
+    description: () =>
+      "every final state rests on evidence from a named source (its deciding source's observation, or the recorded one when the decision is retained)",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select advisory_id || ' ' || state || ' (' || rule_id || ')' as item from marts.mart_advisory_current
+         where state_type = 'final'
+           and (deciding_source is null
+             or (not is_retained and len(list_filter(evidence, entry -> entry.source = deciding_source)) = 0))
+         order by advisory_id`,
+        context,
+      ),
   },
   {
-    checkId: "input_records_accepted",
-    severity: "warn",
-    description: "every input record was accepted",
-    failingItemsSql: `
-      select source || ' ' || coalesce(file, '') || coalesce(':' || line, '') || coalesce(' ' || key, '') || ': ' || reason as item
-      from meta.rejected_records where run_id = $run_id order by source, line, key`,
+    checkId: "stalled_advisories",
+    defaultSeverity: "warn",
+    description: (context) =>
+      `no advisory stays non-final (under investigation or pending upstream) for more than ${context.config.quality.stalled_after_days} days; oldest first`,
+    failingItems: (db, context) =>
+      items(
+        db,
+        // The current non-final stretch starts at the latest period entered from a final state or from nothing.
+        `with stretch as (
+           select current.advisory_id, current.state, max(history.valid_from) as non_final_since
+           from marts.mart_advisory_current as current
+           inner join marts.mart_advisory_history as history on current.advisory_id = history.advisory_id
+           where current.state_type = 'non_final'
+             and history.state not in ${finalStates}
+             and (history.previous_state is null or history.previous_state in ${finalStates})
+           group by current.advisory_id, current.state
+         )
+         select advisory_id || ' ' || state || ' since ' || strftime(non_final_since, '%Y-%m-%d')
+             || ' (' || date_diff('day', non_final_since, $as_of::timestamptz) || ' days)' as item
+         from stretch
+         where non_final_since < $as_of::timestamptz - to_days(${context.config.quality.stalled_after_days})
+         order by non_final_since, advisory_id`,
+        context,
+      ),
+  },
+  {
+    checkId: "regressions",
+    defaultSeverity: "warn",
+    description: () =>
+      "no advisory leaves a final state in this run (each listed with the rule and reason that moved it)",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select advisory_id || ': ' || from_state || ' → ' || coalesce(to_state, 'no longer listed')
+             || coalesce(' by ' || rule_id || ' (' || reason_code || ')', '') as item
+         from marts.mart_advisory_transitions
+         where run_id = $run_id and from_state in ${finalStates} and to_state is distinct from from_state
+         order by advisory_id`,
+        context,
+      ),
+  },
+  {
+    checkId: "source_record_drop",
+    defaultSeverity: "error",
+    description: (context) =>
+      `no source delivers nothing, or ${context.config.quality.source_drop_percent} % fewer records than its last good full delivery`,
+    failingItems: (db, context) =>
+      items(
+        db,
+        `with this_run as (
+           select source, observations from meta.source_fetches
+           where run_id = $run_id and status <> 'failed' and not unchanged and delivery = 'full'
+         ),
+         last_good as (
+           select fetches.source, fetches.observations
+           from meta.source_fetches as fetches
+           inner join meta.runs as runs on fetches.run_id = runs.run_id
+           where fetches.run_id <> $run_id and fetches.status <> 'failed' and not fetches.unchanged
+             and fetches.delivery = 'full' and fetches.observations > 0
+             and runs.as_of < $as_of::timestamptz and runs.status in ('succeeded', 'blocked')
+           qualify row_number() over (partition by fetches.source order by runs.as_of desc) = 1
+         )
+         select this_run.source || ': ' || this_run.observations || ' records'
+             || coalesce(' against ' || last_good.observations || ' in its last good delivery ('
+               || round(100.0 * (last_good.observations - this_run.observations) / last_good.observations, 1)
+               || ' % fewer)', ', nothing delivered') as item
+         from this_run
+         left join last_good on this_run.source = last_good.source
+         where this_run.observations = 0
+            or this_run.observations < last_good.observations * (1 - ${context.config.quality.source_drop_percent} / 100.0)
+         order by this_run.source`,
+        context,
+      ),
+  },
+  {
+    checkId: "source_staleness",
+    defaultSeverity: "warn",
+    description: () => "every source's data in use is younger than its configured max_age_hours",
+    failingItems: async (_db, context) =>
+      context.sources
+        .filter((source) => source.tooOld)
+        .map(
+          (source) =>
+            `${source.source}: last good fetch ${source.lastGoodFetchAt ?? "never"}, older than ${source.maxAgeHours} h`,
+        ),
   },
   {
     checkId: "sources_fetched",
-    severity: "warn",
-    description: "every source was fetched in this run (a failed source's last good data stays in use)",
-    failingItemsSql: `
-      select source || ': ' || coalesce(error, status) as item from meta.source_fetches
-      where run_id = $run_id and status = 'failed' order by source`,
+    defaultSeverity: "warn",
+    description: () => "every source was fetched in this run (a failed source's last good data stays in use)",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select source || ': ' || coalesce(error, status) as item from meta.source_fetches
+         where run_id = $run_id and status = 'failed' order by source`,
+        context,
+      ),
+  },
+  {
+    checkId: "input_records_accepted",
+    defaultSeverity: "warn",
+    description: () => "every input record was accepted",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select source || ' ' || coalesce(file, '') || coalesce(':' || line, '') || coalesce(' ' || key, '') || ': ' || reason as item
+         from meta.rejected_records where run_id = $run_id order by source, line, key`,
+        context,
+      ),
+  },
+  {
+    checkId: "override_rows_match_advisories",
+    defaultSeverity: "warn",
+    description: () => "every not-applicable row names a package/CVE pair present in data.json",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select 'line ' || csv_line_number || ': ' || advisory_id as item from marts.mart_override_rows_unmatched
+         order by csv_line_number`,
+        context,
+      ),
+  },
+  {
+    checkId: "override_rows_unique",
+    defaultSeverity: "warn",
+    description: () => "the not-applicable feed names each package/CVE pair once",
+    failingItems: (db, context) =>
+      items(
+        db,
+        `select coalesce(file, '') || coalesce(':' || line, '') || ': ' || reason as item
+         from meta.rejected_records
+         where run_id = $run_id and source = 'echo_csv' and reason like 'duplicate of line%'
+         order by line`,
+        context,
+      ),
   },
 ];
 
-export async function runQualityChecks(
-  db: Database,
-  runId: string,
-  exampleLimit: number,
-): Promise<CheckResult[]> {
+export async function runQualityChecks(db: Database, context: QualityContext): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const check of checks) {
-    const sql = check.failingItemsSql.replaceAll("$run_id", "?");
-    const parameters = Array.from({ length: check.failingItemsSql.split("$run_id").length - 1 }, () => runId);
-    const rows = await db.all<{ item: string }>(sql, parameters);
+    const failing = await check.failingItems(db, context);
     results.push({
       checkId: check.checkId,
-      severity: check.severity,
-      passed: rows.length === 0,
-      failingCount: rows.length,
-      detail: check.description,
-      examples: rows.slice(0, exampleLimit).map((row) => row.item),
+      severity: context.config.quality.severities[check.checkId] ?? check.defaultSeverity,
+      passed: failing.length === 0,
+      failingCount: failing.length,
+      detail: check.description(context),
+      examples: failing.slice(0, context.config.report.list_limit),
     });
   }
-  await db.run("delete from meta.check_results where run_id = ?", [runId]);
+  await db.run("delete from meta.check_results where run_id = ?", [context.runId]);
   for (const result of results) {
     await db.run(
       "insert into meta.check_results (run_id, check_id, severity, passed, failing_count, detail) values (?, ?, ?, ?, ?, ?)",
-      [runId, result.checkId, result.severity, result.passed, result.failingCount, result.detail],
+      [context.runId, result.checkId, result.severity, result.passed, result.failingCount, result.detail],
     );
   }
   return results;
+}
+
+export interface PublishDecision {
+  publish: boolean;
+  /** Why the outputs were not replaced (empty when they were). */
+  reasons: string[];
+  /** Advisories whose state this run changes, against the advisories previously listed. */
+  stateChanges: number;
+  previouslyListed: number;
+  /** --accept-mass-change let a mass change through. */
+  massChangeAccepted: boolean;
+}
+
+/**
+ * The publish guard: a run that would change the state of too many advisories at once, or whose
+ * error-severity checks fail, still records everything but does not replace what is published.
+ */
+export async function evaluatePublishGuard(
+  db: Database,
+  context: QualityContext,
+  checkResults: readonly CheckResult[],
+  acceptMassChange: boolean,
+): Promise<PublishDecision> {
+  const counts = await db.one<{ state_changes: number; previously_listed: number }>(
+    `select
+       (select count(*) from marts.mart_advisory_transitions
+        where run_id = ? and from_state is not null and to_state is distinct from from_state)::integer as state_changes,
+       (select count(*) from intermediate.int_advisory_decisions_previous where not is_no_longer_listed)::integer
+         as previously_listed`,
+    [context.runId],
+  );
+  const stateChanges = counts?.state_changes ?? 0;
+  const previouslyListed = counts?.previously_listed ?? 0;
+  const share = previouslyListed === 0 ? 0 : stateChanges / previouslyListed;
+  const limit = context.config.quality.max_state_change_share;
+  const reasons: string[] = [];
+  let massChangeAccepted = false;
+  if (share > limit) {
+    const what = `${stateChanges} of ${previouslyListed} advisories (${(100 * share).toFixed(1)} %) would change state, more than the ${(100 * limit).toFixed(1)} % allowed (quality.max_state_change_share)`;
+    if (acceptMassChange) massChangeAccepted = true;
+    else reasons.push(`${what}; run again with --accept-mass-change if the change is expected`);
+  }
+  for (const check of checkResults) {
+    if (check.severity === "error" && !check.passed) {
+      reasons.push(`error check ${check.checkId} failed (${check.failingCount}): ${check.detail}`);
+    }
+  }
+  return { publish: reasons.length === 0, reasons, stateChanges, previouslyListed, massChangeAccepted };
 }

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { StateCount } from "./export.ts";
 import { compactUtc } from "./lib/clock.ts";
-import type { CheckResult } from "./quality.ts";
+import type { CheckResult, PublishDecision } from "./quality.ts";
 import type { SourceHealth } from "./sources/types.ts";
 
 export interface StageTiming {
@@ -21,6 +21,10 @@ export interface SourceRunSummary {
   unchanged: boolean;
   /** When the data in use was fetched; null when the source never delivered. */
   lastGoodFetchAt: string | null;
+  /** The source's max_age_hours, when it has one. */
+  maxAgeHours: number | null;
+  /** The data in use is older than maxAgeHours. */
+  tooOld: boolean;
 }
 
 export interface RejectedRecordSummary {
@@ -45,12 +49,17 @@ export interface TransitionCount {
   count: number;
 }
 
+/** succeeded: published; blocked: the publish guard kept the outputs; dry_run: nothing was to be published. */
+export type RunStatus = "succeeded" | "blocked" | "dry_run";
+
 export interface RunSummary {
   runId: string;
   startedAt: Date;
   asOf: Date;
   configPath: string;
-  status: "succeeded" | "failed";
+  status: RunStatus;
+  exitCode: number;
+  publish: PublishDecision;
   /** Pinned clock: wall-clock figures are left out so that the report is reproducible. */
   clockPinned: boolean;
   advisoryCount: number;
@@ -70,6 +79,8 @@ export interface RunSummary {
     unitTests: number;
     seeds: number;
     warnings: number;
+    /** The ten slowest models of this run, from dbt's run_results.json. */
+    slowestModels: { model: string; seconds: number }[];
   };
 }
 
@@ -118,17 +129,42 @@ function bytes(count: number): string {
   return `${count} B`;
 }
 
+/** What happened to the published outputs, first thing in the report. */
+function publicationNotice(summary: RunSummary): string[] {
+  if (summary.status === "blocked") {
+    return [
+      "**Not published.** The publish guard kept the previously published outputs in place:",
+      "",
+      ...summary.publish.reasons.map((reason) => `- ${cell(reason)}`),
+      "",
+    ];
+  }
+  if (summary.publish.massChangeAccepted) {
+    return [
+      `**Published with --accept-mass-change:** ${summary.publish.stateChanges} of ${summary.publish.previouslyListed} advisories changed state, more than quality.max_state_change_share allows.`,
+      "",
+    ];
+  }
+  return [];
+}
+
 export function renderRunReport(summary: RunSummary): string {
   const totalMs = summary.stages.reduce((sum, stage) => sum + stage.durationMs, 0);
   const checksFailed = summary.checks.filter((check) => !check.passed);
   const lines: string[] = [
     `# Run report ${summary.runId}`,
     "",
+    ...publicationNotice(summary),
     table(
       ["Field", "Value"],
       [
         ["Run id", summary.runId],
         ["Status", summary.status],
+        ["Exit code", summary.exitCode],
+        [
+          "Advisories changing state",
+          `${summary.publish.stateChanges} of ${summary.publish.previouslyListed} previously listed${summary.publish.massChangeAccepted ? " (over the limit, accepted with --accept-mass-change)" : ""}`,
+        ],
         ["As of", summary.asOf.toISOString()],
         ["Started", summary.clockPinned ? "(clock pinned)" : summary.startedAt.toISOString()],
         ["Config", summary.configPath],
@@ -155,6 +191,18 @@ export function renderRunReport(summary: RunSummary): string {
     "",
     `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests${summary.clockPinned ? "" : ` in ${summary.dbt.elapsedSeconds.toFixed(2)} s`}; ${summary.dbt.warnings} warnings.`,
     "",
+    ...(summary.clockPinned || summary.dbt.slowestModels.length === 0
+      ? []
+      : [
+          "Slowest models:",
+          "",
+          table(
+            ["Model", "Duration"],
+            summary.dbt.slowestModels.map((model) => [model.model, `${model.seconds.toFixed(2)} s`]),
+            ["l", "r"],
+          ),
+          "",
+        ]),
     "## State distribution",
     "",
     table(

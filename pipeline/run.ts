@@ -23,10 +23,11 @@ import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { writeFileAtomic } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
-import { runQualityChecks } from "./quality.ts";
+import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
 import {
   type RejectedRecordSummary,
   type RuleCount,
+  type RunStatus,
   type RunSummary,
   renderRunReport,
   reportPath,
@@ -45,6 +46,10 @@ export interface RunOptions {
    * inputs, so wall-clock measurements (start time, durations) stay in the database and the log only.
    */
   clockPinned?: boolean;
+  /** Compute everything, publish nothing: output/ stays byte-identical. */
+  dryRun?: boolean;
+  /** Publish even when more advisories change state than quality.max_state_change_share allows. */
+  acceptMassChange?: boolean;
   /** Look up final advisories again and ignore checkpoints and conditional requests. */
   revalidate?: boolean;
 }
@@ -54,7 +59,12 @@ export interface RunOutcome {
   summary: RunSummary;
   files: { advisoryCurrent: string; report: string; summary: string; ledger: string | null };
   transitionCount: number;
+  /** 0, or EXIT_BLOCKED when the publish guard kept the outputs from being replaced. */
+  exitCode: number;
 }
+
+/** Exit code of a run the publish guard stopped from publishing (documented in the CLI's help). */
+export const EXIT_BLOCKED = 3;
 
 /** Times each stage; the timings are printed, recorded in the ledger and shown in the report. */
 class StageClock {
@@ -112,29 +122,37 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
 
     return await withDatabase(config.database, async (reopened) => {
       await ensurePrimarySourceUsable(reopened);
-      const { advisories, distribution, transitions, ledgerFile } = await stages.time("export", async () => {
-        const current = await readCurrentAdvisories(reopened, config.site.public_url);
-        const runTransitions = await readRunTransitions(reopened, runId);
-        // The ledger first: published outputs never show a decision the history does not hold.
-        const written = await writeRunLedger(config.history_dir, runId, runTransitions);
-        const document = buildAdvisoryDocument(current, options.asOf);
-        await writeFileAtomic(advisoryCurrentPath(config.output_dir), serialiseAdvisoryDocument(document));
-        return {
-          advisories: current,
-          distribution: await readStateDistribution(reopened),
-          transitions: runTransitions,
-          ledgerFile: written,
-        };
+      const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
+      const qualityContext = { runId, asOf: options.asOf, config, sources };
+      // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
+      const { checks, guard } = await stages.time("quality", async () => {
+        const results = await runQualityChecks(reopened, qualityContext);
+        const decision = await evaluatePublishGuard(
+          reopened,
+          qualityContext,
+          results,
+          options.acceptMassChange ?? false,
+        );
+        return { checks: results, guard: decision };
       });
+      const transitions = await readRunTransitions(reopened, runId);
+      const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
+      const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
       const files = {
         advisoryCurrent: advisoryCurrentPath(config.output_dir),
         report: reportPath(config.output_dir, options.asOf),
         summary: `${config.output_dir}/run_summary.json`,
-        ledger: ledgerFile,
+        ledger: null as string | null,
       };
-      const checks = await stages.time("quality", () =>
-        runQualityChecks(reopened, runId, config.report.list_limit),
-      );
+      const advisories = await stages.time("export", async () => {
+        const current = await readCurrentAdvisories(reopened, config.site.public_url);
+        if (status !== "succeeded") return current;
+        // The ledger first: published outputs never show a decision the history does not hold.
+        files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
+        const document = buildAdvisoryDocument(current, options.asOf);
+        await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
+        return current;
+      });
       const summary = await stages.time("report", async () => {
         const rules = await reopened.all<RuleCount>(
           "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
@@ -151,14 +169,16 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           startedAt,
           asOf: options.asOf,
           configPath: config.configPath,
-          status: "succeeded",
+          status,
+          exitCode,
+          publish: guard,
           clockPinned: options.clockPinned ?? false,
           advisoryCount: advisories.length,
           transitions: summariseTransitions(transitions),
           stages: stages.timings,
-          stateDistribution: distribution,
+          stateDistribution: await readStateDistribution(reopened),
           rules,
-          sources: await summariseSources(reopened, config, ingested, loaded, options.asOf),
+          sources,
           rejected,
           rejectedTotal,
           checks,
@@ -169,14 +189,25 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             tests: countNodes("test."),
             unitTests: countNodes("unit_test."),
             warnings: transform.warnings.length,
+            slowestModels: transform.nodes
+              .filter((node) => node.uniqueId.startsWith("model."))
+              .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
+              .slice(0, 10)
+              .map((node) => ({
+                model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
+                seconds: node.executionTimeSeconds,
+              })),
           },
         };
-        await writeFileAtomic(files.report, renderRunReport(built));
-        await writeFileAtomic(files.summary, serialiseJson(toSummaryJson(built)));
+        // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
+        if (status !== "dry_run") {
+          await writeFileAtomic(files.report, renderRunReport(built));
+          await writeFileAtomic(files.summary, serialiseJson(toSummaryJson(built)));
+        }
         return built;
       });
-      await finishRun(reopened, runId, "succeeded", 0, stages.timings);
-      return { runId, summary, files, transitionCount: transitions.length };
+      await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
+      return { runId, summary, files, transitionCount: transitions.length, exitCode };
     });
   } catch (error) {
     await recordFailure(config, runId, error, stages.timings);
@@ -216,6 +247,8 @@ async function summariseSources(
       newObservations: loaded[index]?.newObservations ?? 0,
       unchanged: source.unchanged,
       lastGoodFetchAt,
+      maxAgeHours: maxAgeHours ?? null,
+      tooOld,
     };
   });
 }
@@ -234,7 +267,7 @@ async function startRun(
 ): Promise<string> {
   const runId = compactUtc(asOf);
   const latest = await db.one<{ run_id: string; as_of: string }>(
-    "select run_id, as_of::varchar as as_of from meta.runs order by as_of desc limit 1",
+    "select run_id, as_of::varchar as as_of from meta.runs where status <> 'dry_run' order by as_of desc limit 1",
   );
   const latestAsOfInDatabase = latest ? compactUtc(new Date(latest.as_of)) : undefined;
   const latestRun = [latestAsOfInDatabase, latestInLedger]
@@ -283,10 +316,17 @@ async function finishRun(
   status: string,
   exitCode: number,
   timings: StageTiming[],
+  summary?: unknown,
 ) {
   await db.run(
-    "update meta.runs set status = ?, exit_code = ?, finished_at = now(), stage_timings = ? where run_id = ?",
-    [status, exitCode, JSON.stringify(timings), runId],
+    "update meta.runs set status = ?, exit_code = ?, finished_at = now(), stage_timings = ?, summary = ? where run_id = ?",
+    [
+      status,
+      exitCode,
+      JSON.stringify(timings),
+      summary === undefined ? null : JSON.stringify(summary),
+      runId,
+    ],
   );
 }
 
@@ -320,6 +360,14 @@ function toSummaryJson(summary: RunSummary) {
   return {
     run_id: summary.runId,
     status: summary.status,
+    exit_code: summary.exitCode,
+    published: summary.status === "succeeded",
+    publish_guard: {
+      state_changes: summary.publish.stateChanges,
+      previously_listed: summary.publish.previouslyListed,
+      mass_change_accepted: summary.publish.massChangeAccepted,
+      reasons: summary.publish.reasons,
+    },
     as_of: summary.asOf.toISOString(),
     clock_pinned: summary.clockPinned,
     // Wall-clock figures differ between two runs of the same inputs; a pinned clock promises they do not.
@@ -350,8 +398,16 @@ function toSummaryJson(summary: RunSummary) {
       severity: check.severity,
       passed: check.passed,
       failing_count: check.failingCount,
+      examples: check.examples,
     })),
     rejected_total: summary.rejectedTotal,
+    dbt: {
+      models: summary.dbt.models,
+      tests: summary.dbt.tests,
+      warnings: summary.dbt.warnings,
+      elapsed_seconds: summary.clockPinned ? null : summary.dbt.elapsedSeconds,
+      slowest_models: summary.clockPinned ? null : summary.dbt.slowestModels,
+    },
   };
 }
 

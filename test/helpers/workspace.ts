@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -122,4 +122,16 @@ export function decisions(document: AdvisoryCurrent): string[] {
   return document.advisories.map(
     (advisory) => `${advisory.advisory_id} ${advisory.state} ${advisory.fixed_version}`,
   );
+}
+
+/** Every file under a directory with its text, keyed by path: for "byte-identical output" assertions. */
+export async function readTree(directory: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const path = join(entry.parentPath, entry.name);
+      files[path] = await readFile(path, "utf8");
+    }
+  }
+  return files;
 }

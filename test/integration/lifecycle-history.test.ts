@@ -7,6 +7,7 @@ import {
   type AdvisoryCurrent,
   createWorkspace,
   decisions,
+  readTree,
   repoRoot,
   sampleCsv,
   sampleDataJson,
@@ -250,19 +251,9 @@ describe("lifecycle and history across runs", () => {
   });
 
   it("run 8 again with the same clock and inputs: byte-identical outputs and history", async () => {
-    const snapshot = async () => {
-      const files: Record<string, string> = {};
-      for (const entry of await readdir(workspace.outputDir, { recursive: true, withFileTypes: true })) {
-        if (entry.isFile()) {
-          const path = join(entry.parentPath, entry.name);
-          files[path] = await readFile(path, "utf8");
-        }
-      }
-      return files;
-    };
-    const before = await snapshot();
+    const before = await readTree(workspace.outputDir);
     await run(8);
-    expect(await snapshot()).toEqual(before);
+    expect(await readTree(workspace.outputDir)).toEqual(before);
   });
 
   it("on a machine without the database, history is restored from the files and nothing is re-recorded", async () => {

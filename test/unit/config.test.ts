@@ -65,8 +65,30 @@ describe("a valid config", () => {
         nvd: { enabled: true, mode: "mock" },
       },
       http: { cache_dir: join(repoRoot, ".state/http-cache") },
+      quality: {
+        max_state_change_share: 0.05,
+        stalled_after_days: 30,
+        source_drop_percent: 20,
+        severities: {},
+      },
       report: { list_limit: 50 },
     });
+  });
+
+  it("takes a check's severity from quality.severities and refuses an unknown check id by key", () => {
+    const parsed = parseConfig(
+      config(...MINIMAL, "quality:", "  severities:", "    regressions: error"),
+      CONFIG_PATH,
+    );
+    expect(parsed.quality.severities).toEqual({ regressions: "error" });
+    let problem: unknown;
+    try {
+      parseConfig(config(...MINIMAL, "quality:", "  severities:", "    no_such_check: warn"), CONFIG_PATH);
+    } catch (error) {
+      problem = error;
+    }
+    expect(problem).toBeInstanceOf(PipelineError);
+    expect((problem as PipelineError).describe()).toMatch(/quality\.severities\.no_such_check/);
   });
 
   it("fills defaults and resolves relative paths against the config file, not the working directory", () => {
@@ -90,6 +112,12 @@ describe("a valid config", () => {
         timeout_ms: 60_000,
         max_attempts: 6,
         max_response_mb: 1024,
+      },
+      quality: {
+        max_state_change_share: 0.05,
+        stalled_after_days: 30,
+        source_drop_percent: 20,
+        severities: {},
       },
       report: { list_limit: 50 },
     });
