@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { runInspectCommand } from "./inspect.ts";
 import { isClockPinned, resolveClock } from "./lib/clock.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
-import { runPipeline } from "./run.ts";
+import { EXIT_BLOCKED, runPipeline } from "./run.ts";
 
 const usage = `Usage: npm run pipeline -- [options]
 
@@ -18,22 +19,45 @@ Options:
                     an earlier clock than the latest run is refused
   --revalidate      look up advisories in final states again and ignore checkpoints and
                     conditional requests (a full re-validation; slow against live sources)
+  --dry-run         compute everything and list the changes a run would make; write nothing to
+                    the output directory (the exit code says whether it would publish)
+  --accept-mass-change
+                    publish even when more advisories change state than
+                    quality.max_state_change_share allows (the report records it)
   -h, --help        show this help
 
+Inspect what runs recorded:
+  npm run pipeline -- explain <package>:<CVE> [--config path] [--json]
+  npm run pipeline -- history [--run <run id>] [--config path] [--json]
+
 Exit codes:
-  0  the run succeeded
+  0  the run succeeded (and published, unless --dry-run)
   1  the run failed (the message says where); published outputs were left as they were
   2  bad usage or an invalid configuration
+  3  not published: the publish guard found too many state changes or a failed error-severity
+     check; everything was recorded, the report says why, published outputs were left as they were
 `;
 
 async function main(): Promise<number> {
-  let values: { config?: string; "as-of"?: string; revalidate?: boolean; help?: boolean };
+  // Inspection sub-commands read what earlier runs recorded; everything else is a pipeline run.
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === "explain" || command === "history") return runInspectCommand(command, rest);
+  let values: {
+    config?: string;
+    "as-of"?: string;
+    revalidate?: boolean;
+    "dry-run"?: boolean;
+    "accept-mass-change"?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         config: { type: "string" },
         "as-of": { type: "string" },
         revalidate: { type: "boolean" },
+        "dry-run": { type: "boolean" },
+        "accept-mass-change": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -53,10 +77,13 @@ async function main(): Promise<number> {
     asOf,
     clockPinned: isClockPinned(values["as-of"]),
     revalidate: values.revalidate ?? false,
+    dryRun: values["dry-run"] ?? false,
+    acceptMassChange: values["accept-mass-change"] ?? false,
   });
   const { summary } = outcome;
+  const failedChecks = summary.checks.filter((check) => !check.passed);
   const lines = [
-    `Run ${outcome.runId}: ${summary.advisoryCount} advisories`,
+    `Run ${outcome.runId}${summary.status === "dry_run" ? " (dry run)" : ""}: ${summary.advisoryCount} advisories`,
     ...summary.stateDistribution.map(
       (entry) => `  ${entry.state.padEnd(20)} ${String(entry.count).padStart(8)}`,
     ),
@@ -65,15 +92,36 @@ async function main(): Promise<number> {
       (stage) => `  ${stage.stage.padEnd(20)} ${(stage.durationMs / 1000).toFixed(2).padStart(8)} s`,
     ),
     `  ${"total".padEnd(20)} ${(summary.stages.reduce((sum, stage) => sum + stage.durationMs, 0) / 1000).toFixed(2).padStart(8)} s`,
-    `Decision changes recorded: ${outcome.transitionCount}`,
-    `Checks: ${summary.checks.filter((check) => check.passed).length} passed, ${summary.checks.filter((check) => !check.passed).length} failed`,
-    `Wrote ${outcome.files.advisoryCurrent}`,
-    `Wrote ${outcome.files.report}`,
-    `Wrote ${outcome.files.summary}`,
-    ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),
+    `Decision changes ${summary.status === "succeeded" ? "recorded" : "computed"}: ${outcome.transitionCount}`,
+    ...summary.transitions.map(
+      (entry) =>
+        `  ${(entry.from ?? "(new)").padEnd(20)} → ${(entry.to ?? "(no longer listed)").padEnd(20)} ${entry.count}`,
+    ),
+    `Checks: ${summary.checks.length - failedChecks.length} passed, ${failedChecks.length} failed${failedChecks.length ? ` (${failedChecks.map((check) => `${check.checkId} ${check.severity}`).join(", ")})` : ""}`,
   ];
+  if (summary.status === "dry_run") {
+    lines.push(
+      summary.publish.publish
+        ? "Dry run: nothing was published; a real run would publish these changes."
+        : `Dry run: nothing was published; a real run would NOT publish: ${summary.publish.reasons.join("; ")}`,
+    );
+  } else if (summary.status === "blocked") {
+    lines.push(
+      `NOT PUBLISHED (exit ${EXIT_BLOCKED}): ${summary.publish.reasons.join("; ")}`,
+      "The previously published outputs were left in place.",
+      `Wrote ${outcome.files.report}`,
+      `Wrote ${outcome.files.summary}`,
+    );
+  } else {
+    lines.push(
+      `Wrote ${outcome.files.advisoryCurrent}`,
+      `Wrote ${outcome.files.report}`,
+      `Wrote ${outcome.files.summary}`,
+      ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),
+    );
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
-  return 0;
+  return outcome.exitCode;
 }
 
 main().then(
