@@ -24,6 +24,8 @@ Options:
   --accept-mass-change
                     publish even when more advisories change state than
                     quality.max_state_change_share allows (the report records it)
+  --source <name>   fetch only this source (repeatable); the others keep their last good data,
+                    which is not counted as stale (echo_data, echo_csv, debian_tracker, osv, nvd)
   -h, --help        show this help
 
 Inspect what runs recorded:
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
     revalidate?: boolean;
     "dry-run"?: boolean;
     "accept-mass-change"?: boolean;
+    source?: string[];
     help?: boolean;
   };
   try {
@@ -58,6 +61,7 @@ async function main(): Promise<number> {
         revalidate: { type: "boolean" },
         "dry-run": { type: "boolean" },
         "accept-mass-change": { type: "boolean" },
+        source: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -79,6 +83,7 @@ async function main(): Promise<number> {
     revalidate: values.revalidate ?? false,
     dryRun: values["dry-run"] ?? false,
     acceptMassChange: values["accept-mass-change"] ?? false,
+    ...(values.source ? { onlySources: values.source } : {}),
   });
   const { summary } = outcome;
   const failedChecks = summary.checks.filter((check) => !check.passed);

@@ -24,6 +24,8 @@ export interface IngestedSource {
 export interface IngestOptions {
   asOf: Date;
   revalidate: boolean;
+  /** Fetch only these sources (--source); the others keep their last good data. All when undefined. */
+  onlySources?: ReadonlySet<string>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: see IngestedSource
@@ -39,11 +41,16 @@ const primarySource = "echo_data";
  */
 export async function ingestSources(
   db: Database,
-  adapters: readonly AnyAdapter[],
+  allAdapters: readonly AnyAdapter[],
   options: IngestOptions,
 ): Promise<IngestedSource[]> {
   const checkpoints = await readCheckpoints(db);
   const baseContext = { asOf: options.asOf, revalidate: options.revalidate };
+  const selected = (adapter: AnyAdapter) => options.onlySources?.has(adapter.name) ?? true;
+  const skipped = allAdapters
+    .filter((adapter) => !selected(adapter))
+    .map((adapter) => skipSource(adapter, options.asOf));
+  const adapters = allAdapters.filter(selected);
   const primary = adapters.find((adapter) => adapter.name === primarySource);
   const primaryResult = primary
     ? await fetchSource(
@@ -84,7 +91,31 @@ export async function ingestSources(
         ),
       ),
   );
-  return primaryResult ? [primaryResult, ...others] : others;
+  return [...(primaryResult ? [primaryResult] : []), ...others, ...skipped];
+}
+
+/** A source left out by --source: recorded as skipped, so its last good data stays in use without being stale. */
+function skipSource(adapter: AnyAdapter, fetchedAt: Date): IngestedSource {
+  log.info("source skipped (--source); its last good data stays in use", { source: adapter.name });
+  return {
+    adapter,
+    fetchedAt,
+    rows: undefined,
+    positions: [],
+    rejections: [],
+    health: {
+      status: "skipped",
+      observations: 0,
+      rejected: 0,
+      bytes: 0,
+      requests: 0,
+      retries: 0,
+      durationMs: 0,
+    },
+    unchanged: false,
+    incremental: false,
+    checkpoint: null,
+  };
 }
 
 async function fetchSource(

@@ -2,10 +2,11 @@ import { DuckDBTimestampTZValue } from "@duckdb/node-api";
 import type { IngestedSource } from "./ingest.ts";
 import type { Database } from "./lib/db.ts";
 import { canonicalJson, sha256 } from "./lib/hash.ts";
+import type { SourceStatus } from "./sources/types.ts";
 
 export interface LoadedSource {
   source: string;
-  status: "ok" | "degraded" | "failed";
+  status: SourceStatus;
   snapshotHash: string | null;
   newSnapshot: boolean;
   newObservations: number;

@@ -143,13 +143,13 @@ const checks: readonly CheckDefinition[] = [
         db,
         `with this_run as (
            select source, observations from meta.source_fetches
-           where run_id = $run_id and status <> 'failed' and not unchanged and delivery = 'full'
+           where run_id = $run_id and status not in ('failed', 'skipped') and not unchanged and delivery = 'full'
          ),
          last_good as (
            select fetches.source, fetches.observations
            from meta.source_fetches as fetches
            inner join meta.runs as runs on fetches.run_id = runs.run_id
-           where fetches.run_id <> $run_id and fetches.status <> 'failed' and not fetches.unchanged
+           where fetches.run_id <> $run_id and fetches.status not in ('failed', 'skipped') and not fetches.unchanged
              and fetches.delivery = 'full' and fetches.observations > 0
              and runs.as_of < $as_of::timestamptz and runs.status in ('succeeded', 'blocked')
            qualify row_number() over (partition by fetches.source order by runs.as_of desc) = 1

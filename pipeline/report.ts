@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { StateCount } from "./export.ts";
 import { compactUtc } from "./lib/clock.ts";
 import type { CheckResult, PublishDecision } from "./quality.ts";
-import type { SourceHealth } from "./sources/types.ts";
+import type { SourceHealth, SourceStatus } from "./sources/types.ts";
 
 export interface StageTiming {
   stage: string;
@@ -14,7 +14,7 @@ export interface SourceRunSummary {
   health: SourceHealth;
   /** ok / degraded / failed as fetched, or stale: its data in use is older than the source's maximum age
    * or comes from an earlier run because this one failed. */
-  status: "ok" | "degraded" | "failed" | "stale";
+  status: SourceStatus | "stale";
   snapshotHash: string | null;
   newSnapshot: boolean;
   newObservations: number;
@@ -275,11 +275,13 @@ export function renderRunReport(summary: RunSummary): string {
         source.lastGoodFetchAt ?? "never",
         source.health.error
           ? `failed: ${source.health.error}; ${source.lastGoodFetchAt ? `last good data from ${source.lastGoodFetchAt} kept in use` : "no earlier data to fall back on"}`
-          : source.unchanged
-            ? "not modified upstream (conditional request); previous data kept"
-            : source.newSnapshot
-              ? `new data, ${source.newObservations} new observations`
-              : "same content as an earlier run",
+          : source.health.status === "skipped"
+            ? `not fetched (--source); ${source.lastGoodFetchAt ? `last good data from ${source.lastGoodFetchAt} kept in use` : "no earlier data to fall back on"}`
+            : source.unchanged
+              ? "not modified upstream (conditional request); previous data kept"
+              : source.newSnapshot
+                ? `new data, ${source.newObservations} new observations`
+                : "same content as an earlier run",
       ]),
       ["l", "l", "r", "r", "r", "r", "r", ...(summary.clockPinned ? [] : ["r" as const]), "r", "l", "l"],
     ),

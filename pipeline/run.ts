@@ -50,6 +50,8 @@ export interface RunOptions {
   dryRun?: boolean;
   /** Publish even when more advisories change state than quality.max_state_change_share allows. */
   acceptMassChange?: boolean;
+  /** Fetch only these sources (--source); the others keep their last good data. */
+  onlySources?: readonly string[];
   /** Look up final advisories again and ignore checkpoints and conditional requests. */
   revalidate?: boolean;
 }
@@ -89,6 +91,15 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   const stages = new StageClock();
   const config = await stages.time("config", () => loadConfig(options.configPath));
   const adapters = enabledAdapters(config);
+  const unknownSources = (options.onlySources ?? []).filter(
+    (name) => !adapters.some((adapter) => adapter.name === name),
+  );
+  if (unknownSources.length > 0) {
+    throw new PipelineError(
+      `--source ${unknownSources.join(", ")}: not an enabled source (enabled: ${adapters.map((adapter) => adapter.name).join(", ")})`,
+      { location: { file: config.configPath, key: "sources" }, exitCode: 2 },
+    );
+  }
 
   const { db, runId } = await stages.time("init", async () => {
     const opened = await openDatabase(config.database);
@@ -108,7 +119,11 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
 
   try {
     const ingested = await stages.time("ingest", () =>
-      ingestSources(db, adapters, { asOf: options.asOf, revalidate: options.revalidate ?? false }),
+      ingestSources(db, adapters, {
+        asOf: options.asOf,
+        revalidate: options.revalidate ?? false,
+        ...(options.onlySources ? { onlySources: new Set(options.onlySources) } : {}),
+      }),
     );
     const loaded = await stages.time("load", async () => {
       try {

@@ -49,7 +49,8 @@ export interface Rejection {
   excerpt?: string;
 }
 
-export type SourceStatus = "ok" | "degraded" | "failed";
+/** skipped: not fetched in this run on purpose (--source); its last good data stays in use, not stale. */
+export type SourceStatus = "ok" | "degraded" | "failed" | "skipped";
 
 export interface SourceHealth {
   status: SourceStatus;

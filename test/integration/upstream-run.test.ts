@@ -72,6 +72,40 @@ describe("upstream signals from the bundled sample (mock mode)", () => {
     // Vendor decisions are untouched by upstream: overrides and vendor fixes stay as they were.
     expect(countStates(document)).toMatchObject({ not_applicable: 25, wont_fix: 2, pending_upstream: 4 });
   });
+
+  it("with --source, fetches only the named sources; the others keep their data, skipped but not stale", async () => {
+    const before = await workspace.readAdvisoryCurrent();
+    const unknown = await workspace.run(["--as-of", "2026-02-02T00:00:00Z", "--source", "nope"]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("--source nope: not an enabled source");
+    const run = await workspace.run([
+      "--as-of",
+      "2026-02-02T00:00:00Z",
+      "--source",
+      "echo_data",
+      "--source",
+      "echo_csv",
+    ]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const after = await workspace.readAdvisoryCurrent();
+    expect(decisions(after)).toEqual(decisions(before));
+    expect(
+      after.advisories.filter((advisory) => advisory.explanation.includes("latest fetch failed")),
+    ).toEqual([]);
+    const summary = JSON.parse(await readFile(join(workspace.outputDir, "run_summary.json"), "utf8")) as {
+      sources: { source: string; status: string }[];
+    };
+    expect(Object.fromEntries(summary.sources.map((source) => [source.source, source.status]))).toEqual({
+      echo_data: "ok",
+      echo_csv: "ok",
+      debian_tracker: "skipped",
+      osv: "skipped",
+    });
+    const report = await readFile(join(workspace.outputDir, "run_report_20260202T000000Z.md"), "utf8");
+    expect(report).toMatch(
+      /\| debian_tracker \| skipped \|.*not fetched \(--source\); last good data from 2026-02-01T00:00:00\.000Z kept in use/,
+    );
+  });
 });
 
 describe("a live Debian tracker served on 127.0.0.1", () => {

@@ -1,5 +1,6 @@
 {#- For the run being decided, the snapshot each source contributes: the one it delivered in this run, or,
-    when it failed or was not fetched, its last good snapshot, marked stale. Nothing is silently dropped. -#}
+    when it failed or was not fetched, its last good snapshot, marked stale (unless it was skipped on
+    purpose with --source). Nothing is silently dropped. -#}
 with
 
 runs as (
@@ -64,7 +65,9 @@ final as (
         latest_good_snapshot.fetched_at as snapshot_fetched_at,
         coalesce(fetch_in_current_run.fetch_status, 'not_fetched') as fetch_status_this_run,
         fetch_in_current_run.error_message as error_this_run,
-        latest_good_snapshot.run_id <> (select run_id from current_run) as is_stale
+        {#- A source left out on purpose (--source) keeps its data without it counting as stale. -#}
+        latest_good_snapshot.run_id <> (select run_id from current_run)
+        and coalesce(fetch_in_current_run.fetch_status, 'not_fetched') <> 'skipped' as is_stale
     from latest_good_snapshot
     left join fetch_in_current_run
         on latest_good_snapshot.source = fetch_in_current_run.source
