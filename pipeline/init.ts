@@ -41,6 +41,15 @@ export async function initDatabase(db: Database): Promise<void> {
     -- The run's summary as run_summary.json has it, kept per run (also for blocked and dry runs).
     alter table meta.runs add column if not exists summary varchar;
 
+    -- Every dbt node's timing and status per run, from dbt's run_results.json.
+    create table if not exists meta.dbt_node_timings (
+      run_id varchar not null,
+      unique_id varchar not null,
+      status varchar not null,
+      execution_seconds double not null,
+      primary key (run_id, unique_id)
+    );
+
     -- Columns added after the first release: databases created earlier gain them here.
     alter table meta.source_fetches add column if not exists delivery varchar default 'full';
     alter table meta.source_fetches add column if not exists unchanged boolean default false;

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { StateCount } from "./export.ts";
+import { historyUrl, type StateCount } from "./export.ts";
 import { compactUtc } from "./lib/clock.ts";
 import type { CheckResult, PublishDecision } from "./quality.ts";
 import type { SourceHealth, SourceStatus } from "./sources/types.ts";
@@ -62,6 +62,8 @@ export interface RunSummary {
   publish: PublishDecision;
   /** Pinned clock: wall-clock figures are left out so that the report is reproducible. */
   clockPinned: boolean;
+  /** The site's public address (config site.public_url), for links to advisories. */
+  publicUrl?: string;
   advisoryCount: number;
   /** Decision changes this run recorded in the history (new advisories count as from = null). */
   transitions: TransitionCount[];
@@ -127,6 +129,14 @@ function bytes(count: number): string {
   if (count >= 1024 * 1024) return `${(count / 1024 / 1024).toFixed(1)} MiB`;
   if (count >= 1024) return `${(count / 1024).toFixed(1)} KiB`;
   return `${count} B`;
+}
+
+/** A list item that starts with an advisory id links it to the advisory's page on the site. */
+function linkAdvisory(item: string, publicUrl: string | undefined): string {
+  const match = /^([a-z0-9][a-z0-9+.-]*:(?:CVE-\d{4}-\d+|TEMP-[0-9A-F-]+))(.*)$/.exec(item);
+  if (!match) return cell(item);
+  const [, advisoryId = "", rest = ""] = match;
+  return `[${advisoryId}](${historyUrl(advisoryId, publicUrl)})${cell(rest)}`;
 }
 
 /** What happened to the published outputs, first thing in the report. */
@@ -302,7 +312,7 @@ export function renderRunReport(summary: RunSummary): string {
   ];
   for (const check of checksFailed) {
     lines.push("", `### ${check.checkId} (${check.failingCount})`, "");
-    for (const example of check.examples) lines.push(`- ${cell(example)}`);
+    for (const example of check.examples) lines.push(`- ${linkAdvisory(example, summary.publicUrl)}`);
     if (check.failingCount > check.examples.length)
       lines.push(`- … and ${check.failingCount - check.examples.length} more`);
   }

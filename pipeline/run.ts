@@ -188,6 +188,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           exitCode,
           publish: guard,
           clockPinned: options.clockPinned ?? false,
+          ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
           advisoryCount: advisories.length,
           transitions: summariseTransitions(transitions),
           stages: stages.timings,
@@ -221,6 +222,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         }
         return built;
       });
+      await recordDbtTimings(reopened, runId, transform.nodes);
       await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
       return { runId, summary, files, transitionCount: transitions.length, exitCode };
     });
@@ -325,6 +327,23 @@ async function startRun(
   return runId;
 }
 
+async function recordDbtTimings(
+  db: Database,
+  runId: string,
+  nodes: readonly { uniqueId: string; status: string; executionTimeSeconds: number }[],
+) {
+  await db.run("delete from meta.dbt_node_timings where run_id = ?", [runId]);
+  const appender = await db.connection.createAppender("dbt_node_timings", "meta");
+  for (const node of nodes) {
+    appender.appendVarchar(runId);
+    appender.appendVarchar(node.uniqueId);
+    appender.appendVarchar(node.status);
+    appender.appendDouble(node.executionTimeSeconds);
+    appender.endRow();
+  }
+  appender.closeSync();
+}
+
 async function finishRun(
   db: Database,
   runId: string,
@@ -398,6 +417,11 @@ function toSummaryJson(summary: RunSummary) {
       source: source.source,
       status: source.status,
       last_good_fetch_at: source.lastGoodFetchAt,
+      data_age_hours:
+        source.lastGoodFetchAt === null
+          ? null
+          : Math.round((summary.asOf.getTime() - new Date(source.lastGoodFetchAt).getTime()) / 36_000) / 100,
+      max_age_hours: source.maxAgeHours,
       requests: source.health.requests,
       retries: source.health.retries,
       observations: source.health.observations,

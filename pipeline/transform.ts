@@ -69,7 +69,7 @@ export async function runDbtBuild(config: Config, runId: string, asOf: Date): Pr
   log.info("dbt build started", { project_dir: config.dbt.project_dir });
   let result: Awaited<ReturnType<typeof execa>>;
   try {
-    result = await execa(config.dbt.executable, args, {
+    const subprocess = execa(config.dbt.executable, args, {
       reject: false,
       all: true,
       env: {
@@ -82,6 +82,10 @@ export async function runDbtBuild(config: Config, runId: string, asOf: Date): Pr
         DBT_PARTIAL_PARSE: "true",
       },
     });
+    const progress = terminalProgress("transform");
+    subprocess.stdout?.on("data", (chunk: Buffer) => progress?.count(countFinishedNodes(String(chunk))));
+    result = await subprocess;
+    progress?.end();
   } catch (error) {
     throw new PipelineError(`cannot start dbt: ${error instanceof Error ? error.message : error}`, {
       location: { file: config.dbt.executable },
@@ -150,5 +154,29 @@ async function readRunResults(path: string): Promise<Omit<TransformResult, "warn
       message: node.message ?? null,
       failures: node.failures ?? null,
     })),
+  };
+}
+
+/** dbt's JSON log names one event per node it finishes (LogModelResult, LogTestResult, LogSeedResult, …). */
+export function countFinishedNodes(text: string): number {
+  return (text.match(/"name":\s*"Log\w*Result"/g) ?? []).length;
+}
+
+/**
+ * A one-line counter on an interactive terminal, so a long dbt build shows it is moving. Nothing in CI or
+ * when stderr is not a terminal: logs there stay one structured line per event.
+ */
+function terminalProgress(stage: string): { count(finished: number): void; end(): void } | undefined {
+  if (!process.stderr.isTTY || process.env.CI === "true") return undefined;
+  let done = 0;
+  return {
+    count(finished) {
+      if (finished === 0) return;
+      done += finished;
+      process.stderr.write(`\r${stage}: ${done} dbt nodes done`);
+    },
+    end() {
+      if (done > 0) process.stderr.write("\n");
+    },
   };
 }

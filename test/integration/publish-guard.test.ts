@@ -165,6 +165,10 @@ describe("quality checks and the publish guard", () => {
     await writeFile(dataPath, JSON.stringify(withdrawn));
     const run = await workspace.run(["--as-of", day(6)]);
     expect(run.exitCode, run.stderr).toBe(0);
+    const report = await readFile(join(workspace.outputDir, "run_report_20260606T000000Z.md"), "utf8");
+    expect(report).toContain(
+      "- [curl:CVE-2023-38545](advisory/?id=curl%3ACVE-2023-38545): fixed → under_investigation by no_signal (awaiting_analysis)",
+    );
     expect(check(await summary(), "regressions")).toMatchObject({
       passed: false,
       severity: "warn",
