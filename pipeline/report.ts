@@ -55,6 +55,8 @@ export type RunStatus = "succeeded" | "blocked" | "dry_run";
 export interface RunSummary {
   runId: string;
   startedAt: Date;
+  /** When the report was assembled: the end of the run but for writing it. */
+  finishedAt: Date;
   asOf: Date;
   configPath: string;
   status: RunStatus;
@@ -177,6 +179,7 @@ export function renderRunReport(summary: RunSummary): string {
         ],
         ["As of", summary.asOf.toISOString()],
         ["Started", summary.clockPinned ? "(clock pinned)" : summary.startedAt.toISOString()],
+        ["Finished", summary.clockPinned ? "(clock pinned)" : summary.finishedAt.toISOString()],
         ["Config", summary.configPath],
         ["Advisories", summary.advisoryCount],
         [

@@ -182,6 +182,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         const built: RunSummary = {
           runId,
           startedAt,
+          finishedAt: new Date(),
           asOf: options.asOf,
           configPath: config.configPath,
           status,
@@ -406,6 +407,7 @@ function toSummaryJson(summary: RunSummary) {
     clock_pinned: summary.clockPinned,
     // Wall-clock figures differ between two runs of the same inputs; a pinned clock promises they do not.
     started_at: summary.clockPinned ? null : summary.startedAt.toISOString(),
+    finished_at: summary.clockPinned ? null : summary.finishedAt.toISOString(),
     advisory_count: summary.advisoryCount,
     stage_durations_ms: summary.clockPinned
       ? null
