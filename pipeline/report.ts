@@ -83,8 +83,8 @@ export interface RunSummary {
     unitTests: number;
     seeds: number;
     warnings: number;
-    /** The ten slowest models of this run, from dbt's run_results.json. */
-    slowestModels: { model: string; seconds: number }[];
+    /** Every model's build time in this run, slowest first, from dbt's run_results.json. */
+    modelTimings: { model: string; seconds: number }[];
   };
 }
 
@@ -204,14 +204,16 @@ export function renderRunReport(summary: RunSummary): string {
     "",
     `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests${summary.clockPinned ? "" : ` in ${summary.dbt.elapsedSeconds.toFixed(2)} s`}; ${summary.dbt.warnings} warnings.`,
     "",
-    ...(summary.clockPinned || summary.dbt.slowestModels.length === 0
+    ...(summary.clockPinned || summary.dbt.modelTimings.length === 0
       ? []
       : [
           "Slowest models:",
           "",
           table(
             ["Model", "Duration"],
-            summary.dbt.slowestModels.map((model) => [model.model, `${model.seconds.toFixed(2)} s`]),
+            summary.dbt.modelTimings
+              .slice(0, 10)
+              .map((model) => [model.model, `${model.seconds.toFixed(2)} s`]),
             ["l", "r"],
           ),
           "",

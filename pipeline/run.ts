@@ -206,10 +206,9 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             tests: countNodes("test."),
             unitTests: countNodes("unit_test."),
             warnings: transform.warnings.length,
-            slowestModels: transform.nodes
+            modelTimings: transform.nodes
               .filter((node) => node.uniqueId.startsWith("model."))
               .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
-              .slice(0, 10)
               .map((node) => ({
                 model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
                 seconds: node.executionTimeSeconds,
@@ -447,7 +446,7 @@ function toSummaryJson(summary: RunSummary) {
       tests: summary.dbt.tests,
       warnings: summary.dbt.warnings,
       elapsed_seconds: summary.clockPinned ? null : summary.dbt.elapsedSeconds,
-      slowest_models: summary.clockPinned ? null : summary.dbt.slowestModels,
+      model_timings: summary.clockPinned ? null : summary.dbt.modelTimings,
     },
   };
 }
