@@ -34,7 +34,7 @@ describe.skipIf(!sharedPresent)("acceptance on the vendor's real snapshot (../sh
       fixed: 36_515,
       under_investigation: 2_141,
     });
-    expect(run.stdout).toContain("Checks: 5 passed, 0 failed");
+    expect(run.stdout).toContain("Checks: 11 passed, 0 failed");
   });
 
   it("adds no landing rows on a second run of the same input", async () => {
