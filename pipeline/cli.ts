@@ -120,6 +120,7 @@ async function main(): Promise<number> {
   } else {
     lines.push(
       `Wrote ${outcome.files.advisoryCurrent}`,
+      `Wrote ${outcome.files.vendorFeed}`,
       `Wrote ${outcome.files.report}`,
       `Wrote ${outcome.files.summary}`,
       ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),

@@ -153,3 +153,57 @@ export function serialiseAdvisoryDocument(document: AdvisoryDocument): string {
 export function advisoryCurrentPath(outputDir: string): string {
   return join(outputDir, "advisory_current.json");
 }
+
+interface VendorFeedRow {
+  package_name: string;
+  vuln_id: string;
+  published_fixed_version: string | null;
+  severity: string | null;
+  extra_fields: string | null;
+}
+
+/** One entry of data.json: the vendor's fields, with fixed_version as decided. */
+type VendorEntry = Record<string, unknown>;
+
+/**
+ * data.json rewritten from the decisions (marts.mart_vendor_data_feed), in the vendor's published shape
+ * `{package: {vulnerability: {fixed_version?, …}}}`: every package/CVE of the input, the vendor's other
+ * fields unchanged, no new fields, so scanners that read data.json keep working.
+ */
+export async function readVendorFeed(db: Database): Promise<Map<string, Map<string, VendorEntry>>> {
+  const rows = await db.all<VendorFeedRow>(
+    `select package_name, vuln_id, published_fixed_version, severity, extra_fields
+     from marts.mart_vendor_data_feed`,
+  );
+  const feed = new Map<string, Map<string, VendorEntry>>();
+  for (const row of rows) {
+    const entry: VendorEntry = {};
+    if (row.published_fixed_version !== null) entry.fixed_version = row.published_fixed_version;
+    if (row.severity !== null) entry.severity = row.severity;
+    if (row.extra_fields !== null) Object.assign(entry, JSON.parse(row.extra_fields) as VendorEntry);
+    const entries = feed.get(row.package_name) ?? new Map<string, VendorEntry>();
+    entries.set(row.vuln_id, entry);
+    feed.set(row.package_name, entries);
+  }
+  return feed;
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Sorted by package and vulnerability id, one package per line: valid JSON that diffs by package. */
+export function serialiseVendorFeed(feed: ReadonlyMap<string, ReadonlyMap<string, VendorEntry>>): string {
+  const packages = [...feed.keys()].sort(byCodeUnits);
+  const lines = packages.map((name) => {
+    const entries = feed.get(name) as ReadonlyMap<string, VendorEntry>;
+    const body = [...entries.keys()]
+      .sort(byCodeUnits)
+      .map((id) => `${JSON.stringify(id)}:${JSON.stringify(entries.get(id))}`)
+      .join(",");
+    return `${JSON.stringify(name)}:{${body}}`;
+  });
+  return `{\n${lines.join(",\n")}\n}\n`;
+}
+
+export function vendorFeedPath(outputDir: string): string {
+  return join(outputDir, "data.json");
+}

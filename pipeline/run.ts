@@ -4,8 +4,11 @@ import {
   buildAdvisoryDocument,
   readCurrentAdvisories,
   readStateDistribution,
+  readVendorFeed,
   serialiseAdvisoryDocument,
   serialiseJson,
+  serialiseVendorFeed,
+  vendorFeedPath,
 } from "./export.ts";
 import {
   type LedgerTransition,
@@ -59,7 +62,13 @@ export interface RunOptions {
 export interface RunOutcome {
   runId: string;
   summary: RunSummary;
-  files: { advisoryCurrent: string; report: string; summary: string; ledger: string | null };
+  files: {
+    advisoryCurrent: string;
+    report: string;
+    summary: string;
+    vendorFeed: string;
+    ledger: string | null;
+  };
   transitionCount: number;
   /** 0, or EXIT_BLOCKED when the publish guard kept the outputs from being replaced. */
   exitCode: number;
@@ -157,6 +166,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         advisoryCurrent: advisoryCurrentPath(config.output_dir),
         report: reportPath(config.output_dir, options.asOf),
         summary: `${config.output_dir}/run_summary.json`,
+        vendorFeed: vendorFeedPath(config.output_dir),
         ledger: null as string | null,
       };
       const advisories = await stages.time("export", async () => {
@@ -166,6 +176,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
         const document = buildAdvisoryDocument(current, options.asOf);
         await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
+        await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
         return current;
       });
       const summary = await stages.time("report", async () => {

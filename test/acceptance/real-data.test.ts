@@ -37,6 +37,32 @@ describe.skipIf(!sharedPresent)("acceptance on the vendor's real snapshot (../sh
     expect(run.stdout).toContain("Checks: 11 passed, 0 failed");
   });
 
+  it("rewrites data.json with every package/CVE of the input still present", async () => {
+    type Feed = Record<string, Record<string, { fixed_version?: string }>>;
+    const input = JSON.parse(await readFile(dataJson, "utf8")) as Feed;
+    const feed = JSON.parse(await readFile(join(workspace.outputDir, "data.json"), "utf8")) as Feed;
+    let entries = 0;
+    let gainedFixedVersion = 0;
+    let changedVersion = 0;
+    for (const [name, vulnerabilities] of Object.entries(input)) {
+      for (const [id, entry] of Object.entries(vulnerabilities)) {
+        const rewritten = feed[name]?.[id];
+        expect(rewritten, `${name}:${id}`).toBeDefined();
+        entries += 1;
+        if (entry.fixed_version === undefined && rewritten?.fixed_version !== undefined)
+          gainedFixedVersion += 1;
+        else if (entry.fixed_version !== rewritten?.fixed_version) changedVersion += 1;
+      }
+    }
+    expect(entries).toBe(40_625);
+    expect(
+      Object.values(feed).reduce((sum, vulnerabilities) => sum + Object.keys(vulnerabilities).length, 0),
+    ).toBe(40_625);
+    console.info(
+      `rewritten data.json: ${entries} entries, ${gainedFixedVersion} gained a fixed version, ${changedVersion} changed it`,
+    );
+  });
+
   it("adds no landing rows on a second run of the same input", async () => {
     const before = await workspace.landingCounts();
     expect(before).toMatchObject({ echo_advisories: 40_625, echo_not_applicable: 1_969 });

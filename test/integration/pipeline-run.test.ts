@@ -95,6 +95,31 @@ describe("a pipeline run on the bundled sample", () => {
     }
   });
 
+  it("rewrites data.json in the vendor's shape: every package/CVE kept, fixed versions as decided, no new fields", async () => {
+    type Feed = Record<string, Record<string, Record<string, string>>>;
+    const input = JSON.parse(await readFile(sampleDataJson, "utf8")) as Feed;
+    const feed = JSON.parse(await readFile(join(workspace.outputDir, "data.json"), "utf8")) as Feed;
+    const pairs = (document: Feed) =>
+      Object.entries(document).flatMap(([name, entries]) =>
+        Object.keys(entries).map((id) => `${name}:${id}`),
+      );
+    expect(pairs(feed).sort()).toEqual(pairs(input).sort());
+    const decided = new Map(
+      (await workspace.readAdvisoryCurrent()).advisories.map((advisory) => [advisory.advisory_id, advisory]),
+    );
+    for (const [name, entries] of Object.entries(feed)) {
+      for (const [id, entry] of Object.entries(entries)) {
+        const advisory = decided.get(`${name}:${id}`);
+        expect(
+          Object.keys(entry).every((key) => key in (input[name]?.[id] ?? {}) || key === "fixed_version"),
+        ).toBe(true);
+        if (advisory?.state === "fixed") expect(entry.fixed_version).toBe(advisory.fixed_version);
+        if (advisory?.state === "under_investigation") expect(entry.fixed_version).toBeUndefined();
+        if (advisory?.state === "not_applicable") expect(entry.fixed_version).toEqual(expect.any(String));
+      }
+    }
+  });
+
   it("writes a run report with metadata, state distribution and check results, and a run summary", async () => {
     const files = await readdir(workspace.outputDir);
     expect(files).toContain("run_report_20260115T100000Z.md");

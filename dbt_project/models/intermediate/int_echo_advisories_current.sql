@@ -30,6 +30,7 @@ final as (
         advisories.fixed_version,
         advisories.fixed_version_key,
         advisories.severity,
+        advisories.extra_fields,
         advisories.content_hash,
         selected_snapshot.snapshot_fetched_at as fetched_at,
         {#- When this exact entry was first fetched: stable while the entry is unchanged. -#}
