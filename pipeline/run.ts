@@ -307,7 +307,7 @@ async function startRun(
       `the run's clock ${asOf.toISOString()} is before the latest recorded run ${latestRun}: history only moves forward`,
       {
         location: { file: config.history_dir },
-        hint: "run with a later --as-of (or without one), or with a fresh database and history directory",
+        hint: `run with --as-of ${latestRun} or later, or start a fresh history by moving ${config.database} and ${config.history_dir} aside`,
         exitCode: 2,
       },
     );
