@@ -25,6 +25,7 @@ import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { writeFileAtomic } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
+import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
 import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
 import {
@@ -110,136 +111,145 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
     );
   }
 
-  const { db, runId } = await stages.time("init", async () => {
-    const opened = await openDatabase(config.database);
-    try {
-      await initDatabase(opened);
-      const ledger = await readLedger(config.history_dir);
-      const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
-      const restored = await restoreLedger(opened, ledger);
-      log.info("history restored", { files: ledger.length, transitions: restored, dir: config.history_dir });
-      return { db: opened, runId: id };
-    } catch (error) {
-      opened.close();
-      throw error;
-    }
-  });
-  log.info("run started", { run_id: runId, as_of: options.asOf.toISOString(), config: config.configPath });
-
+  const releaseLock = await acquireRunLock(config.database);
   try {
-    const ingested = await stages.time("ingest", () =>
-      ingestSources(db, adapters, {
-        asOf: options.asOf,
-        revalidate: options.revalidate ?? false,
-        ...(options.onlySources ? { onlySources: new Set(options.onlySources) } : {}),
-      }),
-    );
-    const loaded = await stages.time("load", async () => {
+    const { db, runId } = await stages.time("init", async () => {
+      const opened = await openDatabase(config.database);
       try {
-        return await loadSources(db, runId, ingested);
-      } finally {
-        // dbt opens the same database file next; DuckDB allows one writing process at a time.
-        db.close();
+        await initDatabase(opened);
+        const ledger = await readLedger(config.history_dir);
+        const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
+        const restored = await restoreLedger(opened, ledger);
+        log.info("history restored", {
+          files: ledger.length,
+          transitions: restored,
+          dir: config.history_dir,
+        });
+        return { db: opened, runId: id };
+      } catch (error) {
+        opened.close();
+        throw error;
       }
     });
-    const transform = await stages.time("transform", () => runDbtBuild(config, runId, options.asOf));
+    log.info("run started", { run_id: runId, as_of: options.asOf.toISOString(), config: config.configPath });
 
-    return await withDatabase(config.database, async (reopened) => {
-      await ensurePrimarySourceUsable(reopened);
-      const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
-      const qualityContext = { runId, asOf: options.asOf, config, sources };
-      // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
-      const { checks, guard } = await stages.time("quality", async () => {
-        const results = await runQualityChecks(reopened, qualityContext);
-        const decision = await evaluatePublishGuard(
-          reopened,
-          qualityContext,
-          results,
-          options.acceptMassChange ?? false,
-        );
-        return { checks: results, guard: decision };
-      });
-      const transitions = await readRunTransitions(reopened, runId);
-      const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
-      const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
-      const files = {
-        advisoryCurrent: advisoryCurrentPath(config.output_dir),
-        report: reportPath(config.output_dir, options.asOf),
-        summary: `${config.output_dir}/run_summary.json`,
-        vendorFeed: vendorFeedPath(config.output_dir),
-        ledger: null as string | null,
-      };
-      const advisories = await stages.time("export", async () => {
-        const current = await readCurrentAdvisories(reopened, config.site.public_url);
-        if (status !== "succeeded") return current;
-        // The ledger first: published outputs never show a decision the history does not hold.
-        files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
-        const document = buildAdvisoryDocument(current, options.asOf);
-        await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
-        await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
-        return current;
-      });
-      const summary = await stages.time("report", async () => {
-        const rules = await reopened.all<RuleCount>(
-          "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
-        );
-        const rejected = await reopened.all<RejectedRecordSummary>(
-          "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
-          [runId, config.report.list_limit],
-        );
-        const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
-        const countNodes = (prefix: string) =>
-          transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
-        const built: RunSummary = {
-          runId,
-          startedAt,
-          finishedAt: new Date(),
+    try {
+      const ingested = await stages.time("ingest", () =>
+        ingestSources(db, adapters, {
           asOf: options.asOf,
-          configPath: config.configPath,
-          status,
-          exitCode,
-          publish: guard,
-          clockPinned: options.clockPinned ?? false,
-          ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
-          advisoryCount: advisories.length,
-          transitions: summariseTransitions(transitions),
-          stages: stages.timings,
-          stateDistribution: await readStateDistribution(reopened),
-          rules,
-          sources,
-          rejected,
-          rejectedTotal,
-          checks,
-          dbt: {
-            elapsedSeconds: transform.elapsedSeconds,
-            models: countNodes("model."),
-            seeds: countNodes("seed."),
-            tests: countNodes("test."),
-            unitTests: countNodes("unit_test."),
-            warnings: transform.warnings.length,
-            modelTimings: transform.nodes
-              .filter((node) => node.uniqueId.startsWith("model."))
-              .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
-              .map((node) => ({
-                model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
-                seconds: node.executionTimeSeconds,
-              })),
-          },
-        };
-        // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
-        if (status !== "dry_run") {
-          await writeFileAtomic(files.report, renderRunReport(built));
-          await writeFileAtomic(files.summary, serialiseJson(toSummaryJson(built)));
+          revalidate: options.revalidate ?? false,
+          ...(options.onlySources ? { onlySources: new Set(options.onlySources) } : {}),
+        }),
+      );
+      const loaded = await stages.time("load", async () => {
+        try {
+          return await loadSources(db, runId, ingested);
+        } finally {
+          // dbt opens the same database file next; DuckDB allows one writing process at a time.
+          db.close();
         }
-        return built;
       });
-      await recordDbtTimings(reopened, runId, transform.nodes);
-      await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
-      return { runId, summary, files, transitionCount: transitions.length, exitCode };
-    });
-  } catch (error) {
-    await recordFailure(config, runId, error, stages.timings);
-    throw error;
+      const transform = await stages.time("transform", () => runDbtBuild(config, runId, options.asOf));
+
+      return await withDatabase(config.database, async (reopened) => {
+        await ensurePrimarySourceUsable(reopened);
+        const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
+        const qualityContext = { runId, asOf: options.asOf, config, sources };
+        // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
+        const { checks, guard } = await stages.time("quality", async () => {
+          const results = await runQualityChecks(reopened, qualityContext);
+          const decision = await evaluatePublishGuard(
+            reopened,
+            qualityContext,
+            results,
+            options.acceptMassChange ?? false,
+          );
+          return { checks: results, guard: decision };
+        });
+        const transitions = await readRunTransitions(reopened, runId);
+        const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
+        const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
+        const files = {
+          advisoryCurrent: advisoryCurrentPath(config.output_dir),
+          report: reportPath(config.output_dir, options.asOf),
+          summary: `${config.output_dir}/run_summary.json`,
+          vendorFeed: vendorFeedPath(config.output_dir),
+          ledger: null as string | null,
+        };
+        const advisories = await stages.time("export", async () => {
+          const current = await readCurrentAdvisories(reopened, config.site.public_url);
+          if (status !== "succeeded") return current;
+          // The ledger first: published outputs never show a decision the history does not hold.
+          files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
+          const document = buildAdvisoryDocument(current, options.asOf);
+          await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
+          await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
+          return current;
+        });
+        const summary = await stages.time("report", async () => {
+          const rules = await reopened.all<RuleCount>(
+            "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
+          );
+          const rejected = await reopened.all<RejectedRecordSummary>(
+            "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
+            [runId, config.report.list_limit],
+          );
+          const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
+          const countNodes = (prefix: string) =>
+            transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
+          const built: RunSummary = {
+            runId,
+            startedAt,
+            finishedAt: new Date(),
+            asOf: options.asOf,
+            configPath: config.configPath,
+            status,
+            exitCode,
+            publish: guard,
+            clockPinned: options.clockPinned ?? false,
+            ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
+            advisoryCount: advisories.length,
+            transitions: summariseTransitions(transitions),
+            stages: stages.timings,
+            stateDistribution: await readStateDistribution(reopened),
+            rules,
+            sources,
+            rejected,
+            rejectedTotal,
+            checks,
+            dbt: {
+              elapsedSeconds: transform.elapsedSeconds,
+              models: countNodes("model."),
+              seeds: countNodes("seed."),
+              tests: countNodes("test."),
+              unitTests: countNodes("unit_test."),
+              warnings: transform.warnings.length,
+              modelTimings: transform.nodes
+                .filter((node) => node.uniqueId.startsWith("model."))
+                .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
+                .map((node) => ({
+                  model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
+                  seconds: node.executionTimeSeconds,
+                })),
+            },
+          };
+          // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
+          if (status !== "dry_run") {
+            await writeFileAtomic(files.report, renderRunReport(built));
+            await writeFileAtomic(files.summary, serialiseJson(toSummaryJson(built)));
+          }
+          return built;
+        });
+        await recordDbtTimings(reopened, runId, transform.nodes);
+        await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
+        return { runId, summary, files, transitionCount: transitions.length, exitCode };
+      });
+    } catch (error) {
+      await recordFailure(config, runId, error, stages.timings);
+      throw error;
+    }
+  } finally {
+    await releaseLock();
   }
 }
 
