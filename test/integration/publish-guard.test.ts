@@ -1,9 +1,11 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createWorkspace,
   readTree,
+  repoRoot,
   sampleCsv,
   sampleDataJson,
   type Workspace,
@@ -95,6 +97,17 @@ describe("quality checks and the publish guard", () => {
     expect(report).toContain("**Not published.**");
     expect(report).toContain("error check source_record_drop failed");
     expect(report).toMatch(/would change state, more than the 5\.0 % allowed/);
+
+    // The dashboard tells the security team the run was refused, and why.
+    const site = join(workspace.dir, "site");
+    await execa("npm", ["run", "site:build"], {
+      cwd: repoRoot,
+      env: { ECHO_OUTPUT_DIR: workspace.outputDir, ECHO_SITE_OUT_DIR: site },
+    });
+    const dashboard = await readFile(join(site, "index.html"), "utf8");
+    expect(dashboard).toContain("The last run was not published.");
+    expect(dashboard).toContain("error check source_record_drop failed");
+    expect(dashboard).toMatch(/<td>fixed<\/td><td>\(no longer listed\)<\/td><td class="num">\d+<\/td>/);
   });
 
   it("a dry run computes everything and leaves output/ byte-identical; its exit code says it would not publish", async () => {

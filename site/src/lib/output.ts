@@ -19,7 +19,23 @@ export interface RunSummary {
   state_distribution: StateCount[];
   rules: RuleCount[];
   sources: { source: string; status: string; observations: number; rejected: number; error: string | null }[];
-  checks: { check_id: string; severity: string; passed: boolean; failing_count: number }[];
+  checks: {
+    check_id: string;
+    severity: string;
+    passed: boolean;
+    failing_count: number;
+    examples: string[];
+  }[];
+  /** Whether this run replaced the published outputs, and why not when it did not. */
+  published: boolean;
+  publish_guard: {
+    state_changes: number;
+    previously_listed: number;
+    reasons: string[];
+    mass_change_accepted: boolean;
+  };
+  /** Decision changes of the run: from → to (null: new, or no longer listed). */
+  transitions: { from: string | null; to: string | null; count: number }[];
   rejected_total: number;
 }
 
