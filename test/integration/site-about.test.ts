@@ -1,0 +1,47 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../helpers/workspace.ts";
+
+/** The "about the data" page shows the catalogue the models read: every rule, state, source and reason. */
+describe("the about-the-data page", () => {
+  let directory: string;
+  let page: string;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), "echo-site-"));
+    await execa("npm", ["run", "site:build"], {
+      cwd: repoRoot,
+      env: { ECHO_OUTPUT_DIR: join(directory, "output"), ECHO_SITE_OUT_DIR: join(directory, "site") },
+    });
+    page = await readFile(join(directory, "site/about/index.html"), "utf8");
+  });
+  afterAll(() => rm(directory, { recursive: true, force: true }));
+
+  const seed = async (name: string) =>
+    parse(await readFile(join(repoRoot, "dbt_project/seeds", `${name}.csv`), "utf8"), {
+      columns: true,
+    }) as Record<string, string>[];
+
+  it("lists every rule of the catalogue, in priority order, with its state, reason code and OpenVEX status", async () => {
+    const rules = (await seed("rule_catalogue")).sort((a, b) => Number(a.priority) - Number(b.priority));
+    const positions = rules.map((rule) => page.indexOf(`<code>${rule.rule_id}</code>`));
+    expect(positions.every((position) => position > 0)).toBe(true);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(page).toContain(
+      "<code>upstream_rejected</code></td><td>not_applicable</td><td><code>cve_rejected</code>",
+    );
+  });
+
+  it("explains every state, every source, and each override reason customers read", async () => {
+    for (const state of await seed("advisory_states")) expect(page).toContain(`<code>${state.state}</code>`);
+    for (const source of await seed("source_catalogue"))
+      expect(page).toContain(`<code>${source.source}</code>`);
+    for (const reason of await seed("override_reasons")) expect(page).toContain(reason.customer_reason);
+    expect(page).toContain("open a pull request that adds one row");
+    expect(page).toMatch(/<nav aria-label="Site">.*About the data/);
+  });
+});
