@@ -176,15 +176,21 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           vendorFeed: vendorFeedPath(config.output_dir),
           ledger: null as string | null,
         };
-        const advisories = await stages.time("export", async () => {
+        const advisoryCount = await stages.time("export", async () => {
+          if (status !== "succeeded") {
+            // Nothing is published: counting is all the summary needs.
+            const counted = await reopened.one<{ n: number }>(
+              "select count(*)::integer as n from marts.mart_advisory_current",
+            );
+            return counted?.n ?? 0;
+          }
           const current = await readCurrentAdvisories(reopened, config.site.public_url);
-          if (status !== "succeeded") return current;
           // The ledger first: published outputs never show a decision the history does not hold.
           files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
           const document = buildAdvisoryDocument(current, options.asOf);
           await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
           await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
-          return current;
+          return current.length;
         });
         const summary = await stages.time("report", async () => {
           const rules = await reopened.all<RuleCount>(
@@ -208,7 +214,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             publish: guard,
             clockPinned: options.clockPinned ?? false,
             ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
-            advisoryCount: advisories.length,
+            advisoryCount,
             transitions: summariseTransitions(transitions),
             stages: stages.timings,
             stateDistribution: await readStateDistribution(reopened),
@@ -410,6 +416,9 @@ async function ensurePrimarySourceUsable(db: Database): Promise<void> {
     );
   }
 }
+
+/** run_summary.json as written: what the site and scripts read. */
+export type RunSummaryJson = ReturnType<typeof toSummaryJson>;
 
 function toSummaryJson(summary: RunSummary) {
   return {

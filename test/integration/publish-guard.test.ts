@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   createWorkspace,
   readTree,
@@ -12,25 +13,6 @@ import {
 } from "../helpers/workspace.ts";
 
 type DataJson = Record<string, Record<string, { fixed_version?: string }>>;
-
-interface SummaryJson {
-  status: string;
-  exit_code: number;
-  published: boolean;
-  publish_guard: {
-    state_changes: number;
-    previously_listed: number;
-    reasons: string[];
-    mass_change_accepted: boolean;
-  };
-  checks: {
-    check_id: string;
-    severity: string;
-    passed: boolean;
-    failing_count: number;
-    examples: string[];
-  }[];
-}
 
 /**
  * The publish guard and the quality checks, run after run on one workspace: a source that loses half its
@@ -44,11 +26,13 @@ describe("quality checks and the publish guard", () => {
   let original: DataJson;
   const day = (n: number) => `2026-06-${String(n).padStart(2, "0")}T00:00:00Z`;
 
-  async function summary(): Promise<SummaryJson> {
-    return JSON.parse(await readFile(join(workspace.outputDir, "run_summary.json"), "utf8")) as SummaryJson;
+  async function summary(): Promise<RunSummaryJson> {
+    return JSON.parse(
+      await readFile(join(workspace.outputDir, "run_summary.json"), "utf8"),
+    ) as RunSummaryJson;
   }
 
-  function check(document: SummaryJson, id: string) {
+  function check(document: RunSummaryJson, id: string) {
     const found = document.checks.find((entry) => entry.check_id === id);
     if (!found) throw new Error(`no check ${id}`);
     return found;

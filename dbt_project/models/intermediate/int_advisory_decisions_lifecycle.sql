@@ -85,39 +85,56 @@ retention as (
 
 ),
 
-decided as (
+{#- A retained decision is the previous one as the ledger recorded it; its caveat is that its source went
+    silent, so an old stale flag does not count twice, and the ledger's first-fetched time is what
+    explanations show. Every other advisory takes the proposed decision. -#}
+retained as (
 
     select
         retention.advisory_id,
-        retention.is_retained,
-        case when retention.is_retained then previous.rule_id else retention.rule_id end as rule_id,
-        case when retention.is_retained then previous.deciding_source else retention.deciding_source end
-            as deciding_source,
-        case when retention.is_retained then previous.evidence_signal else retention.evidence_code end
-            as evidence_code,
-        case when retention.is_retained then previous.evidence_version else retention.evidence_version end
-            as evidence_version,
-        case when retention.is_retained then null else retention.evidence_version_key end
-            as evidence_version_key,
-        case when retention.is_retained then previous.evidence_reason else retention.evidence_reason end
-            as evidence_reason,
-        case when retention.is_retained then previous.evidence_release else retention.evidence_release end
-            as evidence_release,
-        case when retention.is_retained then previous.evidence_record else retention.evidence_record end
-            as evidence_record,
-        case when retention.is_retained then previous.evidence_date else retention.evidence_date end
-            as evidence_date,
-        case when retention.is_retained then previous.evidence_fetched_at else retention.evidence_fetched_at end
-            as evidence_fetched_at,
-        {#- The ledger keeps the first-fetched time, which is what explanations show. -#}
-        case when retention.is_retained then previous.evidence_fetched_at else retention.evidence_first_fetched_at end
-            as evidence_first_fetched_at,
-        {#- A retained decision's caveat is that its source went silent; an old stale flag does not count twice. -#}
-        case when retention.is_retained then false else retention.is_evidence_stale end as is_evidence_stale,
-        case when retention.is_retained then null else retention.vex_justification end as vex_justification
+        true as is_retained,
+        previous.rule_id,
+        previous.deciding_source,
+        previous.evidence_signal as evidence_code,
+        previous.evidence_version,
+        null as evidence_version_key,
+        previous.evidence_reason,
+        previous.evidence_release,
+        previous.evidence_record,
+        previous.evidence_date,
+        previous.evidence_fetched_at,
+        previous.evidence_fetched_at as evidence_first_fetched_at,
+        false as is_evidence_stale,
+        null as vex_justification
     from retention
-    left join previous
+    inner join previous
         on retention.advisory_id = previous.advisory_id
+    where retention.is_retained
+
+),
+
+decided as (
+
+    select * from retained
+    union all by name
+    select
+        advisory_id,
+        false as is_retained,
+        rule_id,
+        deciding_source,
+        evidence_code,
+        evidence_version,
+        evidence_version_key,
+        evidence_reason,
+        evidence_release,
+        evidence_record,
+        evidence_date,
+        evidence_fetched_at,
+        evidence_first_fetched_at,
+        is_evidence_stale,
+        vex_justification
+    from retention
+    where not retention.is_retained
 
 ),
 

@@ -32,29 +32,7 @@ previous as (
 
 earlier_runs as (
 
-    select
-        run_id,
-        as_of,
-        advisory_id,
-        from_state,
-        to_state,
-        state_type,
-        rule_id,
-        reason_code,
-        fixed_version,
-        unaffected_from_version,
-        confidence,
-        deciding_source,
-        evidence_signal,
-        evidence_version,
-        evidence_reason,
-        evidence_release,
-        evidence_record,
-        evidence_date,
-        evidence_fetched_at,
-        is_evidence_stale,
-        contributing_sources,
-        dissenting_sources
+    select * exclude (ledger_file, ledger_line)
     from transitions
     where as_of < (select as_of from current_run)
 
