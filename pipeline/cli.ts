@@ -9,8 +9,9 @@ import { EXIT_BLOCKED, runPipeline } from "./run.ts";
 const usage = `Usage: npm run pipeline -- [options]
 
 Runs one pipeline run: ingest data.json and the not-applicable CSV, load them into DuckDB, decide every
-advisory with dbt, and write output/advisory_current.json, output/run_summary.json, a run report and,
-when decisions changed, the run's history file (output/history/transitions/<run id>.jsonl).
+advisory with dbt, and write output/advisory_current.json, output/data.json, output/openvex.json (the
+advisories as OpenVEX v0.2.0 statements), output/run_summary.json, a run report and, when decisions
+changed, the run's history file (output/history/transitions/<run id>.jsonl).
 
 Options:
   --config <path>   configuration file (default: config.yaml in the current directory)
@@ -121,6 +122,7 @@ async function main(): Promise<number> {
     lines.push(
       `Wrote ${outcome.files.advisoryCurrent}`,
       `Wrote ${outcome.files.vendorFeed}`,
+      `Wrote ${outcome.files.openVex}`,
       `Wrote ${outcome.files.report}`,
       `Wrote ${outcome.files.summary}`,
       ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),

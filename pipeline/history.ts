@@ -5,6 +5,7 @@ import { compactUtc } from "./lib/clock.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { writeFileAtomic } from "./lib/files.ts";
+import type { RunSummaryJson } from "./run.ts";
 
 /**
  * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),
@@ -355,4 +356,106 @@ export async function writeRunLedger(
   }
   await writeFileAtomic(path, serialiseLedger(transitions));
   return path;
+}
+
+/**
+ * Per-run summaries: every run that is not a dry run (published or blocked) keeps a copy of its
+ * run_summary.json as `runs/<run id>.json`, so the site can show every run and not only the latest. A re-run of
+ * the same run (same clock) replaces its file; no other run touches it.
+ */
+export const runSummariesDirName = "runs";
+
+const summaryFileNamePattern = /^(\d{8}T\d{6}Z)\.json$/;
+
+/** The few fields every reader relies on; the rest is passed through as written (see RunSummaryJson). */
+const runSummaryShape = z.looseObject({
+  run_id: z.string().regex(runIdPattern, "must be a run id such as 20260131T070000Z"),
+  status: z.string().min(1),
+  as_of: z.iso.datetime({ offset: true }),
+  advisory_count: z.number().int().min(0),
+  state_distribution: z.array(
+    z.looseObject({ state: z.string(), state_type: z.string(), count: z.number().int().min(0) }),
+  ),
+  transitions: z.array(
+    z.looseObject({ from: z.string().nullable(), to: z.string().nullable(), count: z.number().int().min(0) }),
+  ),
+  checks: z.array(
+    z.looseObject({
+      check_id: z.string(),
+      severity: z.string(),
+      passed: z.boolean(),
+      failing_count: z.number().int().min(0),
+      examples: z.array(z.string()),
+    }),
+  ),
+});
+
+export interface RunSummaryFile {
+  runId: string;
+  path: string;
+  summary: RunSummaryJson;
+}
+
+export function runSummaryPath(historyDir: string, runId: string): string {
+  return join(historyDir, runSummariesDirName, `${runId}.json`);
+}
+
+/**
+ * Reads every per-run summary, oldest run first. A file that is not a run summary stops the reader with its
+ * name (and the key at fault): a page built from half-read history would misstate what happened.
+ */
+export async function readRunSummaries(historyDir: string): Promise<RunSummaryFile[]> {
+  const directory = join(historyDir, runSummariesDirName);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new PipelineError(`cannot read the run summaries directory: ${(error as Error).message}`, {
+      location: { file: directory },
+    });
+  }
+  const files: RunSummaryFile[] = [];
+  for (const name of names.sort()) {
+    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
+    const match = summaryFileNamePattern.exec(name);
+    const path = join(directory, name);
+    if (!match) {
+      throw new PipelineError("unexpected file in the run summaries directory", {
+        location: { file: path },
+        hint: "run summaries are named <run id>.json, e.g. 20260131T070000Z.json; move other files elsewhere",
+        exitCode: 2,
+      });
+    }
+    const runId = match[1] as string;
+    files.push({ runId, path, summary: parseRunSummaryText(await readFile(path, "utf8"), path, runId) });
+  }
+  return files;
+}
+
+export function parseRunSummaryText(text: string, path: string, runId: string): RunSummaryJson {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new PipelineError(`not a run summary: ${(error as Error).message}`, {
+      location: { file: path },
+      exitCode: 2,
+    });
+  }
+  const parsed = runSummaryShape.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PipelineError(`not a run summary: ${issue?.message ?? "invalid"}`, {
+      location: { file: path, key: issue?.path.join(".") || "(file)" },
+      exitCode: 2,
+    });
+  }
+  if (parsed.data.run_id !== runId) {
+    throw new PipelineError(`run_id ${parsed.data.run_id} does not match the file's run ${runId}`, {
+      location: { file: path, key: "run_id" },
+      exitCode: 2,
+    });
+  }
+  return parsed.data as unknown as RunSummaryJson;
 }

@@ -16,6 +16,7 @@ import {
   readLedger,
   readRunTransitions,
   restoreLedger,
+  runSummaryPath,
   writeRunLedger,
 } from "./history.ts";
 import { type IngestedSource, ingestSources } from "./ingest.ts";
@@ -27,6 +28,7 @@ import { writeFileAtomic } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
+import { buildOpenVexDocument, openVexPath, readVexDecisions, serialiseOpenVex } from "./openvex.ts";
 import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
 import {
   type RejectedRecordSummary,
@@ -68,6 +70,7 @@ export interface RunOutcome {
     report: string;
     summary: string;
     vendorFeed: string;
+    openVex: string;
     ledger: string | null;
   };
   transitionCount: number;
@@ -174,6 +177,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           report: reportPath(config.output_dir, options.asOf),
           summary: `${config.output_dir}/run_summary.json`,
           vendorFeed: vendorFeedPath(config.output_dir),
+          openVex: openVexPath(config.output_dir),
           ledger: null as string | null,
         };
         const advisoryCount = await stages.time("export", async () => {
@@ -185,11 +189,17 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             return counted?.n ?? 0;
           }
           const current = await readCurrentAdvisories(reopened, config.site.public_url);
+          // Built before anything is written: an advisory it cannot state stops the run with nothing published.
+          const openVex = buildOpenVexDocument(current, await readVexDecisions(reopened), {
+            asOf: options.asOf,
+            publicUrl: config.site.public_url,
+          });
           // The ledger first: published outputs never show a decision the history does not hold.
           files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
           const document = buildAdvisoryDocument(current, options.asOf);
           await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
           await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
+          await writeFileAtomic(files.openVex, serialiseOpenVex(openVex));
           return current.length;
         });
         const summary = await stages.time("report", async () => {
@@ -240,9 +250,12 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             },
           };
           // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
+          // Each run also keeps its own copy of the summary in the history, so the site can show every run.
           if (status !== "dry_run") {
+            const summaryText = serialiseJson(toSummaryJson(built));
             await writeFileAtomic(files.report, renderRunReport(built));
-            await writeFileAtomic(files.summary, serialiseJson(toSummaryJson(built)));
+            await writeFileAtomic(runSummaryPath(config.history_dir, runId), summaryText);
+            await writeFileAtomic(files.summary, summaryText);
           }
           return built;
         });

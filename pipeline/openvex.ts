@@ -1,0 +1,239 @@
+import { join } from "node:path";
+import type { PublishedAdvisory } from "./export.ts";
+import type { Database } from "./lib/db.ts";
+import { PipelineError } from "./lib/errors.ts";
+import { contentHash } from "./lib/hash.ts";
+
+/**
+ * output/openvex.json: every advisory as one OpenVEX v0.2.0 statement
+ * (https://github.com/openvex/spec/blob/main/OPENVEX-SPEC.md).
+ *
+ * Nothing here decides anything. Each advisory's OpenVEX status and justification are columns of
+ * marts.mart_advisory_current (`vex_status`, `vex_justification`), which dbt takes from the rule catalogue
+ * (rule_catalogue.csv, joined on the deciding rule_id) and, for analyst overrides, from the override reason
+ * (override_reasons.csv). This module only reads them and writes the document.
+ */
+
+export const openVexContext = "https://openvex.dev/ns/v0.2.0";
+export const openVexAuthor = "echo-advisory";
+export const openVexTooling = "echo-advisory";
+
+/**
+ * Always 1. The spec asks for the version to be incremented whenever the content of a document changes;
+ * the pipeline keeps no state about earlier documents, so instead a document with different content is a
+ * different document: its @id carries a hash of its content (see openVexDocumentId), and every @id is
+ * published in exactly one version.
+ */
+export const openVexDocumentVersion = 1;
+
+export const vexStatuses = ["not_affected", "affected", "fixed", "under_investigation"] as const;
+export type VexStatus = (typeof vexStatuses)[number];
+
+export const vexJustifications = [
+  "component_not_present",
+  "vulnerable_code_not_present",
+  "vulnerable_code_not_in_execute_path",
+  "vulnerable_code_cannot_be_controlled_by_adversary",
+  "inline_mitigations_already_exist",
+] as const;
+export type VexJustification = (typeof vexJustifications)[number];
+
+/** The OpenVEX status and justification dbt decided for one advisory (as the mart stores them). */
+export interface VexDecision {
+  status: string;
+  justification: string | null;
+}
+
+/** The fields of a published advisory a statement is made of. */
+export type VexAdvisory = Pick<
+  PublishedAdvisory,
+  "advisory_id" | "cve_id" | "package_name" | "fixed_version" | "explanation" | "decided_at"
+>;
+
+export interface OpenVexStatement {
+  vulnerability: { "@id"?: string; name: string };
+  timestamp: string;
+  products: { "@id": string }[];
+  status: VexStatus;
+  justification?: VexJustification;
+  impact_statement?: string;
+  action_statement?: string;
+  status_notes?: string;
+}
+
+export interface OpenVexDocument {
+  "@context": typeof openVexContext;
+  "@id": string;
+  author: string;
+  timestamp: string;
+  version: number;
+  tooling: string;
+  statements: OpenVexStatement[];
+}
+
+export interface OpenVexOptions {
+  /** The run's clock: the document's timestamp. Never the wall clock, so a pinned clock reproduces it. */
+  asOf: Date;
+  /** config site.public_url: the document's @id is then under the published site. */
+  publicUrl?: string | undefined;
+}
+
+/** Each advisory's OpenVEX status and justification, keyed by advisory_id. */
+export async function readVexDecisions(db: Database): Promise<Map<string, VexDecision>> {
+  const rows = await db.all<{ advisory_id: string; vex_status: string; vex_justification: string | null }>(
+    "select advisory_id, vex_status, vex_justification from marts.mart_advisory_current",
+  );
+  return new Map(
+    rows.map((row) => [row.advisory_id, { status: row.vex_status, justification: row.vex_justification }]),
+  );
+}
+
+export function buildOpenVexDocument(
+  advisories: readonly VexAdvisory[],
+  vexByAdvisory: ReadonlyMap<string, VexDecision>,
+  options: OpenVexOptions,
+): OpenVexDocument {
+  // JavaScript string comparison (UTF-16 code units), as advisory_current.json: no locale or collation.
+  const sorted = [...advisories].sort((a, b) =>
+    a.advisory_id < b.advisory_id ? -1 : a.advisory_id > b.advisory_id ? 1 : 0,
+  );
+  const content = {
+    "@context": openVexContext,
+    author: openVexAuthor,
+    timestamp: rfc3339Seconds(options.asOf),
+    version: openVexDocumentVersion,
+    tooling: openVexTooling,
+    statements: sorted.map((advisory) => buildStatement(advisory, vexByAdvisory.get(advisory.advisory_id))),
+  } as const;
+  return {
+    "@context": content["@context"],
+    "@id": openVexDocumentId(content, options.publicUrl),
+    author: content.author,
+    timestamp: content.timestamp,
+    version: content.version,
+    tooling: content.tooling,
+    statements: content.statements,
+  };
+}
+
+/**
+ * The document's IRI, derived from a SHA-256 of everything else in it (statements, timestamp, author…), so
+ * that the same inputs and clock give the same @id and any change of content gives a new one. With
+ * site.public_url it is the address the file is published at, with the hash as fragment
+ * (`<public_url>/openvex.json#sha256-<16 hex>`); without, it is in OpenVEX's shared public namespace
+ * (`https://openvex.dev/docs/public/echo-advisory-<16 hex>`).
+ */
+export function openVexDocumentId(content: Omit<OpenVexDocument, "@id">, publicUrl?: string): string {
+  const digest = contentHash(content).slice(0, 16);
+  return publicUrl
+    ? `${publicUrl.replace(/\/+$/, "")}/openvex.json#sha256-${digest}`
+    : `https://openvex.dev/docs/public/echo-advisory-${digest}`;
+}
+
+function buildStatement(advisory: VexAdvisory, decision: VexDecision | undefined): OpenVexStatement {
+  if (decision === undefined) {
+    throw new PipelineError(`${advisory.advisory_id}: no OpenVEX status in marts.mart_advisory_current`);
+  }
+  const status = checkedStatus(advisory, decision.status);
+  const justification = checkedJustification(advisory, decision.justification);
+  const statement: OpenVexStatement = {
+    vulnerability: vulnerability(advisory.cve_id),
+    timestamp: advisory.decided_at,
+    products: [{ "@id": productId(advisory, status) }],
+    status,
+  };
+  // The explanation is the customer-facing sentence; each status has the field the spec meant for it.
+  if (status === "not_affected") {
+    // The spec requires a justification or an impact statement, and recommends the machine-readable label
+    // enriched by the text: the label when dbt gives one, the explanation as impact statement always.
+    if (justification !== null) statement.justification = justification;
+    statement.impact_statement = advisory.explanation;
+  } else if (status === "affected") {
+    // Required for affected: what the customer can expect (a fix pending, or none planned).
+    statement.action_statement = advisory.explanation;
+  } else {
+    statement.status_notes = advisory.explanation;
+  }
+  return statement;
+}
+
+function vulnerability(id: string): OpenVexStatement["vulnerability"] {
+  // A CVE has a public record to link to; Debian's TEMP-… ids (and anything else) are named only.
+  return /^CVE-\d{4}-\d{4,}$/.test(id)
+    ? { "@id": `https://nvd.nist.gov/vuln/detail/${id}`, name: id }
+    : { name: id };
+}
+
+/**
+ * The package as a purl. A `fixed` statement names the fixed version (pkg:deb/debian/<package>@<version>):
+ * OpenVEX says "these product versions contain a fix", so a versionless purl would claim that every
+ * version of the package, the vulnerable ones before the fix included, is fixed. The other statuses are
+ * about the package as shipped, whatever its version, and name it without one.
+ */
+function productId(advisory: VexAdvisory, status: VexStatus): string {
+  const base = `pkg:deb/debian/${purlEncode(advisory.package_name)}`;
+  if (status !== "fixed") return base;
+  if (advisory.fixed_version === null || advisory.fixed_version === "") {
+    throw new PipelineError(
+      `${advisory.advisory_id}: fixed without a fixed version, no OpenVEX product to name`,
+    );
+  }
+  return `${base}@${purlEncode(advisory.fixed_version)}`;
+}
+
+/**
+ * Percent-encodes a purl component: everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~),
+ * so a Debian version's `+` becomes %2B and its epoch colon %3A (1:2.3+dfsg-1 → 1%3A2.3%2Bdfsg-1).
+ */
+export function purlEncode(component: string): string {
+  return encodeURIComponent(component).replace(
+    /[!'()*]/g,
+    (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function checkedStatus(advisory: VexAdvisory, value: string): VexStatus {
+  if ((vexStatuses as readonly string[]).includes(value)) return value as VexStatus;
+  throw new PipelineError(`${advisory.advisory_id}: '${value}' is not an OpenVEX v0.2.0 status`, {
+    hint: "fix vex_status in dbt_project/seeds/rule_catalogue.csv",
+  });
+}
+
+function checkedJustification(advisory: VexAdvisory, value: string | null): VexJustification | null {
+  if (value === null || value === "") return null;
+  if ((vexJustifications as readonly string[]).includes(value)) return value as VexJustification;
+  throw new PipelineError(`${advisory.advisory_id}: '${value}' is not an OpenVEX v0.2.0 justification`, {
+    hint: "fix vex_justification in dbt_project/seeds/rule_catalogue.csv or override_reasons.csv",
+  });
+}
+
+/** 2026-01-15T10:00:00Z: RFC 3339 to the second, like the advisories' decided_at. */
+function rfc3339Seconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/**
+ * One statement per line, like advisory_current.json: valid JSON that stays compact at 40k+ advisories and
+ * diffs by advisory between two runs.
+ */
+export function serialiseOpenVex(document: OpenVexDocument): string {
+  const lines = document.statements.map((statement) => JSON.stringify(statement));
+  return [
+    "{",
+    `"@context": ${JSON.stringify(document["@context"])},`,
+    `"@id": ${JSON.stringify(document["@id"])},`,
+    `"author": ${JSON.stringify(document.author)},`,
+    `"timestamp": ${JSON.stringify(document.timestamp)},`,
+    `"version": ${document.version},`,
+    `"tooling": ${JSON.stringify(document.tooling)},`,
+    `"statements": [${lines.length === 0 ? "]" : ""}`,
+    ...lines.map((line, index) => (index < lines.length - 1 ? `${line},` : line)),
+    ...(lines.length === 0 ? [] : ["]"]),
+    "}",
+    "",
+  ].join("\n");
+}
+
+export function openVexPath(outputDir: string): string {
+  return join(outputDir, "openvex.json");
+}

@@ -1,0 +1,433 @@
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import ajvFormats from "ajv-formats";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withDatabase } from "../../pipeline/lib/db.ts";
+import {
+  buildOpenVexDocument,
+  type OpenVexDocument,
+  type OpenVexStatement,
+  purlEncode,
+  serialiseOpenVex,
+  type VexAdvisory,
+  type VexDecision,
+} from "../../pipeline/openvex.ts";
+import {
+  createWorkspace,
+  repoRoot,
+  sampleCsv,
+  sampleDataJson,
+  type Workspace,
+} from "../helpers/workspace.ts";
+
+// Our own schema, written from the OpenVEX v0.2.0 specification (the official one is not in a package, and
+// tests never touch the network).
+const schema = JSON.parse(
+  readFileSync(join(repoRoot, "test/schemas/openvex-v0.2.0.schema.json"), "utf8"),
+) as object;
+// Strict, except for `required` in if/then/anyOf branches, which name properties declared one level up.
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+// ajv-formats is CommonJS: Node's default import is module.exports, whose `default` is the plugin.
+ajvFormats.default(ajv);
+const validate = ajv.compile(schema);
+
+function schemaErrors(document: unknown): ErrorObject[] {
+  return validate(document) ? [] : (validate.errors ?? []);
+}
+
+/** The rule catalogue seed, read as dbt reads it: rule_id → OpenVEX status and justification. */
+function catalogue(): Map<string, VexDecision> {
+  const rows = parse(readFileSync(join(repoRoot, "dbt_project/seeds/rule_catalogue.csv"), "utf8"), {
+    columns: true,
+    skip_empty_lines: true,
+  }) as { rule_id: string; vex_status: string; vex_justification: string }[];
+  return new Map(
+    rows.map((row) => [
+      row.rule_id,
+      { status: row.vex_status, justification: row.vex_justification || null },
+    ]),
+  );
+}
+
+type Fixture = VexAdvisory & { rule_id: string; state: string };
+
+const decidedAt = "2026-01-10T08:00:00Z";
+const asOf = new Date("2026-01-15T10:00:00Z");
+
+/** One advisory per state, as advisory_current.json would carry them (deliberately out of order). */
+const fixtures: Fixture[] = [
+  {
+    advisory_id: "zlib:CVE-2023-45853",
+    cve_id: "CVE-2023-45853",
+    package_name: "zlib",
+    state: "under_investigation",
+    rule_id: "no_signal",
+    fixed_version: null,
+    explanation: "CVE-2023-45853 affects zlib and no fixed version is known yet.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "curl:CVE-2023-38545",
+    cve_id: "CVE-2023-38545",
+    package_name: "curl",
+    state: "fixed",
+    rule_id: "vendor_fixed_version",
+    fixed_version: "7.88.1-10+deb12u4",
+    explanation: "CVE-2023-38545 is fixed in curl 7.88.1-10+deb12u4.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "libgcrypt20:CVE-2024-2236",
+    cve_id: "CVE-2024-2236",
+    package_name: "libgcrypt20",
+    state: "fixed",
+    rule_id: "upstream_fixed_version",
+    fixed_version: "1:2.3+dfsg-1",
+    explanation: "CVE-2024-2236 is fixed upstream in libgcrypt20 1:2.3+dfsg-1.",
+    decided_at: "2026-01-12T09:30:00Z",
+  },
+  {
+    advisory_id: "openssl:CVE-2010-0928",
+    cve_id: "CVE-2010-0928",
+    package_name: "openssl",
+    state: "wont_fix",
+    rule_id: "upstream_wont_fix",
+    fixed_version: null,
+    explanation: "CVE-2010-0928 affects openssl, and the Debian tracker does not plan to fix it.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "glibc:CVE-2025-0001",
+    cve_id: "CVE-2025-0001",
+    package_name: "glibc",
+    state: "pending_upstream",
+    rule_id: "upstream_pending",
+    fixed_version: null,
+    explanation: "CVE-2025-0001 affects glibc and no fixed version exists yet.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "bash:CVE-2019-18276",
+    cve_id: "CVE-2019-18276",
+    package_name: "bash",
+    state: "not_applicable",
+    rule_id: "distro_not_affected",
+    fixed_version: null,
+    explanation: "CVE-2019-18276 does not affect bash: the Debian tracker lists it as not affected.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "linux:CVE-2016-8660",
+    cve_id: "CVE-2016-8660",
+    package_name: "linux",
+    state: "not_applicable",
+    rule_id: "upstream_rejected",
+    fixed_version: null,
+    explanation: "CVE-2016-8660 does not affect linux: NVD rejected this CVE.",
+    decided_at: decidedAt,
+  },
+  {
+    advisory_id: "tar:TEMP-0290435-0B57B5",
+    cve_id: "TEMP-0290435-0B57B5",
+    package_name: "tar",
+    state: "under_investigation",
+    rule_id: "no_signal",
+    fixed_version: null,
+    explanation: "TEMP-0290435-0B57B5 affects tar and no fixed version is known yet.",
+    decided_at: decidedAt,
+  },
+];
+
+function vexByAdvisory(advisories: readonly Fixture[]): Map<string, VexDecision> {
+  const rules = catalogue();
+  return new Map(
+    advisories.map((advisory) => [advisory.advisory_id, rules.get(advisory.rule_id) as VexDecision]),
+  );
+}
+
+function build(advisories: readonly Fixture[] = fixtures, publicUrl?: string): OpenVexDocument {
+  return buildOpenVexDocument(advisories, vexByAdvisory(advisories), { asOf, publicUrl });
+}
+
+function statementFor(document: OpenVexDocument, name: string): OpenVexStatement {
+  const found = document.statements.find((statement) => statement.vulnerability.name === name);
+  if (!found) throw new Error(`no statement for ${name}`);
+  return found;
+}
+
+describe("the OpenVEX document built from advisories", () => {
+  it("validates against the OpenVEX v0.2.0 schema, as built and as serialised", () => {
+    const document = build();
+    expect(schemaErrors(document)).toEqual([]);
+    const parsed = JSON.parse(serialiseOpenVex(document)) as unknown;
+    expect(parsed).toEqual(document);
+    expect(schemaErrors(parsed)).toEqual([]);
+  });
+
+  it("has the document metadata from the run's clock, one statement per advisory sorted by advisory_id", () => {
+    const document = build();
+    expect(document).toMatchObject({
+      "@context": "https://openvex.dev/ns/v0.2.0",
+      author: "echo-advisory",
+      timestamp: "2026-01-15T10:00:00Z",
+      version: 1,
+      tooling: "echo-advisory",
+    });
+    expect(document["@id"]).toMatch(/^https:\/\/openvex\.dev\/docs\/public\/echo-advisory-[0-9a-f]{16}$/);
+    const expectedOrder = fixtures.map((advisory) => advisory.advisory_id).sort();
+    expect(
+      document.statements.map(
+        (statement) =>
+          `${(statement.products[0]?.["@id"] ?? "").replace(/^pkg:deb\/debian\//, "").replace(/@.*$/, "")}:${statement.vulnerability.name}`,
+      ),
+    ).toEqual(expectedOrder);
+  });
+
+  it("takes status and justification from the catalogue, and puts the explanation where each status needs it", () => {
+    const document = build();
+    expect(statementFor(document, "CVE-2023-38545")).toEqual({
+      vulnerability: { "@id": "https://nvd.nist.gov/vuln/detail/CVE-2023-38545", name: "CVE-2023-38545" },
+      timestamp: decidedAt,
+      products: [{ "@id": "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u4" }],
+      status: "fixed",
+      status_notes: "CVE-2023-38545 is fixed in curl 7.88.1-10+deb12u4.",
+    });
+    // An epoch's colon and the + are percent-encoded in the purl's version.
+    expect(statementFor(document, "CVE-2024-2236")).toMatchObject({
+      timestamp: "2026-01-12T09:30:00Z",
+      products: [{ "@id": "pkg:deb/debian/libgcrypt20@1%3A2.3%2Bdfsg-1" }],
+      status: "fixed",
+    });
+    for (const name of ["CVE-2010-0928", "CVE-2025-0001"]) {
+      const statement = statementFor(document, name);
+      expect(statement.status).toBe("affected");
+      expect(statement.action_statement).toEqual(expect.stringContaining(name));
+      expect(statement.products).toEqual([{ "@id": expect.stringMatching(/^pkg:deb\/debian\/[a-z0-9]+$/) }]);
+      expect(statement).not.toHaveProperty("justification");
+      expect(statement).not.toHaveProperty("status_notes");
+    }
+    expect(statementFor(document, "CVE-2019-18276")).toEqual({
+      vulnerability: { "@id": "https://nvd.nist.gov/vuln/detail/CVE-2019-18276", name: "CVE-2019-18276" },
+      timestamp: decidedAt,
+      products: [{ "@id": "pkg:deb/debian/bash" }],
+      status: "not_affected",
+      justification: "vulnerable_code_not_present",
+      impact_statement: "CVE-2019-18276 does not affect bash: the Debian tracker lists it as not affected.",
+    });
+    const withoutJustification = statementFor(document, "CVE-2016-8660");
+    expect(withoutJustification).toMatchObject({
+      status: "not_affected",
+      impact_statement: "CVE-2016-8660 does not affect linux: NVD rejected this CVE.",
+    });
+    expect(withoutJustification).not.toHaveProperty("justification");
+    expect(statementFor(document, "CVE-2023-45853")).toMatchObject({
+      products: [{ "@id": "pkg:deb/debian/zlib" }],
+      status: "under_investigation",
+      status_notes: "CVE-2023-45853 affects zlib and no fixed version is known yet.",
+    });
+  });
+
+  it("names a Debian TEMP id without linking it to NVD", () => {
+    expect(statementFor(build(), "TEMP-0290435-0B57B5").vulnerability).toEqual({
+      name: "TEMP-0290435-0B57B5",
+    });
+  });
+
+  it("is deterministic: input order does not matter, the same clock gives the same bytes", () => {
+    const first = serialiseOpenVex(build());
+    expect(serialiseOpenVex(build([...fixtures].reverse()))).toBe(first);
+    const document = build();
+    // One statement per line, so a diff between two runs shows the advisories that changed.
+    expect(first.split("\n").filter((line) => line.startsWith('{"vulnerability"'))).toHaveLength(
+      fixtures.length,
+    );
+    const later = buildOpenVexDocument(fixtures, vexByAdvisory(fixtures), {
+      asOf: new Date("2026-01-16T10:00:00Z"),
+    });
+    expect(later["@id"]).not.toBe(document["@id"]);
+    const changed = build(fixtures.slice(1));
+    expect(changed["@id"]).not.toBe(document["@id"]);
+  });
+
+  it("is identified under site.public_url when one is configured", () => {
+    const document = build(fixtures, "https://advisories.example.com/");
+    expect(document["@id"]).toMatch(
+      /^https:\/\/advisories\.example\.com\/openvex\.json#sha256-[0-9a-f]{16}$/,
+    );
+    expect(schemaErrors(document)).toEqual([]);
+  });
+
+  it("refuses to state an advisory it has no status for, or a fixed one without a version", () => {
+    const [first] = fixtures as [Fixture];
+    expect(() => buildOpenVexDocument([first], new Map(), { asOf })).toThrow(/no OpenVEX status/);
+    const fixed = fixtures.find((advisory) => advisory.state === "fixed") as Fixture;
+    expect(() => build([{ ...fixed, fixed_version: null }])).toThrow(/without a fixed version/);
+    expect(() =>
+      buildOpenVexDocument(
+        [first],
+        new Map([[first.advisory_id, { status: "exploitable", justification: null }]]),
+        {
+          asOf,
+        },
+      ),
+    ).toThrow(/not an OpenVEX v0.2.0 status/);
+  });
+
+  it("percent-encodes purl components beyond RFC 3986's unreserved characters", () => {
+    expect(purlEncode("2:1.0~rc1+b2")).toBe("2%3A1.0~rc1%2Bb2");
+    expect(purlEncode("libstdc++6")).toBe("libstdc%2B%2B6");
+    expect(purlEncode("a!b*c'd(e)")).toBe("a%21b%2Ac%27d%28e%29");
+  });
+});
+
+describe("the OpenVEX schema", () => {
+  const valid = () =>
+    structuredClone(build()) as unknown as Record<string, unknown> & {
+      statements: Record<string, unknown>[];
+    };
+  const statementWith = (status: string) => {
+    const document = valid();
+    const statement = document.statements.find((entry) => entry.status === status);
+    if (!statement) throw new Error(`no ${status} statement`);
+    return { document, statement };
+  };
+  const failingKeywords = (document: unknown) => schemaErrors(document).map((error) => error.keyword);
+
+  it("rejects an affected statement without an action statement", () => {
+    const { document, statement } = statementWith("affected");
+    delete statement.action_statement;
+    expect(failingKeywords(document)).toContain("required");
+    expect(schemaErrors(document).some((error) => error.params.missingProperty === "action_statement")).toBe(
+      true,
+    );
+  });
+
+  it("rejects a not_affected statement with neither justification nor impact statement", () => {
+    const { document, statement } = statementWith("not_affected");
+    delete statement.justification;
+    delete statement.impact_statement;
+    expect(failingKeywords(document)).toContain("anyOf");
+  });
+
+  it("accepts a not_affected statement with only a justification", () => {
+    const { document, statement } = statementWith("not_affected");
+    statement.justification = "component_not_present";
+    delete statement.impact_statement;
+    expect(schemaErrors(document)).toEqual([]);
+  });
+
+  it("rejects an unknown status, an unknown justification and a justification on another status", () => {
+    const unknownStatus = statementWith("fixed");
+    unknownStatus.statement.status = "exploitable";
+    expect(failingKeywords(unknownStatus.document)).toContain("enum");
+    const unknownJustification = statementWith("not_affected");
+    unknownJustification.statement.justification = "not_my_problem";
+    expect(failingKeywords(unknownJustification.document)).toContain("enum");
+    const misplaced = statementWith("fixed");
+    misplaced.statement.justification = "component_not_present";
+    expect(failingKeywords(misplaced.document)).toContain("not");
+  });
+
+  it("rejects another @context, a missing required field and fields the specification does not define", () => {
+    const oldContext = valid();
+    oldContext["@context"] = "https://openvex.dev/ns";
+    expect(failingKeywords(oldContext)).toContain("const");
+    const noAuthor = valid();
+    delete noAuthor.author;
+    expect(failingKeywords(noAuthor)).toContain("required");
+    const stringVersion = valid();
+    stringVersion.version = "1";
+    expect(failingKeywords(stringVersion)).toContain("type");
+    const extra = valid();
+    extra.generated_at = "2026-01-15T10:00:00Z";
+    expect(failingKeywords(extra)).toContain("additionalProperties");
+    const extraInStatement = statementWith("fixed");
+    extraInStatement.statement.fixed_version = "1.0";
+    expect(failingKeywords(extraInStatement.document)).toContain("additionalProperties");
+  });
+
+  it("rejects a product that is not identified, a statement without products and a bad timestamp", () => {
+    const anonymous = statementWith("fixed");
+    anonymous.statement.products = [{}];
+    expect(failingKeywords(anonymous.document)).toContain("anyOf");
+    const noProducts = statementWith("fixed");
+    delete noProducts.statement.products;
+    expect(failingKeywords(noProducts.document)).toContain("required");
+    const badTime = valid();
+    badTime.timestamp = "15/01/2026 10:00";
+    expect(failingKeywords(badTime)).toContain("format");
+    const empty = valid();
+    empty.statements = [];
+    expect(failingKeywords(empty)).toContain("minItems");
+  });
+});
+
+describe("openvex.json from a pipeline run on the bundled sample", () => {
+  let workspace: Workspace;
+  let firstRun: Awaited<ReturnType<Workspace["run"]>>;
+  const runClock = "2026-01-15T10:00:00Z";
+
+  beforeAll(async () => {
+    workspace = await createWorkspace();
+    await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv });
+    firstRun = await workspace.run(["--as-of", runClock]);
+  });
+  afterAll(() => workspace.cleanup());
+
+  const readOpenVex = () => readFile(join(workspace.outputDir, "openvex.json"), "utf8");
+
+  it("validates, states every advisory once, with the catalogue's status for its rule", async () => {
+    expect(firstRun.stderr).not.toContain('"level":"error"');
+    expect(firstRun.exitCode).toBe(0);
+    expect(firstRun.stdout).toContain(`Wrote ${join(workspace.outputDir, "openvex.json")}`);
+    const document = JSON.parse(await readOpenVex()) as OpenVexDocument;
+    expect(schemaErrors(document)).toEqual([]);
+    expect(document.timestamp).toBe(runClock);
+
+    const { advisories } = await workspace.readAdvisoryCurrent();
+    expect(advisories.length).toBeGreaterThan(0);
+    expect(document.statements).toHaveLength(advisories.length);
+    const rules = catalogue();
+    const justifications = await withDatabase(workspace.database, (db) =>
+      db.all<{ advisory_id: string; vex_justification: string | null }>(
+        "select advisory_id, vex_justification from marts.mart_advisory_current",
+      ),
+    );
+    const justificationOf = new Map(justifications.map((row) => [row.advisory_id, row.vex_justification]));
+    const statedPairs = new Set<string>();
+    // Both are sorted by advisory_id: the nth statement is the nth advisory's.
+    advisories.forEach((advisory, index) => {
+      const statement = document.statements[index] as OpenVexStatement;
+      const product = statement.products[0]?.["@id"] ?? "";
+      expect(statement.vulnerability.name).toBe(advisory.cve_id);
+      expect(product.startsWith(`pkg:deb/debian/${purlEncode(advisory.package_name)}`)).toBe(true);
+      statedPairs.add(`${product.replace(/@.*$/, "")} ${statement.vulnerability.name}`);
+      expect(statement.status).toBe(rules.get(advisory.rule_id)?.status);
+      expect(statement.justification ?? null).toBe(justificationOf.get(advisory.advisory_id) ?? null);
+      expect(statement.timestamp).toBe(advisory.decided_at);
+      if (advisory.state === "fixed") {
+        expect(product).toBe(
+          `pkg:deb/debian/${purlEncode(advisory.package_name)}@${purlEncode(advisory.fixed_version ?? "")}`,
+        );
+      }
+      expect(statement.vulnerability["@id"] !== undefined).toBe(advisory.cve_id.startsWith("CVE-"));
+    });
+    expect(statedPairs.size).toBe(advisories.length);
+    // The sample has analyst overrides whose reason carries a justification, TEMP ids and fixed versions.
+    expect(document.statements.some((statement) => statement.justification !== undefined)).toBe(true);
+    expect(document.statements.some((statement) => statement.vulnerability.name.startsWith("TEMP-"))).toBe(
+      true,
+    );
+    expect(document.statements.some((statement) => statement.status === "fixed")).toBe(true);
+  });
+
+  it("is byte-identical when the run is repeated with the same clock", async () => {
+    const first = await readOpenVex();
+    const again = await workspace.run(["--as-of", runClock]);
+    expect(again.exitCode).toBe(0);
+    expect(await readOpenVex()).toBe(first);
+  });
+});
