@@ -1,0 +1,215 @@
+// Build-time view of every run the output folder remembers. A run is known from any of three files, each
+// of which may be missing: its ledger file (<history>/transitions/<run id>.jsonl; none when it changed
+// nothing or was not published), its summary (<history>/runs/<run id>.json; older outputs kept only the
+// latest, run_summary.json) and its report (<output>/run_report_<run id>.md). Nothing here decides anything.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import MarkdownIt from "markdown-it";
+import { readRunSummaries } from "../../../pipeline/history.ts";
+import { historyDir, type LedgerTransition, loadLedger } from "./history.ts";
+import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
+
+export type { LedgerTransition, RunSummary };
+
+export interface Run {
+  runId: string;
+  /** ISO time of the run's clock: from its summary or ledger, else read from the run id. */
+  asOf: string;
+  /** Its summary, when one was kept. */
+  summary: RunSummary | undefined;
+  /** Its recorded decision changes; empty when it has no ledger file. */
+  transitions: LedgerTransition[];
+  /** A ledger file exists for it (so it was published and changed something). */
+  hasLedger: boolean;
+  /** The report's file name in the output folder, when it was kept. */
+  reportName: string | undefined;
+  /** succeeded / blocked, from the summary, else the report's status row, else "published" when a ledger
+   * file exists (only published runs write one); undefined when nothing says. */
+  status: string | undefined;
+}
+
+const runIdPattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+const reportNamePattern = /^run_report_(\d{8}T\d{6}Z)\.md$/;
+
+/** 20260131T070000Z → 2026-01-31T07:00:00.000Z */
+export function runIdTime(runId: string): string {
+  const match = runIdPattern.exec(runId);
+  if (!match) return runId;
+  const [, year, month, day, hour, minute, second] = match;
+  return `${year}-${month}-${day}T${hour}:${minute}:${second}.000Z`;
+}
+
+export function reportFileOf(runId: string): string {
+  return `run_report_${runId}.md`;
+}
+
+function reportNames(): string[] {
+  if (!existsSync(outputDir)) return [];
+  return readdirSync(outputDir).filter((name) => reportNamePattern.test(name));
+}
+
+/** The "| Status | blocked |" row of a report, for runs that kept no summary. */
+function reportStatus(name: string): string | undefined {
+  const text = readFileSync(join(outputDir, name), "utf8");
+  return /^\| Status \| ([a-z_]+) \|$/m.exec(text)?.[1];
+}
+
+let runs: Promise<Run[]> | undefined;
+
+/** Every known run, oldest first. Read once per build and shared by the pages. */
+export function loadRuns(): Promise<Run[]> {
+  runs ??= (async () => {
+    const [ledger, summaries] = await Promise.all([loadLedger(), readRunSummaries(historyDir)]);
+    const byId = new Map<string, Run>();
+    const entry = (runId: string): Run => {
+      let run = byId.get(runId);
+      if (!run) {
+        run = {
+          runId,
+          asOf: runIdTime(runId),
+          summary: undefined,
+          transitions: [],
+          hasLedger: false,
+          reportName: undefined,
+          status: undefined,
+        };
+        byId.set(runId, run);
+      }
+      return run;
+    };
+    for (const file of ledger) {
+      const run = entry(file.runId);
+      run.transitions = file.transitions;
+      run.hasLedger = true;
+      const first = file.transitions[0];
+      if (first) run.asOf = new Date(first.as_of).toISOString();
+    }
+    for (const file of summaries) entry(file.runId).summary = file.summary;
+    // Outputs written before per-run summaries existed still have the latest run's.
+    const latest = readRunSummary();
+    if (latest && !byId.get(latest.run_id)?.summary) entry(latest.run_id).summary = latest;
+    for (const name of reportNames()) {
+      const runId = reportNamePattern.exec(name)?.[1] as string;
+      entry(runId).reportName = name;
+    }
+    for (const run of byId.values()) {
+      if (run.summary) {
+        run.asOf = run.summary.as_of;
+        run.status = run.summary.status;
+      } else if (run.reportName) {
+        run.status = reportStatus(run.reportName) ?? (run.hasLedger ? "published" : undefined);
+      } else if (run.hasLedger) {
+        run.status = "published";
+      }
+    }
+    return [...byId.values()].sort((a, b) => a.runId.localeCompare(b.runId));
+  })();
+  return runs;
+}
+
+/** Decision changes the run's summary counted (what it would have recorded, when it was blocked). */
+export function summaryTransitionCount(run: Run): number | undefined {
+  return run.summary?.transitions.reduce((sum, entry) => sum + entry.count, 0);
+}
+
+export interface TransitionGroup {
+  from: string | null;
+  to: string | null;
+  rule: string | null;
+  count: number;
+  /** The first advisories of the group, by advisory id (at most the limit asked for). */
+  advisories: string[];
+}
+
+/** The run's transitions grouped by (from, to, rule), largest group first. */
+export function groupTransitions(
+  transitions: readonly LedgerTransition[],
+  listLimit: number,
+): TransitionGroup[] {
+  const groups = new Map<string, TransitionGroup & { all: string[] }>();
+  for (const transition of transitions) {
+    const key = JSON.stringify([transition.from_state, transition.to_state, transition.rule_id]);
+    let group = groups.get(key);
+    if (!group) {
+      group = {
+        from: transition.from_state,
+        to: transition.to_state,
+        rule: transition.rule_id,
+        count: 0,
+        advisories: [],
+        all: [],
+      };
+      groups.set(key, group);
+    }
+    group.count += 1;
+    group.all.push(transition.advisory_id);
+  }
+  const text = (value: string | null) => value ?? "";
+  return [...groups.values()]
+    .sort(
+      (a, b) =>
+        b.count - a.count ||
+        text(a.from).localeCompare(text(b.from)) ||
+        text(a.to).localeCompare(text(b.to)) ||
+        text(a.rule).localeCompare(text(b.rule)),
+    )
+    .map(({ all, ...group }) => ({ ...group, advisories: all.sort().slice(0, listLimit) }));
+}
+
+export function readReport(run: Run): string | undefined {
+  return run.reportName ? readFileSync(join(outputDir, run.reportName), "utf8") : undefined;
+}
+
+/**
+ * Renders a run report. html: false — report cells carry text from the inputs; it must render as text, never
+ * as markup. Links the report makes relative to the site's root (advisory/?id=…) are given the site's base,
+ * so they work from any page. headingOffset moves the report's headings down (1: # becomes <h2>).
+ */
+export function renderReport(markdown: string, base: string, headingOffset = 0): string {
+  const renderer = new MarkdownIt({ html: false, linkify: false });
+  // Embedded under a page's own headings, the report's "# Run report" becomes e.g. an <h3>.
+  for (const rule of ["heading_open", "heading_close"] as const) {
+    renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
+      const token = tokens[index];
+      if (token && headingOffset > 0) {
+        token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + headingOffset)}`;
+      }
+      return self.renderToken(tokens, index, options);
+    };
+  }
+  const defaultLinkOpen =
+    renderer.renderer.rules.link_open ??
+    ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
+  renderer.renderer.rules.link_open = (tokens, index, options, env, self) => {
+    const token = tokens[index];
+    const href = String(token?.attrGet("href") ?? "");
+    if (token && href && !/^([a-z][a-z0-9+.-]*:|\/|#)/i.test(href)) token.attrSet("href", `${base}/${href}`);
+    return defaultLinkOpen(tokens, index, options, env, self);
+  };
+  return renderer.render(markdown);
+}
+
+/** The advisory id an example of a quality check starts with (as the report links it), and the rest. */
+export function splitAdvisoryExample(example: string): { advisoryId: string; rest: string } | undefined {
+  const match = /^([a-z0-9][a-z0-9+.-]*:(?:CVE-\d{4}-\d+|TEMP-[0-9A-F-]+))(.*)$/s.exec(example);
+  if (!match) return undefined;
+  return { advisoryId: match[1] as string, rest: match[2] as string };
+}
+
+export function advisoryHref(base: string, advisoryId: string): string {
+  return `${base}/advisory/?id=${encodeURIComponent(advisoryId)}`;
+}
+
+/** States in the order they first appear, newest summary first (the current distribution leads). */
+export function statesOf(summaries: readonly RunSummary[]): string[] {
+  const states: string[] = [];
+  for (const summary of [...summaries].reverse()) {
+    for (const entry of summary.state_distribution)
+      if (!states.includes(entry.state)) states.push(entry.state);
+  }
+  return states;
+}
+
+export function stateCount(summary: RunSummary, state: string): number {
+  return summary.state_distribution.find((entry) => entry.state === state)?.count ?? 0;
+}
