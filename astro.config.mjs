@@ -9,7 +9,8 @@ export default defineConfig({
   srcDir: "./site/src",
   publicDir: "./site/public",
   outDir: process.env.ECHO_SITE_OUT_DIR ?? `${outputDir}/site`,
-  // A build into another folder (tests, in parallel) keeps its cache beside it instead of sharing one.
+  // A build into another folder (tests, in parallel) keeps its cache beside it instead of sharing one;
+  // site/build.ts (npm run site:build) also keeps Astro's intermediate files beside it.
   cacheDir: process.env.ECHO_SITE_OUT_DIR ? `${process.env.ECHO_SITE_OUT_DIR}.cache` : "./.astro-cache",
   // GitHub Pages serves the site under /<repository>/; ECHO_SITE_BASE sets that prefix.
   base: process.env.ECHO_SITE_BASE ?? "/",

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../pipeline/lib/files.ts";
 import { nvdBenchTable, runNvdBench } from "./nvd-bench.ts";
+import { runSiteBench, siteBenchTable } from "./site-bench.ts";
 
 /**
  * `npm run bench [-- section …]`: runs the benchmark sections (all by default), prints each one's table and
@@ -21,6 +22,13 @@ const sections: Section[] = [
     async run() {
       const result = await runNvdBench({ records: 340_000, timeoutMs: 8 * 60_000 });
       return { figures: result, table: nvdBenchTable(result) };
+    },
+  },
+  {
+    name: "site_real_data",
+    async run() {
+      const result = await runSiteBench();
+      return { figures: result, table: siteBenchTable(result) };
     },
   },
 ];
