@@ -60,6 +60,11 @@ export interface RunOptions {
   onlySources?: readonly string[];
   /** Look up final advisories again and ignore checkpoints and conditional requests. */
   revalidate?: boolean;
+  /**
+   * Adjusts the loaded configuration before the run (tools that preview a change, such as the overrides
+   * check, point the database and output at a scratch folder and the CSV at the proposed file).
+   */
+  adjustConfig?: (config: Config) => Config;
 }
 
 export interface RunOutcome {
@@ -102,7 +107,8 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   const options = { ...requested, asOf: new Date(Math.floor(requested.asOf.getTime() / 1000) * 1000) };
   const startedAt = new Date();
   const stages = new StageClock();
-  const config = await stages.time("config", () => loadConfig(options.configPath));
+  const loaded = await stages.time("config", () => loadConfig(options.configPath));
+  const config = options.adjustConfig ? options.adjustConfig(loaded) : loaded;
   const adapters = enabledAdapters(config);
   const unknownSources = (options.onlySources ?? []).filter(
     (name) => !adapters.some((adapter) => adapter.name === name),

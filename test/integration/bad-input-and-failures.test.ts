@@ -68,13 +68,13 @@ describe("bad input and failing sources", () => {
     expect(report).toContain("- line 4: curl:CVE-2024-9999");
     expect(report).not.toContain("<script>");
 
-    // The site renders the report; text from the inputs stays text.
+    // The site renders the report on the run's page; text from the inputs stays text.
     const site = join(workspace.dir, "site");
     await execa("npm", ["run", "site:build"], {
       cwd: repoRoot,
       env: { ECHO_OUTPUT_DIR: workspace.outputDir, ECHO_SITE_OUT_DIR: site },
     });
-    const page = await readFile(join(site, "report/index.html"), "utf8");
+    const page = await readFile(join(site, "runs/20260201T000000Z/index.html"), "utf8");
     expect(page).toContain("curl:CVE-2024-9999");
     expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(page).not.toContain("<script>alert(1)");
