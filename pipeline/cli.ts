@@ -9,9 +9,10 @@ import { EXIT_BLOCKED, runPipeline } from "./run.ts";
 const usage = `Usage: npm run pipeline -- [options]
 
 Runs one pipeline run: ingest data.json and the not-applicable CSV, load them into DuckDB, decide every
-advisory with dbt, and write output/advisory_current.json, output/data.json, output/openvex.json (the
-advisories as OpenVEX v0.2.0 statements), output/run_summary.json, a run report and, when decisions
-changed, the run's history file (output/history/transitions/<run id>.jsonl).
+advisory with dbt, and write into the config's output_dir advisory_current.json, data.json, openvex.json
+(the advisories as OpenVEX v0.2.0 statements), run_summary.json, a run report and, when decisions changed,
+the run's history file (history/transitions/<run id>.jsonl). The bundled sample (config.yaml) writes
+into output/sample; the live configuration (config.live.yaml) into output.
 
 Options:
   --config <path>   configuration file (default: config.yaml in the current directory)

@@ -48,7 +48,8 @@ describe("a valid config", () => {
     expect(loaded).toMatchObject({
       configPath: join(repoRoot, "config.yaml"),
       database: join(repoRoot, ".state/echo-advisory.duckdb"),
-      output_dir: join(repoRoot, "output"),
+      output_dir: join(repoRoot, "output/sample"),
+      history_dir: join(repoRoot, "output/sample/history"),
       dbt: {
         project_dir: join(repoRoot, "dbt_project"),
         executable: join(repoRoot, "dbt_project/.venv/bin/dbt"),

@@ -1,0 +1,82 @@
+// The rehearsal of the scheduled job (npm run rehearse, pipeline/tools/rehearse.ts): four runs of the job's
+// steps, each on a fresh clone of a temporary repository, with what each one commits checked.
+import { beforeAll, describe, expect, it } from "vitest";
+import { clocks, type RehearsalResult, rehearse, runIdOf } from "../../pipeline/tools/rehearse.ts";
+
+describe("the scheduled job, rehearsed in a temporary repository", () => {
+  let result: RehearsalResult;
+  const run = (index: number) => {
+    const found = result.runs[index];
+    if (!found) throw new Error(`the rehearsal has no run ${index + 1}`);
+    return found;
+  };
+  const firstId = runIdOf(clocks.first);
+  const secondId = runIdOf(clocks.second);
+
+  beforeAll(async () => {
+    result = await rehearse({ log: () => {} });
+  }, 900_000);
+
+  it("passes every check of its own", () => {
+    const failed = result.checks.filter((check) => !check.passed);
+    expect(failed.map((check) => `${check.name}: ${check.detail}`)).toEqual([]);
+    expect(result.checks.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("commits exactly the published files with a message naming the run and its counts", () => {
+    const first = run(0).published;
+    expect(first?.files).toEqual([
+      "output/advisory_current.json",
+      "output/data.json",
+      `output/history/runs/${firstId}.json`,
+      `output/history/transitions/${firstId}.jsonl`,
+      "output/openvex.json",
+      `output/run_report_${firstId}.md`,
+      "output/run_summary.json",
+    ]);
+    expect(first?.subject).toBe(
+      `Advisory run ${firstId}: 177 advisories (118 fixed, 26 not applicable, 2 wont fix, 4 pending upstream, 27 under investigation); 177 decision changes`,
+    );
+    expect(first?.body).toContain("(new) -> fixed: 118");
+    expect(first?.body).toContain(`Report: run_report_${firstId}.md`);
+    expect(run(1).published?.subject).toBe(
+      `Advisory run ${secondId}: 177 advisories (118 fixed, 27 not applicable, 2 wont fix, 4 pending upstream, 26 under investigation); 1 decision change`,
+    );
+    expect(run(1).published?.body).toContain("under_investigation -> not_applicable: 1");
+  });
+
+  it("the second run started without a database and continued the history the first committed", () => {
+    expect(run(1).startedWithoutState).toBe(true);
+    expect(run(1).ledgerFiles).toEqual([`${firstId}.jsonl`, `${secondId}.jsonl`]);
+    expect(result.secondRunTransitions).toEqual([
+      expect.objectContaining({
+        run_id: secondId,
+        advisory_id: result.overriddenAdvisory,
+        from_state: "under_investigation",
+        to_state: "not_applicable",
+        rule_id: "analyst_override",
+      }),
+    ]);
+    expect(result.changedDecisions).toEqual([result.overriddenAdvisory]);
+  });
+
+  it("commits nothing when nothing changed, or when the publish guard refused", () => {
+    expect(run(2)).toMatchObject({ published: null, run: { exitCode: 0 } });
+    expect(run(2).commit.output).toContain("Nothing to commit");
+    expect(run(3)).toMatchObject({ published: null, run: { exitCode: 3 }, commit: { exitCode: 0 } });
+    expect(run(3).commit.output).toContain("refused by the publish guard");
+    expect(run(3).stepSummary).toContain("NOT published (exit 3)");
+    // Origin ends with the refused run's input change on top of the second run's commit: nothing after it.
+    expect(result.originLog[0]).toContain("A data.json missing half its packages");
+    expect(result.originLog[1]).toContain(`Advisory run ${secondId}`);
+  });
+
+  // Known issue, reported with the rehearsal: on a machine without the database (a CI runner whose cache of
+  // .state/live is missing), each evidence's fetched_at and the "since <date>" of explanations restart at the
+  // run's clock, so every advisory line of advisory_current.json (and every OpenVEX statement) is rewritten
+  // although no decision changed. pipeline.yml caches .state/live to avoid it. When the pipeline keeps those
+  // dates without the database, this starts passing: then remove `.fails`.
+  it.fails("a run on a fresh machine leaves the lines of unchanged advisories byte-identical", () => {
+    expect(result.rewrittenAdvisoryLines).toBe(1);
+  });
+});
