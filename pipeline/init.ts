@@ -1,5 +1,6 @@
 import { createHistoryTables } from "./history.ts";
 import type { Database } from "./lib/db.ts";
+import { createPublishedEvidenceTable } from "./published-evidence.ts";
 import { landingTables } from "./sources/registry.ts";
 
 /**
@@ -102,6 +103,7 @@ export async function initDatabase(db: Database): Promise<void> {
     );
   `);
   await createHistoryTables(db);
+  await createPublishedEvidenceTable(db);
   // Every landing table exists whether or not its source is enabled: dbt's sources read them all.
   for (const table of landingTables) {
     const columns = table.columns.map((column) => `${column.name} ${column.type}`).join(",\n      ");

@@ -29,6 +29,7 @@ import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
 import { buildOpenVexDocument, openVexPath, readVexDecisions, serialiseOpenVex } from "./openvex.ts";
+import { readPublishedEvidence, restorePublishedEvidence } from "./published-evidence.ts";
 import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
 import {
   type RejectedRecordSummary,
@@ -127,12 +128,16 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       try {
         await initDatabase(opened);
         const ledger = await readLedger(config.history_dir);
+        // What was published last keeps when each observation was first fetched, should the database be new.
+        const published = await readPublishedEvidence(config.output_dir);
         const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
         const restored = await restoreLedger(opened, ledger);
+        const evidence = await restorePublishedEvidence(opened, published);
         log.info("history restored", {
           files: ledger.length,
           transitions: restored,
           dir: config.history_dir,
+          published_evidence: evidence,
         });
         return { db: opened, runId: id };
       } catch (error) {

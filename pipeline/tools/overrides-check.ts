@@ -155,9 +155,17 @@ async function previewEffect(
   try {
     const committed = await loadConfig(options.configPath);
     const history = join(scratch, "history");
-    await cp(committed.history_dir, history, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
+    const output = join(scratch, "output");
+    const copyIfPresent = (from: string, to: string) =>
+      cp(from, to, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      });
+    await copyIfPresent(committed.history_dir, history);
+    // The published file carries each observation's first-fetched date, which the explanations quote.
+    await copyIfPresent(
+      join(committed.output_dir, "advisory_current.json"),
+      join(output, "advisory_current.json"),
+    );
     const database = join(scratch, "preview.duckdb");
     const outcome = await runPipeline({
       configPath: options.configPath,
@@ -168,7 +176,7 @@ async function previewEffect(
       adjustConfig: (config) => ({
         ...config,
         database,
-        output_dir: join(scratch, "output"),
+        output_dir: output,
         history_dir: history,
         http: { ...config.http, cache_dir: join(scratch, "http-cache") },
         sources: { ...config.sources, echo_csv: { ...config.sources.echo_csv, location: csv } },

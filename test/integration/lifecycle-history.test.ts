@@ -51,6 +51,18 @@ describe("lifecycle and history across runs", () => {
     return parseLedgerText(await readFile(path, "utf8"), path, runId(n));
   }
 
+  /** The advisory lines of advisory_current.json and the statements of openvex.json, as published. */
+  async function publishedLines() {
+    const lines = async (name: string, start: string) =>
+      (await readFile(join(workspace.outputDir, name), "utf8"))
+        .split("\n")
+        .filter((line) => line.startsWith(start));
+    return [
+      ...(await lines("advisory_current.json", '{"advisory_id"')),
+      ...(await lines("openvex.json", '{"vulnerability"')),
+    ];
+  }
+
   async function ledgerFiles() {
     return (await readdir(ledgerDir())).sort();
   }
@@ -236,9 +248,11 @@ describe("lifecycle and history across runs", () => {
     expect((await ledgerOf(7)).map((transition) => [transition.from_state, transition.to_state])).toEqual([
       ["not_applicable", "pending_upstream"],
     ]);
+    publishedAfterRun7 = await publishedLines();
   });
 
   let beforeFailure: AdvisoryCurrent;
+  let publishedAfterRun7: string[];
   it("run 8: the tracker fails for one run: no state changes, the stale data is named, nothing recorded", async () => {
     beforeFailure = await workspace.readAdvisoryCurrent();
     await rm(trackerPath);
@@ -260,6 +274,10 @@ describe("lifecycle and history across runs", () => {
     await writeTracker({ status: "open", urgency: "medium" });
     await rm(join(workspace.dir, "state"), { recursive: true, force: true });
     const document = await run(9);
+    // The inputs are run 7's again: every published line is too, evidence dates and "since" dates included,
+    // although the landing tables that first fetched them went with the database.
+    expect(publishedAfterRun7.length).toBeGreaterThan(document.advisory_count);
+    expect(await publishedLines()).toEqual(publishedAfterRun7);
     expect(find(document, subject)).toMatchObject({
       state: "pending_upstream",
       decided_at: "2026-03-07T06:00:00Z",
@@ -330,6 +348,18 @@ describe("lifecycle and history across runs", () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(`${path}:2`);
     expect(await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8")).toBe(published);
+    await writeFile(path, original);
+  });
+
+  it("stops with the file and key when the published advisories are damaged, publishing nothing", async () => {
+    const path = join(workspace.outputDir, "advisory_current.json");
+    const original = await readFile(path, "utf8");
+    const openVex = await readFile(join(workspace.outputDir, "openvex.json"), "utf8");
+    await writeFile(path, original.replace('"fetched_at":"2026-', '"fetched_at":"yesterday-'));
+    const result = await workspace.run(["--as-of", day(10)]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/advisory_current\.json key advisories\.\d+\.evidence\.\d+\.fetched_at/);
+    expect(await readFile(join(workspace.outputDir, "openvex.json"), "utf8")).toBe(openVex);
     await writeFile(path, original);
   });
 });

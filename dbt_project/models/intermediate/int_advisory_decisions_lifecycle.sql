@@ -113,27 +113,42 @@ retained as (
 
 ),
 
+{#- A proposal resting on the very evidence the standing decision rests on (same rule, source, signal,
+    version, release and record) keeps the ledger's first-fetched time when it is earlier: the ledger
+    survives a lost database, and the deciding observation need not be the one the published evidence list
+    shows for its source (a fix in another release), which keeps its date through the published file. -#}
 decided as (
 
     select * from retained
     union all by name
     select
-        advisory_id,
+        retention.advisory_id,
         false as is_retained,
-        rule_id,
-        deciding_source,
-        evidence_code,
-        evidence_version,
-        evidence_version_key,
-        evidence_reason,
-        evidence_release,
-        evidence_record,
-        evidence_date,
-        evidence_fetched_at,
-        evidence_first_fetched_at,
-        is_evidence_stale,
-        vex_justification
+        retention.rule_id,
+        retention.deciding_source,
+        retention.evidence_code,
+        retention.evidence_version,
+        retention.evidence_version_key,
+        retention.evidence_reason,
+        retention.evidence_release,
+        retention.evidence_record,
+        retention.evidence_date,
+        retention.evidence_fetched_at,
+        case
+            when previous.rule_id = retention.rule_id
+                and previous.deciding_source = retention.deciding_source
+                and previous.evidence_signal is not distinct from retention.evidence_code
+                and previous.evidence_version is not distinct from retention.evidence_version
+                and previous.evidence_release is not distinct from retention.evidence_release
+                and previous.evidence_record is not distinct from retention.evidence_record
+                then least(retention.evidence_first_fetched_at, previous.evidence_fetched_at)
+            else retention.evidence_first_fetched_at
+        end as evidence_first_fetched_at,
+        retention.is_evidence_stale,
+        retention.vex_justification
     from retention
+    left join previous
+        on retention.advisory_id = previous.advisory_id
     where not retention.is_retained
 
 ),

@@ -20,6 +20,13 @@ selected_snapshot as (
 
 ),
 
+published as (
+
+    select * from {{ ref('stg_history__published_evidence') }}
+    where source = 'echo_data'
+
+),
+
 final as (
 
     select
@@ -33,14 +40,22 @@ final as (
         advisories.extra_fields,
         advisories.content_hash,
         selected_snapshot.snapshot_fetched_at as fetched_at,
-        {#- When this exact entry was first fetched: stable while the entry is unchanged. -#}
-        advisories.first_fetched_at,
+        {#- When this entry, as the published evidence shows it (fixed or listed without a fix, and the
+            version), was first fetched: the earlier of the landing date and the date last published for the
+            same evidence, so it survives a lost database (stg_history__published_evidence). -#}
+        least(advisories.first_fetched_at, published.fetched_at) as first_fetched_at,
         selected_snapshot.is_stale
     from selected_snapshot
     inner join members
         on selected_snapshot.snapshot_hash = members.snapshot_hash
     inner join advisories
         on members.content_hash = advisories.content_hash
+    left join published
+        on advisories.advisory_id = published.advisory_id
+        and published.signal = case when advisories.fixed_version is not null then 'fixed' else 'listed_without_fix' end
+        and published.version is not distinct from advisories.fixed_version
+        and published.release is null
+        and published.record is null
 
 )
 

@@ -27,6 +27,12 @@ source_catalogue as (
 
 ),
 
+published as (
+
+    select * from {{ ref('stg_history__published_evidence') }}
+
+),
+
 package_specific as (
 
     select
@@ -60,33 +66,54 @@ joined as (
 
 ),
 
-final as (
+normalised as (
 
     select
-        joined.advisory_id,
-        joined.source_name,
-        source_catalogue.display_name as source_display_name,
-        source_catalogue.precedence as source_precedence,
-        joined.record_id,
-        joined.vuln_id,
-        joined.package_name,
+        joined.* exclude (release),
         coalesce(debian_releases.release, joined.release) as release,
-        debian_releases.preference as release_preference,
-        joined.signal,
-        joined.fixed_version,
-        joined.fixed_version_key,
-        joined.urgency,
-        joined.upstream_modified_at,
-        joined.detail,
-        joined.fetched_at,
-        joined.first_fetched_at,
-        joined.is_stale
+        debian_releases.preference as release_preference
     from joined
     left join debian_releases
         on joined.release = debian_releases.release
         or joined.release = debian_releases.osv_ecosystem
+
+),
+
+final as (
+
+    select
+        normalised.advisory_id,
+        normalised.source_name,
+        source_catalogue.display_name as source_display_name,
+        source_catalogue.precedence as source_precedence,
+        normalised.record_id,
+        normalised.vuln_id,
+        normalised.package_name,
+        normalised.release,
+        normalised.release_preference,
+        normalised.signal,
+        normalised.fixed_version,
+        normalised.fixed_version_key,
+        normalised.urgency,
+        normalised.upstream_modified_at,
+        normalised.detail,
+        normalised.fetched_at,
+        {#- When this observation, as the published evidence shows it (signal, version, release and record),
+            was first fetched: the earlier of the landing date and the date last published for the same
+            evidence, so it survives a lost database (stg_history__published_evidence). Only the release and
+            record the evidence showed can match; the others keep their landing date. -#}
+        least(normalised.first_fetched_at, published.fetched_at) as first_fetched_at,
+        normalised.is_stale
+    from normalised
     left join source_catalogue
-        on joined.source_name = source_catalogue.source
+        on normalised.source_name = source_catalogue.source
+    left join published
+        on normalised.advisory_id = published.advisory_id
+        and normalised.source_name = published.source
+        and normalised.signal = published.signal
+        and normalised.fixed_version is not distinct from published.version
+        and normalised.release is not distinct from published.release
+        and normalised.record_id is not distinct from published.record
 
 )
 
