@@ -1,6 +1,6 @@
-// Client-side search over the advisory index. Data loads after the page: first the compact index (ids,
-// states, reasons, sources), then the explanation texts, so a CVE or package search answers before the texts
-// arrive. Every value is written with textContent: upstream text never becomes markup.
+// Client-side search over the advisory index. Data loads after the page: the compact index (ids, states,
+// reasons, sources), and the explanation texts only once a query is typed, so a CVE or package search
+// answers before the texts arrive. Every value is written with textContent: upstream text never becomes markup.
 interface AdvisoryIndex {
   generated_at: string | null;
   states: string[];
@@ -112,18 +112,30 @@ export function startSearch(): void {
   const fail = (what: string, error: unknown) => {
     status.textContent = `Could not load ${what}: ${error instanceof Error ? error.message : String(error)}.`;
   };
+  // The explanations are three times the index: fetched only once someone types a query, so browsing
+  // and filtering never pay for them.
+  let textsRequested = false;
+  const loadTexts = () => {
+    if (textsRequested) return;
+    textsRequested = true;
+    fetchJson<string[]>(`${base}/data/advisory-text.json`)
+      .then((loaded) => {
+        lowerTexts = loaded.map((text) => text.toLowerCase());
+        render();
+      })
+      .catch((error: unknown) => fail("the explanations", error));
+  };
+  query.addEventListener("input", () => {
+    if (query.value.trim()) loadTexts();
+  });
   fetchJson<AdvisoryIndex>(`${base}/data/advisory-index.json`)
     .then((loaded) => {
       index = loaded;
       lowerIds = loaded.rows.map((row) => row[0].toLowerCase());
       render();
-      return fetchJson<string[]>(`${base}/data/advisory-text.json`);
+      if (query.value.trim()) loadTexts();
     })
-    .then((texts) => {
-      lowerTexts = texts.map((text) => text.toLowerCase());
-      render();
-    })
-    .catch((error: unknown) => fail(index ? "the explanations" : "the advisories", error));
+    .catch((error: unknown) => fail("the advisories", error));
 }
 
 async function fetchJson<T>(url: string): Promise<T> {
