@@ -5,6 +5,7 @@ import { loadConfig } from "./config.ts";
 import { compactUtc } from "./lib/clock.ts";
 import { Database } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
+import { changeLabel, table, wrap } from "./lib/text-layout.ts";
 
 /**
  * Operator inspection: `explain` shows why one advisory is in its current state, `history` what runs
@@ -626,10 +627,6 @@ function renderRun(details: RunDetails): string {
   return `${lines.join("\n")}\n`;
 }
 
-function changeLabel(from: string | null, to: string | null): string {
-  return `${from ?? "new"} → ${to ?? "no longer listed"}`;
-}
-
 // ------------------------------------------------------------------------------------------------ shared
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -724,36 +721,6 @@ function keyValues(facts: Array<[string, string]>): string[] {
   return facts.map(([key, value]) => `  ${key.padEnd(width)}  ${value}`);
 }
 
-/** Aligned columns, two spaces apart, indented by two; no trailing spaces. */
-function table(headers: string[], rows: string[][], alignRight: boolean[] = []): string[] {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const render = (cells: string[]) =>
-    `  ${cells
-      .map((cell, column) =>
-        alignRight[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join("  ")}`.trimEnd();
-  return [render(headers), ...rows.map(render)];
-}
-
 function more(count: number, noun: string): string[] {
   return count > 0 ? [`  … and ${count} more ${noun}${count === 1 ? "" : "s"} (--limit 0 lists all)`] : [];
-}
-
-/** Word-wraps prose for a terminal; a word longer than the width stays whole. */
-function wrap(prose: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of prose.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
 }

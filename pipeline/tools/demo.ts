@@ -21,6 +21,7 @@ import type { AdvisoryDocument, PublishedAdvisory } from "../export.ts";
 import { type LedgerTransition, ledgerPath, parseLedgerText } from "../history.ts";
 import { compactUtc } from "../lib/clock.ts";
 import type { PipelineError as PipelineErrorType } from "../lib/errors.ts";
+import { changeLabel, table, wrap } from "../lib/text-layout.ts";
 import type { RunOutcome, RunSummaryJson } from "../run.ts";
 import { advisoryIdOf, type DemoStep, demoFiles, demoSubjects } from "./demo-data.ts";
 
@@ -475,16 +476,12 @@ function printAdvisoryRows(headers: string[], rows: { cells: string[]; explanati
   const lines = table(
     headers,
     rows.map((row) => row.cells),
-  ).split("\n");
+  );
   out(lines[0] ?? "");
   rows.forEach((row, index) => {
     out(lines[index + 1] ?? "");
     for (const line of wrap(row.explanation, 96)) out(`      ${line}`);
   });
-}
-
-function changeLabel(from: string | null, to: string | null): string {
-  return `${from ?? "new"} → ${to ?? "no longer listed"}`;
 }
 
 function heading(title: string) {
@@ -493,37 +490,9 @@ function heading(title: string) {
   out("=".repeat(title.length));
 }
 
-function out(line: string) {
-  process.stdout.write(`${line}\n`);
-}
-
-/** Aligned columns, two spaces apart, indented by two, no trailing spaces (as the CLI prints them). */
-function table(headers: string[], rows: string[][], alignRight: boolean[] = []): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const render = (cells: string[]) =>
-    `  ${cells
-      .map((cell, column) =>
-        alignRight[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join("  ")}`.trimEnd();
-  return [render(headers), ...rows.map(render)].join("\n");
-}
-
-function wrap(prose: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of prose.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
+/** Prints a line, or each line of a table. */
+function out(text: string | string[]) {
+  for (const line of typeof text === "string" ? [text] : text) process.stdout.write(`${line}\n`);
 }
 
 function seconds(ms: number): string {
