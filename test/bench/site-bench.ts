@@ -1,11 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
-import { execa } from "execa";
 import type { Page } from "playwright-core";
-import { launchBrowser, serveSite } from "../helpers/browser.ts";
-import { createWorkspace, repoRoot, sharedDataDir } from "../helpers/workspace.ts";
+import { buildSite, launchBrowser, serveSite } from "../helpers/browser.ts";
+import { createWorkspace, sharedDataDir } from "../helpers/workspace.ts";
 
 /**
  * The site on the real data: the vendor's data.json and CSV with the real upstream records, one pipeline
@@ -62,14 +61,7 @@ export async function runSiteBench(): Promise<SiteBenchFigures> {
 
     const out = join(site, "site");
     const buildStart = performance.now();
-    await execa("npm", ["run", "site:build"], {
-      cwd: repoRoot,
-      env: {
-        ECHO_OUTPUT_DIR: workspace.outputDir,
-        ECHO_SITE_OUT_DIR: out,
-        ECHO_SITE_BASE: "/echo-advisory/",
-      },
-    });
+    await buildSite(workspace.outputDir, out, "/echo-advisory/");
     const buildSeconds = (performance.now() - buildStart) / 1000;
 
     const files = await listFiles(out);
@@ -164,9 +156,10 @@ export function siteBenchTable(figures: SiteBenchFigures): string {
 
 async function listFiles(directory: string): Promise<string[]> {
   const entries = await readdir(directory, { recursive: true, withFileTypes: true });
-  const files = entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
-  await Promise.all(files.map((file) => stat(file)));
-  return files.sort();
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;

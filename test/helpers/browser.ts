@@ -23,24 +23,12 @@ export const chromiumArgs = [
   "--disable-sync",
 ];
 
-/**
- * Vitest gives its workers Vite's environment (BASE_URL=/, MODE=test, NODE_ENV=test, DEV, PROD, SSR, …). A site
- * build started from a test must not inherit it: Astro reads import.meta.env.BASE_URL of the prerendered pages
- * from process.env, so an inherited BASE_URL=/ silently overrides ECHO_SITE_BASE in every server-rendered link.
- */
-export function siteBuildEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const inherited = Object.entries(process.env).filter(
-    ([name]) => !/^(BASE_URL|MODE|DEV|PROD|SSR|NODE_ENV|TEST|VITEST(_.*)?)$/.test(name),
-  );
-  return { ...Object.fromEntries(inherited), ...env };
-}
-
 /** `npm run site:build` of the pipeline output in `outputDir` into `siteDir`, under the base path `base`. */
 export async function buildSite(outputDir: string, siteDir: string, base: string): Promise<void> {
   await execa("npm", ["run", "site:build"], {
     cwd: repoRoot,
-    extendEnv: false,
-    env: siteBuildEnv({ ECHO_OUTPUT_DIR: outputDir, ECHO_SITE_OUT_DIR: siteDir, ECHO_SITE_BASE: base }),
+    // site/build.ts drops the BASE_URL and MODE that vitest sets, so ECHO_SITE_BASE decides the base path.
+    env: { ECHO_OUTPUT_DIR: outputDir, ECHO_SITE_OUT_DIR: siteDir, ECHO_SITE_BASE: base },
   });
 }
 
