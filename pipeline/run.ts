@@ -23,6 +23,7 @@ import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
 import { compactUtc } from "./lib/clock.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
+import type { DbtSession } from "./lib/dbt-session.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { writeFileAtomic } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
@@ -66,6 +67,8 @@ export interface RunOptions {
    * check, point the database and output at a scratch folder and the CSV at the proposed file).
    */
   adjustConfig?: (config: Config) => Config;
+  /** Run dbt in this already started session instead of a new `dbt` process (for many runs in one process). */
+  dbtSession?: DbtSession;
 }
 
 export interface RunOutcome {
@@ -163,7 +166,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           db.close();
         }
       });
-      const transform = await stages.time("transform", () => runDbtBuild(config, runId, options.asOf));
+      const transform = await stages.time("transform", () => runDbtBuild(config, options.dbtSession));
 
       return await withDatabase(config.database, async (reopened) => {
         await ensurePrimarySourceUsable(reopened);

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
 import type { Config } from "./config.ts";
+import type { DbtInvocation, DbtOutputListener, DbtSession } from "./lib/dbt-session.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
 
@@ -38,19 +39,18 @@ const dbtLogLine = z.looseObject({
 });
 
 /**
- * Runs `dbt build` on the database the load stage just wrote. dbt's JSON log lines are read back for
- * errors and warnings, and run_results.json for per-node timings. A dbt failure stops the run with dbt's
- * own messages.
+ * Runs `dbt build` on the database the load stage just wrote, selecting what every run builds (the
+ * `pipeline_run` selector of dbt_project/selectors.yml). dbt's JSON log lines are read back for errors and
+ * warnings, and run_results.json for per-node timings. A dbt failure stops the run with dbt's own
+ * messages. With a session, dbt runs in its already started Python process instead of a new `dbt`.
  */
-export async function runDbtBuild(config: Config, runId: string, asOf: Date): Promise<TransformResult> {
+export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {
   const stateDir = join(dirname(config.database), "dbt");
   const targetPath = join(stateDir, "target");
   const args = [
     "build",
-    // dbt's unit tests check the rules' SQL against fixtures: they belong to `npm test`
-    // (test/dbt/unit-tests.test.ts), not to every run. The data tests do run: they check this run's data.
-    "--exclude",
-    "test_type:unit",
+    "--selector",
+    "pipeline_run",
     "--project-dir",
     config.dbt.project_dir,
     "--profiles-dir",
@@ -61,47 +61,35 @@ export async function runDbtBuild(config: Config, runId: string, asOf: Date): Pr
     join(stateDir, "logs"),
     "--log-format",
     "json",
+    // The file log at debug level (every query) cost about 1.5 s a run; failures and warnings still go
+    // there, and as JSON to standard output, which is read below.
+    "--log-level-file",
+    "warn",
     "--threads",
     String(config.dbt.threads),
   ];
+  // Nothing here changes from run to run (the run being decided is the ledger's latest), so dbt's partial
+  // parsing and a session's parsed project stay valid.
+  const env = {
+    ECHO_DUCKDB_PATH: config.database,
+    ECHO_DBT_THREADS: String(config.dbt.threads),
+    DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+    DO_NOT_TRACK: "1",
+    DBT_PARTIAL_PARSE: "true",
+  };
   // A stale run_results.json from an earlier run must never be read as this run's.
   await rm(join(targetPath, "run_results.json"), { force: true });
-  log.info("dbt build started", { project_dir: config.dbt.project_dir });
-  let result: Awaited<ReturnType<typeof execa>>;
-  try {
-    const subprocess = execa(config.dbt.executable, args, {
-      reject: false,
-      all: true,
-      env: {
-        ECHO_DUCKDB_PATH: config.database,
-        ECHO_DBT_THREADS: String(config.dbt.threads),
-        PIPELINE_RUN_ID: runId,
-        PIPELINE_AS_OF: asOf.toISOString(),
-        DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
-        DO_NOT_TRACK: "1",
-        DBT_PARTIAL_PARSE: "true",
-      },
-    });
-    const progress = terminalProgress("transform");
-    subprocess.stdout?.on("data", (chunk: Buffer) => progress?.count(countFinishedNodes(String(chunk))));
-    result = await subprocess;
-    progress?.end();
-  } catch (error) {
-    throw new PipelineError(`cannot start dbt: ${error instanceof Error ? error.message : error}`, {
-      location: { file: config.dbt.executable },
-      hint: "run `npm ci` to install dbt into dbt_project/.venv",
-    });
-  }
-  if (result.failed && (result as { code?: string }).code === "ENOENT") {
-    throw new PipelineError("dbt is not installed", {
-      location: { file: config.dbt.executable },
-      hint: "run `npm ci` to install dbt into dbt_project/.venv",
-    });
-  }
+  log.info("dbt build started", { project_dir: config.dbt.project_dir, session: session !== undefined });
+  const progress = terminalProgress("transform");
+  const onOutput = (chunk: string) => progress?.count(countFinishedNodes(chunk));
+  const result = session
+    ? await session.invoke(args, env, onOutput)
+    : await runDbtCommand(config.dbt.executable, args, env, onOutput);
+  progress?.end();
 
   const errors: string[] = [];
   const warnings: string[] = [];
-  for (const line of String(result.stdout ?? "").split("\n")) {
+  for (const line of result.stdout.split("\n")) {
     if (!line.startsWith("{")) continue;
     let parsed: z.infer<typeof dbtLogLine>;
     try {
@@ -154,6 +142,37 @@ async function readRunResults(path: string): Promise<Omit<TransformResult, "warn
       message: node.message ?? null,
       failures: node.failures ?? null,
     })),
+  };
+}
+
+/** Runs the `dbt` command line once, as a new process. */
+async function runDbtCommand(
+  executable: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  onOutput: DbtOutputListener,
+): Promise<DbtInvocation> {
+  let result: Awaited<ReturnType<typeof execa>>;
+  try {
+    const subprocess = execa(executable, args, { reject: false, env });
+    subprocess.stdout?.on("data", (chunk: Buffer) => onOutput(String(chunk)));
+    result = await subprocess;
+  } catch (error) {
+    throw new PipelineError(`cannot start dbt: ${error instanceof Error ? error.message : error}`, {
+      location: { file: executable },
+      hint: "run `npm ci` to install dbt into dbt_project/.venv",
+    });
+  }
+  if (result.failed && (result as { code?: string }).code === "ENOENT") {
+    throw new PipelineError("dbt is not installed", {
+      location: { file: executable },
+      hint: "run `npm ci` to install dbt into dbt_project/.venv",
+    });
+  }
+  return {
+    exitCode: result.exitCode ?? 2,
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
   };
 }
 

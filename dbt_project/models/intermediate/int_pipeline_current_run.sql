@@ -1,4 +1,5 @@
-{#- The run being decided: PIPELINE_RUN_ID when the pipeline runs dbt, else the latest run in the ledger. -#}
+{#- The run being decided: the latest run in the ledger (the pipeline records its run before dbt), unless
+    the run_id var names another. -#}
 with
 
 runs as (

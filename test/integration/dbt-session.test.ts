@@ -1,0 +1,126 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DbtSession } from "../../pipeline/lib/dbt-session.ts";
+import { PipelineError } from "../../pipeline/lib/errors.ts";
+import { runPipeline } from "../../pipeline/run.ts";
+import {
+  createWorkspace,
+  repoRoot,
+  sampleCsv,
+  sampleDataJson,
+  type Workspace,
+} from "../helpers/workspace.ts";
+
+const dbtExecutable = join(repoRoot, "dbt_project/.venv/bin/dbt");
+const projectDir = join(repoRoot, "dbt_project");
+const publishedFiles = ["advisory_current.json", "data.json", "openvex.json", "run_summary.json"];
+const firstClock = new Date("2026-05-01T06:00:00Z");
+const secondClock = new Date("2026-05-02T06:00:00Z");
+
+/**
+ * The demo runs dbt in one long-lived session instead of a `dbt` process per run. Both ways must decide
+ * exactly alike, and the session must give the database back between runs.
+ */
+describe("a dbt session", () => {
+  let byCommand: Workspace;
+  let bySession: Workspace;
+  let session: DbtSession;
+
+  beforeAll(async () => {
+    [byCommand, bySession] = await Promise.all([createWorkspace(), createWorkspace()]);
+    for (const workspace of [byCommand, bySession])
+      await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv });
+    session = new DbtSession(dbtExecutable, projectDir);
+  });
+  afterAll(async () => {
+    await session.close();
+    await Promise.all([byCommand.cleanup(), bySession.cleanup()]);
+  });
+
+  it("publishes byte for byte what the dbt command line publishes, over two runs in one session", async () => {
+    for (const asOf of [firstClock, secondClock]) {
+      const [commandOutcome, sessionOutcome] = await Promise.all([
+        runPipeline({ configPath: byCommand.configPath, asOf, clockPinned: true }),
+        // The second run reopens a database the session's dbt wrote: it would fail if dbt still held it.
+        runPipeline({ configPath: bySession.configPath, asOf, clockPinned: true, dbtSession: session }),
+      ]);
+      expect(commandOutcome.exitCode).toBe(0);
+      expect(sessionOutcome.exitCode).toBe(0);
+      for (const file of publishedFiles) {
+        const expected = await readFile(join(byCommand.outputDir, file), "utf8");
+        expect(await readFile(join(bySession.outputDir, file), "utf8"), file).toBe(expected);
+      }
+    }
+    const summary = JSON.parse(await readFile(join(bySession.outputDir, "run_summary.json"), "utf8")) as {
+      advisory_count: number;
+    };
+    expect(summary.advisory_count).toBeGreaterThan(50);
+  }, 180_000);
+
+  it("reports a failing invocation with dbt's exit code and message, then serves the next one", async () => {
+    const args = ["ls", "--project-dir", projectDir, "--profiles-dir", projectDir, "--log-format", "json"];
+    const env = { ECHO_DUCKDB_PATH: bySession.database, DO_NOT_TRACK: "1" };
+    const failed = await session.invoke([...args, "--selector", "no_such_selector"], env);
+    expect(failed.exitCode).toBe(2);
+    expect(`${failed.stdout}${failed.stderr}`).toMatch(/no_such_selector/);
+
+    const listed = await session.invoke([...args, "--selector", "pipeline_run", "--output", "name"], env);
+    expect(listed.exitCode).toBe(0);
+    expect(listed.stdout).toMatch(/mart_advisory_current/);
+  }, 120_000);
+
+  it("fails with a clear error naming the install step when dbt's Python is missing", async () => {
+    const missing = new DbtSession("/nonexistent/.venv/bin/dbt", projectDir);
+    const attempt = missing.invoke(["--version"], {});
+    await expect(attempt).rejects.toBeInstanceOf(PipelineError);
+    await expect(attempt).rejects.toThrow(
+      /dbt session ended unexpectedly[\s\S]*ENOENT|not found|No such file/,
+    );
+    await missing.close();
+  });
+});
+
+/**
+ * A pipeline run builds the `pipeline_run` selection, which leaves out the tests on the seeds and the
+ * intermediate models. They run here, on the data of a real sample run, so none of them goes unchecked.
+ */
+describe("every dbt data test", () => {
+  let workspace: Workspace;
+
+  beforeAll(async () => {
+    workspace = await createWorkspace();
+    await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv });
+  });
+  afterAll(() => workspace.cleanup());
+
+  it("passes on a sample run's data, including those a run leaves out", async () => {
+    const run = await workspace.run(["--as-of", "2026-05-01T06:00:00Z"]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const common = ["--project-dir", projectDir, "--profiles-dir", projectDir];
+    const env = { ECHO_DUCKDB_PATH: workspace.database, DO_NOT_TRACK: "1" };
+    const count = async (selection: string[]) => {
+      const listed = await execa(
+        dbtExecutable,
+        ["ls", ...common, "--quiet", "--output", "name", ...selection],
+        {
+          env,
+        },
+      );
+      return listed.stdout.split("\n").filter((line) => line.trim() !== "").length;
+    };
+    const allDataTests = await count(["--resource-type", "test", "--exclude", "test_type:unit"]);
+    const runDataTests = await count(["--selector", "pipeline_run", "--resource-type", "test"]);
+    expect(runDataTests).toBeGreaterThan(50);
+    expect(allDataTests).toBeGreaterThan(runDataTests + 50);
+
+    const tested = await execa(
+      dbtExecutable,
+      ["test", ...common, "--exclude", "test_type:unit", "--target-path", join(workspace.dir, "dbt-target")],
+      { env, reject: false, all: true },
+    );
+    expect(tested.exitCode, tested.all).toBe(0);
+    expect(tested.all).toMatch(new RegExp(`PASS=${allDataTests}\\b`));
+  }, 180_000);
+});
