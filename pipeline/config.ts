@@ -4,8 +4,17 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { PipelineError } from "./lib/errors.ts";
 
-/** A local path (resolved against the config file) or an http(s) URL (kept as is). */
-const location = z.string().trim().min(1, "must not be empty");
+/**
+ * A local path (resolved against the config file) or an http(s) URL (kept as is). Control characters
+ * (a NUL cuts a path short in the file system) and absurd lengths are refused here, not at read time.
+ */
+const location = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(4096, "must be at most 4096 characters")
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
 
 const sourceBase = {
   enabled: z.boolean().default(true),
@@ -190,16 +199,33 @@ function describeIssuePath(path: ReadonlyArray<PropertyKey>): string {
 export function parseConfig(text: string, configPath: string): Config {
   // Without prettyErrors the errors carry only offsets; the line counter turns them into line and column.
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  // YAML 1.2 ends a line at a lone CR too (old Mac editors); the parser would read it as one long line.
+  const document = parseDocument(text.replace(/\r(?!\n)/g, "\n"), {
+    prettyErrors: false,
+    uniqueKeys: true,
+    lineCounter,
+  });
   const [syntaxError] = document.errors;
   if (syntaxError) {
     const position = lineCounter.linePos(syntaxError.pos[0]);
-    throw new PipelineError(`invalid YAML: ${syntaxError.message.split("\n")[0]}`, {
-      location: { file: configPath, line: position?.line, column: position?.col },
+    const message = syntaxError.message.split("\n")[0] ?? "";
+    throw new PipelineError(
+      `invalid YAML: ${/call stack/i.test(message) ? "nested too deeply to read" : message}`,
+      { location: { file: configPath, line: position?.line, column: position?.col }, exitCode: 2 },
+    );
+  }
+  let plain: unknown;
+  try {
+    plain = document.toJS();
+  } catch (error) {
+    // The yaml library refuses alias chains that expand exponentially ("billion laughs") at this point.
+    throw new PipelineError(`invalid YAML: ${error instanceof Error ? error.message : String(error)}`, {
+      location: { file: configPath },
+      hint: "aliases (*name) may not expand a document this much",
       exitCode: 2,
     });
   }
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  const parsed = configSchema.safeParse(plain ?? {});
   if (!parsed.success) {
     // An unknown key is usually a misspelt known one (locaton), which also makes that one missing: naming
     // the unknown key first points at the line to fix.
@@ -269,9 +295,9 @@ function lineOfOffset(text: string, offset: number): number {
 
 export async function loadConfig(path: string): Promise<Config> {
   const configPath = resolve(path);
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(configPath, "utf8");
+    bytes = await readFile(configPath);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new PipelineError(
@@ -283,5 +309,30 @@ export async function loadConfig(path: string): Promise<Config> {
       },
     );
   }
-  return parseConfig(text, configPath);
+  return parseConfig(decodeConfigText(bytes, configPath), configPath);
+}
+
+/** Strict UTF-8 (a bad byte is named by its line, not turned into U+FFFD inside a path); a BOM is dropped. */
+function decodeConfigText(bytes: Uint8Array, configPath: string): string {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch {
+    let valid = bytes.length;
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    for (let index = 0; index < bytes.length; index += 1) {
+      try {
+        decoder.decode(bytes.subarray(index, index + 1), { stream: true });
+      } catch {
+        valid = index;
+        break;
+      }
+    }
+    const line = 1 + bytes.subarray(0, valid).filter((byte) => byte === 0x0a).length;
+    throw new PipelineError(`not valid UTF-8 (first bad byte at offset ${valid})`, {
+      location: { file: configPath, line },
+      hint: "save the file as UTF-8",
+      exitCode: 2,
+    });
+  }
 }

@@ -43,7 +43,8 @@ function countLines(bytes: Uint8Array, end: number): number {
   return line;
 }
 
-function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+/** Offset of the first byte that is not valid UTF-8 (the length when only the end is cut short). */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   // A streaming decoder keeps the state of a sequence split between calls, so feeding consecutive pieces
   // throws in the piece holding the first byte that cannot continue it. Big pieces find that piece fast;
   // single bytes then find the byte (re-feeding whole prefixes would corrupt the state and be quadratic).

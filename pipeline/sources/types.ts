@@ -140,6 +140,44 @@ export function excerpt(text: string, max = 120): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+/**
+ * Longest value a single field (package, id, version, code) may have. Real ones are far shorter; a longer
+ * one is a broken export, and landing or publishing it would only carry its bulk along.
+ */
+export const maxFieldLength = 256;
+
+/** Why `value` is too long for the field, or null when it is not. */
+export function tooLong(field: string, value: string, max = maxFieldLength): string | null {
+  return value.length > max
+    ? `${field} is ${value.length} characters long, more than the ${max} allowed`
+    : null;
+}
+
+/**
+ * Deepest nesting of arrays and objects a parsed JSON record may have. Real records nest a few levels; far
+ * deeper ones (thousands) would overflow the stack of anything that walks them recursively (hashing,
+ * JSON.stringify for an excerpt), so they are refused before anything walks them.
+ */
+export const maxNestingDepth = 64;
+
+/** Whether `value` nests arrays or objects more than `limit` levels deep; iterative, so never overflows. */
+export function nestedDeeperThan(value: unknown, limit = maxNestingDepth): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop() as [unknown, number];
+    if (item === null || typeof item !== "object") continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) {
+      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+export function nestingReason(limit = maxNestingDepth): string {
+  return `nested more than ${limit} levels deep`;
+}
+
 export interface AdapterDefinition<Observation> {
   name: string;
   landing: LandingTable;

@@ -11,7 +11,14 @@ import {
   rejected,
   type UpstreamItem,
 } from "../osv/helpers.ts";
-import { debianPackagePattern, debianVersionPattern, excerpt, vulnerabilityIdPattern } from "../types.ts";
+import {
+  debianPackagePattern,
+  debianVersionPattern,
+  excerpt,
+  nestedDeeperThan,
+  nestingReason,
+  vulnerabilityIdPattern,
+} from "../types.ts";
 import type { UpstreamSignal } from "../upstream.ts";
 import { splitTopLevelObject } from "./stream.ts";
 
@@ -218,6 +225,11 @@ function* packageItems(
   const packageKey = quote(packageName);
   if (!debianPackagePattern.test(packageName)) {
     yield rejected(options.ref, packageKey, `${packageKey} is not a valid Debian source package name`);
+    return;
+  }
+  // Before anything walks the value recursively (quoting it, hashing a release), which would overflow.
+  if (nestedDeeperThan(value)) {
+    yield rejected(options.ref, packageKey, `the package's value is ${nestingReason()}`);
     return;
   }
   if (!isPlainObject(value)) {

@@ -1,5 +1,6 @@
 import { TextDecoder } from "node:util";
 import { PipelineError } from "../../lib/errors.ts";
+import { firstInvalidUtf8Offset } from "../read-input.ts";
 
 /** One member of a top-level JSON object: its key and the raw JSON text of its value. */
 export interface TopLevelMember {
@@ -21,11 +22,13 @@ export async function* splitTopLevelObject(
 ): AsyncGenerator<TopLevelMember> {
   const splitter = new ObjectSplitter(ref);
   const decoder = new TextDecoder("utf-8", { fatal: true });
+  let bytesRead = 0;
   for await (const chunk of chunks) {
-    const text = typeof chunk === "string" ? chunk : decode(decoder, chunk, true, splitter, ref);
+    const text = typeof chunk === "string" ? chunk : decode(decoder, chunk, true, splitter, bytesRead);
+    if (typeof chunk !== "string") bytesRead += chunk.byteLength;
     yield* splitter.push(text);
   }
-  yield* splitter.push(decode(decoder, new Uint8Array(0), false, splitter, ref));
+  yield* splitter.push(decode(decoder, new Uint8Array(0), false, splitter, bytesRead));
   splitter.finish();
 }
 
@@ -34,12 +37,15 @@ function decode(
   bytes: Uint8Array,
   stream: boolean,
   splitter: ObjectSplitter,
-  ref: string | null,
+  bytesRead: number,
 ): string {
   try {
     return decoder.decode(bytes, { stream });
   } catch {
-    throw splitter.error(`not valid UTF-8 near character ${splitter.offset}`, ref);
+    // The bad byte's line: the lines read so far plus the line breaks before it in this chunk.
+    const bad = firstInvalidUtf8Offset(bytes);
+    const line = splitter.line + bytes.subarray(0, bad).filter((byte) => byte === 0x0a).length;
+    return splitter.fail(`not valid UTF-8 (first bad byte at offset ${bytesRead + bad})`, line);
   }
 }
 
@@ -48,6 +54,8 @@ class ObjectSplitter {
   private readonly ref: string | null;
   /** Characters consumed so far, for error messages. */
   offset = 0;
+  /** The line being read (1-based), for error messages. */
+  line = 1;
   private depth = 0;
   private inString = false;
   private escaped = false;
@@ -63,6 +71,7 @@ class ObjectSplitter {
     let captureStart = 0;
     for (let index = 0; index < text.length; index += 1) {
       const code = text.charCodeAt(index);
+      if (code === 0x0a) this.line += 1;
       switch (this.state) {
         case "value": {
           if (this.inString) {
@@ -126,7 +135,11 @@ class ObjectSplitter {
   }
 
   error(message: string, ref: string | null): PipelineError {
-    return new PipelineError(message, ref ? { location: { file: ref } } : {});
+    return new PipelineError(message, { location: { ...(ref ? { file: ref } : {}), line: this.line } });
+  }
+
+  fail(message: string, line: number): never {
+    throw new PipelineError(message, { location: { ...(this.ref ? { file: this.ref } : {}), line } });
   }
 
   /** Reads one non-blank character outside a key or value and returns the state it leads to. */

@@ -11,6 +11,7 @@ import {
   type LandingTable,
   type LandingValue,
   type SourceAdapter,
+  tooLong,
   vulnerabilityIdPattern,
 } from "../types.ts";
 
@@ -30,6 +31,12 @@ export const notApplicableObservation = z.object({
   internal_status: z.string(),
 });
 export type NotApplicableObservation = z.infer<typeof notApplicableObservation>;
+
+/**
+ * Five short fields fit in far less; csv-parse takes seconds over a line of megabytes, so a longer line is
+ * rejected before it is parsed.
+ */
+const maxLineLength = 4096;
 
 function parseLine(line: string): string[] {
   const [record] = parse(line, { relax_quotes: false, trim: true }) as string[][];
@@ -51,9 +58,16 @@ export function* parseNotApplicableCsv(
       hint: `the header is ${requiredColumns.join(",")}`,
     });
   }
+  const headerLine = lines[headerIndex] ?? "";
+  if (headerLine.length > maxLineLength) {
+    throw new PipelineError(
+      `the header line is ${headerLine.length} characters long, more than the ${maxLineLength} allowed`,
+      { location: { file, line: headerIndex + 1 }, hint: `the header is ${requiredColumns.join(",")}` },
+    );
+  }
   let header: string[];
   try {
-    header = parseLine(lines[headerIndex] ?? "").map((name) => name.toLowerCase());
+    header = parseLine(headerLine).map((name) => name.toLowerCase());
   } catch (error) {
     throw new PipelineError(`the header line cannot be read: ${errorMessage(error)}`, {
       location: { file, line: headerIndex + 1 },
@@ -91,6 +105,10 @@ export function* parseNotApplicableCsv(
         excerpt: excerpt(raw),
       },
     });
+    if (raw.length > maxLineLength) {
+      yield reject(`the line is ${raw.length} characters long, more than the ${maxLineLength} allowed`);
+      continue;
+    }
     let fields: string[];
     try {
       fields = parseLine(raw);
@@ -108,34 +126,45 @@ export function* parseNotApplicableCsv(
     const status = value("status");
     const fixedVersion = value("fixed_version");
     const internalStatus = value("internal_status");
+    // A field of megabytes is a broken export; it is named by its length, never quoted whole.
+    const oversized = requiredColumns
+      .map((column) => ({ column, reason: tooLong(column, value(column)) }))
+      .find((check) => check.reason !== null);
+    if (oversized?.reason) {
+      yield reject(oversized.reason, oversized.column);
+      continue;
+    }
     if (!vulnerabilityIdPattern.test(cveId)) {
       yield reject(
-        `cve_id ${JSON.stringify(cveId)} is not a CVE id (CVE-YYYY-NNNN) or Debian TEMP id`,
+        `cve_id ${JSON.stringify(excerpt(cveId, 60))} is not a CVE id (CVE-YYYY-NNNN) or Debian TEMP id`,
         "cve_id",
       );
       continue;
     }
     if (!debianPackagePattern.test(packageName)) {
       yield reject(
-        `package ${JSON.stringify(packageName)} is not a valid Debian source package name`,
+        `package ${JSON.stringify(excerpt(packageName, 60))} is not a valid Debian source package name`,
         "package",
       );
       continue;
     }
     if (!(allowedStatuses as readonly string[]).includes(status)) {
       yield reject(
-        `unknown status ${JSON.stringify(status)} (allowed: ${allowedStatuses.join(", ")})`,
+        `unknown status ${JSON.stringify(excerpt(status, 60))} (allowed: ${allowedStatuses.join(", ")})`,
         "status",
       );
       continue;
     }
     if (fixedVersion !== "" && !debianVersionPattern.test(fixedVersion)) {
-      yield reject(`fixed_version ${JSON.stringify(fixedVersion)} is not a Debian version`, "fixed_version");
+      yield reject(
+        `fixed_version ${JSON.stringify(excerpt(fixedVersion, 60))} is not a Debian version`,
+        "fixed_version",
+      );
       continue;
     }
     if (!/^[a-z][a-z0-9_]*$/.test(internalStatus)) {
       yield reject(
-        `internal_status ${JSON.stringify(internalStatus)} must be a lower-case code such as code_not_in_use`,
+        `internal_status ${JSON.stringify(excerpt(internalStatus, 60))} must be a lower-case code such as code_not_in_use`,
         "internal_status",
       );
       continue;

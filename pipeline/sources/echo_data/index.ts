@@ -10,9 +10,17 @@ import {
   type FetchItem,
   type LandingTable,
   type LandingValue,
+  maxNestingDepth,
+  nestedDeeperThan,
+  nestingReason,
   type SourceAdapter,
+  tooLong,
   vulnerabilityIdPattern,
 } from "../types.ts";
+import { findDuplicateKeys } from "./duplicate-keys.ts";
+
+/** Unknown fields are kept (extra_fields), but not without bound. */
+const maxExtraFieldsLength = 64 * 1024;
 
 /**
  * The vendor's published advisory dataset (data.json):
@@ -54,16 +62,31 @@ export function parseEchoData(text: string, file: string): Generator<FetchItem<E
       location: { file },
     });
   }
-  return iterateEntries(document as Record<string, unknown>, file);
+  return iterateEntries(document as Record<string, unknown>, file, findDuplicateKeys(text));
+}
+
+/** `"name"` for keys and messages, shortened: a key can be megabytes long. */
+function quoted(name: string): string {
+  return JSON.stringify(excerpt(name, 100));
+}
+
+function repeatedReason(what: string, lines: readonly number[]): string {
+  return `${what} appears ${lines.length} times (lines ${lines.join(", ")}); which entry is meant cannot be told, so none is used`;
 }
 
 function* iterateEntries(
   document: Record<string, unknown>,
   file: string,
+  duplicates: ReadonlyMap<string, readonly number[]>,
 ): Generator<FetchItem<EchoAdvisoryObservation>> {
   for (const [packageName, vulnerabilities] of Object.entries(document)) {
-    const packageKey = JSON.stringify(packageName);
-    if (!debianPackagePattern.test(packageName)) {
+    const packageKey = quoted(packageName);
+    const packageLines = duplicates.get(JSON.stringify([packageName]));
+    if (packageLines) {
+      yield rejected(file, packageKey, repeatedReason(`package ${packageKey}`, packageLines));
+      continue;
+    }
+    if (packageName.length > 100 || !debianPackagePattern.test(packageName)) {
       yield rejected(
         file,
         packageKey,
@@ -76,13 +99,23 @@ function* iterateEntries(
       continue;
     }
     for (const [vulnId, entry] of Object.entries(vulnerabilities as Record<string, unknown>)) {
-      const key = `${packageKey}.${JSON.stringify(vulnId)}`;
-      if (!vulnerabilityIdPattern.test(vulnId)) {
+      const key = `${packageKey}.${quoted(vulnId)}`;
+      const entryLines = duplicates.get(JSON.stringify([packageName, vulnId]));
+      if (entryLines) {
+        yield rejected(file, key, repeatedReason(`vulnerability ${quoted(vulnId)}`, entryLines));
+        continue;
+      }
+      if (vulnId.length > 100 || !vulnerabilityIdPattern.test(vulnId)) {
         yield rejected(
           file,
           key,
-          `vulnerability id ${JSON.stringify(vulnId)} is neither CVE-YYYY-NNNN nor TEMP-NNNNNNN-XXXXXX`,
+          `vulnerability id ${quoted(vulnId)} is neither CVE-YYYY-NNNN nor TEMP-NNNNNNN-XXXXXX`,
         );
+        continue;
+      }
+      // Checked before anything walks the entry recursively (zod, JSON.stringify), which would overflow.
+      if (nestedDeeperThan(entry, maxNestingDepth)) {
+        yield rejected(file, key, `the entry is ${nestingReason()}`);
         continue;
       }
       const parsed = entrySchema.safeParse(entry);
@@ -94,11 +127,27 @@ function* iterateEntries(
       }
       const { fixed_version: fixedVersionRaw, severity, ...extra } = parsed.data;
       const fixedVersion = fixedVersionRaw?.trim() ? fixedVersionRaw.trim() : null;
+      const oversized = [
+        {
+          field: "fixed_version",
+          reason: fixedVersion === null ? null : tooLong("fixed_version", fixedVersion),
+        },
+        { field: "severity", reason: severity === undefined ? null : tooLong("severity", severity) },
+      ].find((check) => check.reason !== null);
+      if (oversized?.reason) {
+        yield rejected(file, `${key}.${oversized.field}`, oversized.reason);
+        continue;
+      }
       if (fixedVersion !== null && !debianVersionPattern.test(fixedVersion)) {
+        yield rejected(file, `${key}.fixed_version`, `${quoted(fixedVersion)} is not a Debian version`);
+        continue;
+      }
+      const extraFields = Object.keys(extra).length > 0 ? JSON.stringify(extra) : null;
+      if (extraFields !== null && extraFields.length > maxExtraFieldsLength) {
         yield rejected(
           file,
-          `${key}.fixed_version`,
-          `${JSON.stringify(fixedVersion)} is not a Debian version`,
+          key,
+          `the entry's other fields (${Object.keys(extra).map(quoted).join(", ")}) take ${extraFields.length} characters, more than the ${maxExtraFieldsLength} allowed`,
         );
         continue;
       }
@@ -109,7 +158,7 @@ function* iterateEntries(
           vuln_id: vulnId,
           fixed_version: fixedVersion,
           severity: severity?.trim() ? severity.trim() : null,
-          extra_fields: Object.keys(extra).length > 0 ? JSON.stringify(extra) : null,
+          extra_fields: extraFields,
         },
       };
     }

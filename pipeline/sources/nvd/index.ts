@@ -5,6 +5,7 @@ import { errorMessage, PipelineError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
+import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, HealthTracker, SourceAdapter } from "../types.ts";
 import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
 import {
@@ -223,19 +224,21 @@ async function* readNvdFiles(
     });
   }
   let usable = 0;
+  let firstProblem = "";
   for (const file of files) {
     let items: UpstreamItem[];
     try {
       const bytes = await readFile(file);
       health.bytes += bytes.byteLength;
-      items = [...parseNvd(bytes.toString("utf8"), { ref: file })];
+      // Strict UTF-8: a bad byte is named by its line, not silently replaced.
+      items = [...parseNvd(decodeUtf8(bytes, file), { ref: file })];
     } catch (error) {
+      const line = error instanceof PipelineError ? error.location.line : undefined;
+      const reason = error instanceof PipelineError ? error.message : errorMessage(error);
+      firstProblem ||= `${file}${line === undefined ? "" : `:${line}`}: ${reason}`;
       yield {
         kind: "rejected",
-        rejection: {
-          location: { file },
-          reason: error instanceof PipelineError ? error.message : errorMessage(error),
-        },
+        rejection: { location: { file, ...(line === undefined ? {} : { line }) }, reason },
       };
       continue;
     }
@@ -244,8 +247,9 @@ async function* readNvdFiles(
     yield* items;
   }
   if (usable === 0) {
-    throw new PipelineError(`none of the ${files.length} file(s) is a usable NVD page or record`, {
-      location: { file: path },
-    });
+    throw new PipelineError(
+      `none of the ${files.length} file(s) is a usable NVD page or record (first: ${firstProblem})`,
+      { location: { file: path } },
+    );
   }
 }

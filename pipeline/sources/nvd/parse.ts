@@ -11,7 +11,7 @@ import {
   rejected,
   type UpstreamItem,
 } from "../osv/helpers.ts";
-import { cveIdPattern } from "../types.ts";
+import { cveIdPattern, nestedDeeperThan, nestingReason } from "../types.ts";
 import type { UpstreamSignal } from "../upstream.ts";
 
 /**
@@ -132,6 +132,10 @@ export function nvdSeverity(metrics: NvdCve["metrics"]): string | null {
 export function* parseNvdRecord(input: unknown, options: NvdOptions = {}): Generator<UpstreamItem> {
   const ref = options.ref ?? null;
   const raw = typeof input === "string" ? parseJsonText(input, ref) : input;
+  if (nestedDeeperThan(raw)) {
+    yield rejected(ref, "cve", `the record is ${nestingReason()}`);
+    return;
+  }
   yield recordItem(raw, ref, [], "cve");
 }
 
@@ -193,9 +197,9 @@ export function nvdPageProblems(input: unknown): string[] {
     return parsed.error.issues.map((issue) => {
       const field = issue.path.map(String).join(".");
       const value = isPlainObject(input) ? input[String(issue.path[0])] : undefined;
-      return value === undefined
-        ? `${field} is missing`
-        : `${field}: ${issue.message} (found ${JSON.stringify(value)})`;
+      // JSON.stringify would print a number too large for a double (1e400, read as Infinity) as null.
+      const found = typeof value === "number" ? String(value) : JSON.stringify(value);
+      return value === undefined ? `${field} is missing` : `${field}: ${issue.message} (found ${found})`;
     });
   }
   const page = parsed.data;
@@ -235,7 +239,7 @@ export function nvdPageProblems(input: unknown): string[] {
 export function parseNvdPage(input: unknown, options: NvdOptions = {}): Generator<UpstreamItem> {
   const ref = options.ref ?? null;
   const page = typeof input === "string" ? parseJsonText(input, ref) : input;
-  const problems = nvdPageProblems(page);
+  const problems = nestedDeeperThan(page) ? [`the page is ${nestingReason()}`] : nvdPageProblems(page);
   if (problems.length > 0) {
     throw new PipelineError(
       `malformed NVD response page: ${problems.join("; ")}`,

@@ -1,5 +1,5 @@
 import { PipelineError } from "../../lib/errors.ts";
-import { excerpt, type FetchItem } from "../types.ts";
+import { excerpt, type FetchItem, nestedDeeperThan, nestingReason } from "../types.ts";
 import type { UpstreamObservation } from "../upstream.ts";
 
 /*
@@ -10,13 +10,21 @@ import type { UpstreamObservation } from "../upstream.ts";
 
 export type UpstreamItem = FetchItem<UpstreamObservation>;
 
-/** Parses JSON text; a syntax error makes the whole input unusable, so it is a PipelineError. */
+/**
+ * Parses JSON text; a syntax error makes the whole input unusable, so it is a PipelineError. So is a
+ * document nested absurdly deep: hashing or quoting it later would overflow the stack.
+ */
 export function parseJsonText(text: string, ref: string | null): unknown {
+  let document: unknown;
   try {
-    return JSON.parse(text);
+    document = JSON.parse(text);
   } catch (error) {
     throw new PipelineError(`invalid JSON: ${errorText(error)}`, ref ? { location: { file: ref } } : {});
   }
+  if (nestedDeeperThan(document)) {
+    throw new PipelineError(`the document is ${nestingReason()}`, ref ? { location: { file: ref } } : {});
+  }
+  return document;
 }
 
 /** A rejection at `key` of the input `ref`, with the offending value shortened for the report. */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../../config.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import { type HttpClient, HttpError } from "../http/client.ts";
+import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
 import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
 import { parseModifiedIds } from "./modified-ids.ts";
@@ -46,9 +47,9 @@ async function* readSnapshot(
     const names = (await readdir(location)).filter((name) => name.endsWith(".json")).sort();
     for (const name of names) {
       const path = join(location, name);
-      const text = await readFile(path, "utf8");
-      health.bytes += Buffer.byteLength(text);
-      yield* parseRecordSafely(text, parseOptions(path));
+      const bytes = await readFile(path);
+      health.bytes += bytes.byteLength;
+      yield* parseRecordSafely(bytes, parseOptions(path));
     }
     return;
   }
@@ -67,20 +68,27 @@ async function* readArchive(
       yield { kind: "rejected", rejection: entry.rejection };
       continue;
     }
-    yield* parseRecordSafely(entry.bytes.toString("utf8"), parseOptions(`${label}!${entry.name}`));
+    yield* parseRecordSafely(entry.bytes, parseOptions(`${label}!${entry.name}`));
   }
 }
 
-/** A record that is not even JSON is rejected alone; the archive goes on. */
-function* parseRecordSafely(text: string, options: Parameters<typeof parseOsvRecord>[1]): Generator<Item> {
+/**
+ * A record that is not even JSON (or not UTF-8: bad bytes are not silently replaced) is rejected alone;
+ * the archive goes on.
+ */
+function* parseRecordSafely(
+  bytes: Uint8Array,
+  options: Parameters<typeof parseOsvRecord>[1],
+): Generator<Item> {
+  const ref = options?.ref ?? "(record)";
   try {
-    yield* parseOsvRecord(text, options);
+    yield* parseOsvRecord(decodeUtf8(bytes, ref), options);
   } catch (error) {
-    const ref = options?.ref ?? "(record)";
+    const line = error instanceof PipelineError ? error.location.line : undefined;
     yield {
       kind: "rejected",
       rejection: {
-        location: { file: ref },
+        location: { file: ref, ...(line === undefined ? {} : { line }) },
         reason: error instanceof PipelineError ? error.message : String(error),
       },
     };
@@ -137,7 +145,7 @@ async function* fetchLive(
         const record = await http.getBytes(`${settings.api_url}/v1/vulns/${encodeURIComponent(id)}`, {
           cache: false,
         });
-        yield* parseRecordSafely(Buffer.from(record.body).toString("utf8"), parseOptions(`osv:${id}`));
+        yield* parseRecordSafely(record.body, parseOptions(`osv:${id}`));
       }
     }
     if (changes.checkpoint) yield { kind: "checkpoint", value: changes.checkpoint };
@@ -218,7 +226,7 @@ async function* fetchTargeted(
     const url = `${settings.api_url}/v1/vulns/${encodeURIComponent(id)}`;
     try {
       const record = await http.getBytes(url, { cache: false });
-      return { id, text: Buffer.from(record.body).toString("utf8") };
+      return { id, bytes: record.body };
     } catch (error) {
       // A record listed a moment ago and gone now is rejected alone; any other failure voids the delivery.
       if (error instanceof HttpError && error.status === 404) return { id, missing: url };
@@ -236,7 +244,7 @@ async function* fetchTargeted(
       };
       continue;
     }
-    for (const item of parseRecordSafely(result.text, parseOptions(`osv:${result.id}`))) {
+    for (const item of parseRecordSafely(result.bytes, parseOptions(`osv:${result.id}`))) {
       if (item.kind === "observation" && !lookups.open.has(item.observation.vuln_id)) continue;
       yield item;
     }

@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { contentHash } from "../../lib/hash.ts";
-import { cveIdPattern, vulnerabilityIdPattern } from "../types.ts";
+import {
+  cveIdPattern,
+  debianVersionPattern,
+  excerpt,
+  maxFieldLength,
+  nestedDeeperThan,
+  nestingReason,
+  vulnerabilityIdPattern,
+} from "../types.ts";
 import type { UpstreamSignal } from "../upstream.ts";
 import {
   describeValue,
@@ -160,7 +168,12 @@ export function* parseOsvRecord(input: unknown, options: OsvOptions = {}): Gener
   const ref = options.ref ?? null;
   const releases = new Set(options.releases ?? defaultReleases);
   const raw = typeof input === "string" ? parseJsonText(input, ref) : input;
-  const recordKey = isPlainObject(raw) && typeof raw.id === "string" ? JSON.stringify(raw.id) : "(record)";
+  const recordKey =
+    isPlainObject(raw) && typeof raw.id === "string" ? JSON.stringify(excerpt(raw.id, 100)) : "(record)";
+  if (typeof input !== "string" && nestedDeeperThan(raw)) {
+    yield rejected(ref, recordKey, `the record is ${nestingReason()}`);
+    return;
+  }
   const parsed = osvRecord.safeParse(raw);
   if (!parsed.success) {
     const issue = firstIssue(parsed.error.issues, recordKey);
@@ -220,6 +233,18 @@ export function* parseOsvRecord(input: unknown, options: OsvOptions = {}): Gener
     const release = debianReleaseOfEcosystem(pkg.ecosystem);
     if (release === null || !releases.has(release)) continue;
     if (options.packages && !options.packages.has(pkg.name)) continue;
+    // A fixed event becomes a published fixed version: it must be a Debian version, not any text.
+    const notVersion = osvAffectedVerdict(affected.data).fixedEvents.find(
+      (version) => version.length > maxFieldLength || !debianVersionPattern.test(version),
+    );
+    if (notVersion !== undefined) {
+      yield rejected(
+        ref,
+        `${entryKey}.ranges`,
+        `fixed event ${JSON.stringify(excerpt(notVersion, 60))} is not a Debian version`,
+      );
+      continue;
+    }
     kept.push({ affected: affected.data, release, ecosystem: pkg.ecosystem, name: pkg.name });
   }
   if (kept.length === 0) return;
