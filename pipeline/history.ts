@@ -4,7 +4,7 @@ import { z } from "zod";
 import { compactUtc } from "./lib/clock.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
-import { writeFileAtomic } from "./lib/files.ts";
+import { type PublishedFile, writeFileAtomic } from "./lib/files.ts";
 import type { RunSummaryJson } from "./run.ts";
 
 /**
@@ -338,6 +338,21 @@ export async function readRunTransitions(db: Database, runId: string): Promise<L
 /** Canonical text of one run's file: one transition per line, keys in schema order, sorted by advisory. */
 export function serialiseLedger(transitions: readonly LedgerTransition[]): string {
   return transitions.map((transition) => `${JSON.stringify(ledgerTransition.parse(transition))}\n`).join("");
+}
+
+/**
+ * This run's ledger file as one file of the run's release: its content, or `null` (remove it) when the run
+ * changed nothing, so a re-run of the same run (same clock) replaces what the earlier attempt wrote.
+ */
+export function runLedgerFile(
+  historyDir: string,
+  runId: string,
+  transitions: readonly LedgerTransition[],
+): PublishedFile {
+  return {
+    path: ledgerPath(historyDir, runId),
+    content: transitions.length === 0 ? null : serialiseLedger(transitions),
+  };
 }
 
 /**

@@ -16,8 +16,8 @@ import {
   readLedger,
   readRunTransitions,
   restoreLedger,
+  runLedgerFile,
   runSummaryPath,
-  writeRunLedger,
 } from "./history.ts";
 import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
@@ -25,7 +25,7 @@ import { compactUtc } from "./lib/clock.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
-import { writeFileAtomic } from "./lib/files.ts";
+import { completeInterruptedPublish, type PublishedFile, publishFiles } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
@@ -126,6 +126,13 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
 
   const releaseLock = await acquireRunLock(config.database);
   try {
+    // A run killed while publishing left its journal: its release is completed before anything reads it.
+    const completed = await completeInterruptedPublish(config.output_dir);
+    if (completed > 0)
+      log.warn("completed the publish an interrupted run had started", {
+        files: completed,
+        dir: config.output_dir,
+      });
     const { db, runId } = await stages.time("init", async () => {
       const opened = await openDatabase(config.database);
       try {
@@ -194,6 +201,9 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           openVex: openVexPath(config.output_dir),
           ledger: null as string | null,
         };
+        // Everything this run publishes is built first and published in one step at the end of the report
+        // stage (publishFiles), so a run killed at any point leaves the previous release or the new one.
+        const release: PublishedFile[] = [];
         const advisoryCount = await stages.time("export", async () => {
           if (status !== "succeeded") {
             // Nothing is published: counting is all the summary needs.
@@ -209,11 +219,17 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             publicUrl: config.site.public_url,
           });
           // The ledger first: published outputs never show a decision the history does not hold.
-          files.ledger = await writeRunLedger(config.history_dir, runId, transitions);
-          const document = buildAdvisoryDocument(current, options.asOf);
-          await writeFileAtomic(files.advisoryCurrent, serialiseAdvisoryDocument(document));
-          await writeFileAtomic(files.vendorFeed, serialiseVendorFeed(await readVendorFeed(reopened)));
-          await writeFileAtomic(files.openVex, serialiseOpenVex(openVex));
+          const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
+          files.ledger = ledgerFile.content === null ? null : ledgerFile.path;
+          release.push(
+            ledgerFile,
+            {
+              path: files.advisoryCurrent,
+              content: serialiseAdvisoryDocument(buildAdvisoryDocument(current, options.asOf)),
+            },
+            { path: files.vendorFeed, content: serialiseVendorFeed(await readVendorFeed(reopened)) },
+            { path: files.openVex, content: serialiseOpenVex(openVex) },
+          );
           return current.length;
         });
         const summary = await stages.time("report", async () => {
@@ -267,9 +283,12 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           // Each run also keeps its own copy of the summary in the history, so the site can show every run.
           if (status !== "dry_run") {
             const summaryText = serialiseJson(toSummaryJson(built));
-            await writeFileAtomic(files.report, renderRunReport(built));
-            await writeFileAtomic(runSummaryPath(config.history_dir, runId), summaryText);
-            await writeFileAtomic(files.summary, summaryText);
+            release.push(
+              { path: files.report, content: renderRunReport(built) },
+              { path: runSummaryPath(config.history_dir, runId), content: summaryText },
+              { path: files.summary, content: summaryText },
+            );
+            await publishFiles(config.output_dir, release);
           }
           return built;
         });

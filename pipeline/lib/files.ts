@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { PipelineError } from "./errors.ts";
 
 /**
  * Writes through a temporary file in the same directory and renames it into place, so a reader (or a
@@ -8,6 +9,7 @@ import { dirname } from "node:path";
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
+  await removeAbandonedTemporaries(path);
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     await writeFile(temporary, content);
@@ -16,4 +18,134 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     await rm(temporary, { force: true });
     throw error;
   }
+}
+
+/**
+ * A writer killed between writing and renaming (SIGKILL, power loss) leaves its temporary beside the target
+ * for good. Those of processes that no longer exist are removed; a live writer's are left alone.
+ */
+async function removeAbandonedTemporaries(path: string): Promise<void> {
+  const prefix = `${basename(path)}.`;
+  for (const name of await readdir(dirname(path))) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (match && !processExists(Number(match[1]))) await rm(join(dirname(path), name), { force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One file of a set published together: its content, or `null` to remove it. */
+export interface PublishedFile {
+  path: string;
+  content: string | Uint8Array | null;
+}
+
+const journalName = ".publish-journal.json";
+
+interface JournalEntry {
+  /** Relative to the journal's folder, so a moved workspace still recovers. */
+  path: string;
+  temporary: string | null;
+}
+
+/**
+ * Publishes a set of files together: a run's feeds, report, summary and history file are one release, and a
+ * reader must never find some of them new and others old. Every file is first written completely to a
+ * temporary beside its target; then a journal naming the renames is written (atomically) into
+ * `journalDir`; then the renames happen, in order, and the journal goes. A process killed before the
+ * journal exists leaves the previous set untouched; one killed after it leaves a journal, and the next run
+ * finishes the renames (completeInterruptedPublish) before it reads anything.
+ */
+export async function publishFiles(journalDir: string, files: readonly PublishedFile[]): Promise<void> {
+  const staged: { path: string; temporary: string | null }[] = [];
+  try {
+    for (const file of files) {
+      if (file.content === null) {
+        staged.push({ path: file.path, temporary: null });
+        continue;
+      }
+      await mkdir(dirname(file.path), { recursive: true });
+      await removeAbandonedTemporaries(file.path);
+      const temporary = `${file.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      staged.push({ path: file.path, temporary });
+      await writeFile(temporary, file.content);
+    }
+  } catch (error) {
+    await Promise.all(staged.map((file) => (file.temporary ? rm(file.temporary, { force: true }) : null)));
+    throw error;
+  }
+  const journal: JournalEntry[] = staged.map((file) => ({
+    path: relative(journalDir, file.path),
+    temporary: file.temporary === null ? null : relative(journalDir, file.temporary),
+  }));
+  await writeFileAtomic(join(journalDir, journalName), `${JSON.stringify({ files: journal }, null, 1)}\n`);
+  await applyJournal(journalDir, journal);
+}
+
+/**
+ * Finishes a publish a killed process left half done (its journal is still there): the renames it had not
+ * made yet are made, so the folder holds the complete new set. Returns how many files it completed.
+ */
+export async function completeInterruptedPublish(journalDir: string): Promise<number> {
+  const journalPath = join(journalDir, journalName);
+  let text: string;
+  try {
+    text = await readFile(journalPath, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw error;
+  }
+  const journal = parseJournal(text, journalPath);
+  return applyJournal(journalDir, journal);
+}
+
+async function applyJournal(journalDir: string, journal: readonly JournalEntry[]): Promise<number> {
+  let applied = 0;
+  for (const entry of journal) {
+    const path = resolve(journalDir, entry.path);
+    if (entry.temporary === null) {
+      await rm(path, { force: true });
+      continue;
+    }
+    try {
+      await rename(resolve(journalDir, entry.temporary), path);
+      applied += 1;
+    } catch (error) {
+      // Already renamed before the kill: nothing left to do for this file.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  await rm(join(journalDir, journalName), { force: true });
+  return applied;
+}
+
+function parseJournal(text: string, path: string): JournalEntry[] {
+  const problem = (what: string) =>
+    new PipelineError(`the interrupted publish's journal is unreadable: ${what}`, {
+      location: { file: path },
+      hint: "the journal is written atomically, so this is not from a crash; compare the folder with its last commit, then delete the journal",
+    });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw problem(error instanceof Error ? error.message : String(error));
+  }
+  const files = (parsed as { files?: unknown } | null)?.files;
+  if (!Array.isArray(files)) throw problem('no "files" list');
+  return files.map((entry, index) => {
+    const { path: target, temporary } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof target !== "string" || !(typeof temporary === "string" || temporary === null))
+      throw problem(`files[${index}] needs a "path" and a "temporary" (a path or null)`);
+    return { path: target, temporary };
+  });
 }
