@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../pipeline/lib/files.ts";
 import { nvdBenchTable, runNvdBench } from "./nvd-bench.ts";
+import { pipelineBenchTable, runRealDataBench } from "./pipeline-bench.ts";
 import { runSiteBench, siteBenchTable } from "./site-bench.ts";
 
 /**
@@ -17,6 +18,13 @@ interface Section {
 }
 
 const sections: Section[] = [
+  {
+    name: "pipeline_real_data",
+    async run() {
+      const result = await runRealDataBench();
+      return { figures: result, table: pipelineBenchTable(result.runs, result.sites) };
+    },
+  },
   {
     name: "nvd_live_340k",
     async run() {

@@ -1,0 +1,263 @@
+import { spawn } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { withDatabase } from "../../pipeline/lib/db.ts";
+import { buildSite } from "../helpers/browser.ts";
+import { repoRoot } from "../helpers/workspace.ts";
+
+/**
+ * Times whole pipeline runs the way the scheduled job makes them: the command line as a child process,
+ * each stage's time as the run prints it, the peak memory of the run's whole process tree (Node and dbt's
+ * Python together, sampled from /proc), and the rows through the models.
+ */
+export interface RunFigures {
+  label: string;
+  advisories: number;
+  exit_code: number;
+  wall_seconds: number;
+  stages: Record<string, number>;
+  /** Largest sum of the resident memory of the run's processes seen at any sample (every 50 ms). */
+  peak_rss_mb: number;
+  /** Rows in the tables the models built (intermediate and marts), and those rows over the transform time. */
+  model_rows: number;
+  model_rows_per_second: number;
+  /** Decision history rows (transitions) the run added. */
+  history_rows_added: number;
+  decision_changes: number;
+}
+
+export interface SiteBuildFigures {
+  label: string;
+  build_seconds: number;
+  peak_rss_mb: number;
+}
+
+export async function timePipelineRun(
+  label: string,
+  configPath: string,
+  args: readonly string[],
+  database: string,
+  historyDir: string,
+): Promise<RunFigures> {
+  const historyBefore = await countHistoryRows(historyDir);
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, "pipeline/cli.ts"), "--config", configPath, ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ECHO_LOG_LEVEL: "quiet" },
+    },
+  );
+  const sampler = sampleTreeMemory(child.pid ?? 0);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exitCode = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+  const peakBytes = sampler.stop();
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (exitCode !== 0 && exitCode !== 3)
+    throw new Error(`${label}: the run failed (exit ${exitCode}):\n${stderr.slice(-3000)}`);
+
+  const stages: Record<string, number> = {};
+  for (const match of stdout.matchAll(/^ {2}(\w+) +([\d.]+) s$/gm)) {
+    const [, stage, seconds] = match;
+    if (stage && seconds && stage !== "total") stages[stage] = Number(seconds);
+  }
+  const changes = /Decision changes recorded: (\d+)/.exec(stdout)?.[1];
+  const { modelRows, advisories } = await countModelRows(database);
+  const transformSeconds = stages.transform ?? wallSeconds;
+  return {
+    label,
+    advisories,
+    exit_code: exitCode,
+    wall_seconds: round(wallSeconds),
+    stages,
+    peak_rss_mb: Math.round(peakBytes / 1_048_576),
+    model_rows: modelRows,
+    model_rows_per_second: Math.round(modelRows / transformSeconds),
+    history_rows_added: (await countHistoryRows(historyDir)) - historyBefore,
+    decision_changes: Number(changes ?? 0),
+  };
+}
+
+export async function timeSiteBuild(
+  label: string,
+  outputDir: string,
+  siteDir: string,
+): Promise<SiteBuildFigures> {
+  const sampler = sampleTreeMemory(process.pid);
+  const started = performance.now();
+  await buildSite(outputDir, siteDir, "/echo-advisory/");
+  const buildSeconds = (performance.now() - started) / 1000;
+  return { label, build_seconds: round(buildSeconds), peak_rss_mb: Math.round(sampler.stop() / 1_048_576) };
+}
+
+/** Transitions in the history files (one per line), the durable history a run appends to. */
+async function countHistoryRows(historyDir: string): Promise<number> {
+  const directory = join(historyDir, "transitions");
+  const files = await readdir(directory).catch(() => [] as string[]);
+  let rows = 0;
+  for (const file of files.filter((name) => name.endsWith(".jsonl"))) {
+    const text = await readFile(join(directory, file), "utf8");
+    rows += text.split("\n").filter((line) => line.trim() !== "").length;
+  }
+  return rows;
+}
+
+async function countModelRows(database: string): Promise<{ modelRows: number; advisories: number }> {
+  return withDatabase(database, async (db) => {
+    const tables = await db.all<{ rows: number }>(
+      `select estimated_size::bigint::double as rows from duckdb_tables()
+       where schema_name in ('intermediate', 'marts')`,
+    );
+    const advisories = await db.one<{ count: number }>(
+      "select count(*)::integer as count from marts.mart_advisory_current",
+    );
+    return {
+      modelRows: tables.reduce((sum, table) => sum + Number(table.rows), 0),
+      advisories: advisories?.count ?? 0,
+    };
+  });
+}
+
+/**
+ * Samples the resident memory of a process and all its descendants every 50 ms; `stop` gives the largest
+ * total seen. Linux only (/proc), which is where the benchmark runs.
+ */
+export function sampleTreeMemory(rootPid: number): { stop(): number } {
+  let peak = 0;
+  let sampling = false;
+  const timer = setInterval(async () => {
+    if (sampling) return;
+    sampling = true;
+    try {
+      peak = Math.max(peak, await treeResidentBytes(rootPid));
+    } finally {
+      sampling = false;
+    }
+  }, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+async function treeResidentBytes(rootPid: number): Promise<number> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // The command name is in parentheses and may hold spaces: the parent id is the 2nd field after it.
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (Number.isInteger(ppid)) parents.set(Number(entry), ppid);
+  }
+  const inTree = (pid: number): boolean => {
+    for (let current: number | undefined = pid, depth = 0; current && depth < 64; depth += 1) {
+      if (current === rootPid) return true;
+      current = parents.get(current);
+    }
+    return false;
+  };
+  let total = 0;
+  for (const pid of parents.keys()) {
+    if (!inTree(pid)) continue;
+    const statm = await readFile(`/proc/${pid}/statm`, "utf8").catch(() => "");
+    total += Number(statm.split(" ")[1] ?? 0) * 4096;
+  }
+  return total;
+}
+
+export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]): string {
+  const stageNames = ["init", "ingest", "load", "transform", "quality", "export", "report"];
+  const header = [
+    "case".padEnd(38),
+    "advisories".padStart(10),
+    ...stageNames.map((stage) => stage.padStart(9)),
+    "total".padStart(9),
+    "peak RSS".padStart(10),
+    "model rows/s".padStart(13),
+    "history +".padStart(10),
+  ].join(" ");
+  const lines = runs.map((run) =>
+    [
+      run.label.padEnd(38),
+      run.advisories.toLocaleString("en").padStart(10),
+      ...stageNames.map((stage) => `${(run.stages[stage] ?? 0).toFixed(2)} s`.padStart(9)),
+      `${run.wall_seconds.toFixed(1)} s`.padStart(9),
+      `${run.peak_rss_mb} MB`.padStart(10),
+      run.model_rows_per_second.toLocaleString("en").padStart(13),
+      String(run.history_rows_added).padStart(10),
+    ].join(" "),
+  );
+  const siteLines = sites.map(
+    (site) => `${site.label.padEnd(38)} site build ${site.build_seconds} s, peak RSS ${site.peak_rss_mb} MB`,
+  );
+  return [header, ...lines, ...siteLines].join("\n");
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+
+export interface RealDataBenchFigures {
+  runs: RunFigures[];
+  sites: SiteBuildFigures[];
+  node: string;
+  measured_at: string;
+}
+
+/**
+ * (a) the real data in ../shared, every stage, on a new database; (c) the same inputs again a day later,
+ * which must add no history; (d) the site built from (a)'s outputs.
+ */
+export async function runRealDataBench(): Promise<RealDataBenchFigures> {
+  const { createWorkspace, sharedDataDir } = await import("../helpers/workspace.ts");
+  const workspace = await createWorkspace();
+  try {
+    const upstream = join(sharedDataDir, "upstream");
+    await workspace.writeConfig({
+      dataJson: join(sharedDataDir, "echo/data.json"),
+      csv: join(sharedDataDir, "echo/advisory_not_applicable.csv"),
+      extra: [
+        "  debian_tracker:",
+        "    mode: file",
+        `    location: ${JSON.stringify(join(upstream, "debian/tracker-excerpt.json"))}`,
+        "  osv:",
+        "    mode: file",
+        `    location: ${JSON.stringify(join(upstream, "osv"))}`,
+        "  nvd:",
+        "    mode: file",
+        `    location: ${JSON.stringify(join(upstream, "nvd"))}`,
+      ].join("\n"),
+    });
+    const first = await timePipelineRun(
+      "(a) real data, new database",
+      workspace.configPath,
+      ["--as-of", "2026-11-27T06:00:00Z"],
+      workspace.database,
+      join(workspace.outputDir, "history"),
+    );
+    const rerun = await timePipelineRun(
+      "(c) real data again, nothing changed",
+      workspace.configPath,
+      ["--as-of", "2026-11-28T06:00:00Z"],
+      workspace.database,
+      join(workspace.outputDir, "history"),
+    );
+    const site = await timeSiteBuild("(d) site for (a)", workspace.outputDir, join(workspace.dir, "site"));
+    return {
+      runs: [first, rerun],
+      sites: [site],
+      node: process.version,
+      measured_at: new Date().toISOString(),
+    };
+  } finally {
+    await workspace.cleanup();
+  }
+}
