@@ -1,0 +1,194 @@
+import { join } from "node:path";
+import { type AdvisoryView, advisoryView, otherCveTracker, type TrackerRelease } from "./details.ts";
+import type { DatasetModel } from "./model.ts";
+import { FileSink } from "./output.ts";
+import { Random } from "./prng.ts";
+import { CSV_QUOTED_HEADER } from "./proportions.ts";
+import { cveDescription } from "./text.ts";
+
+/**
+ * The files ordered by package, written in one pass over the package names in sorted order: the vendor's
+ * data.json (compact, as published), the not-applicable CSV (the measured quoting: header and
+ * fixed_version quoted, LF line ends) and the Debian tracker's whole-dataset JSON (the vendor's packages
+ * and packages only Debian has, interleaved by name).
+ */
+
+export interface ByPackageOutput {
+  dataJson: {
+    path: string;
+    packages: number;
+    advisories: number;
+    open: number;
+    tempIds: number;
+    bytes: number;
+    sha256: string;
+  };
+  csv: { path: string; rows: number; bytes: number; sha256: string };
+  tracker: {
+    path: string;
+    packages: number;
+    entries: number;
+    releaseEntries: number;
+    bytes: number;
+    sha256: string;
+  };
+  /** Advisories per scenario (statusClass/name), for the manifest and the tests. */
+  scenarios: Record<string, number>;
+}
+
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function csvQuoted(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}
+
+/** Per package, the CVEs only Debian tracks against it (those the vendor does not list), as a CSR index. */
+function otherCvesByPackage(model: DatasetModel): { start: Int32Array; cves: Int32Array } {
+  const packages = model.packageNames.length;
+  const start = new Int32Array(packages + 1);
+  for (let cve = 0; cve < model.universe.size; cve += 1) {
+    const owner = model.otherCvePackage[cve] as number;
+    if (owner >= 0) start[owner + 1] = (start[owner + 1] as number) + 1;
+  }
+  for (let p = 0; p < packages; p += 1) start[p + 1] = (start[p + 1] as number) + (start[p] as number);
+  const cves = new Int32Array(start[packages] as number);
+  const fill = start.slice(0, packages);
+  for (let cve = 0; cve < model.universe.size; cve += 1) {
+    const owner = model.otherCvePackage[cve] as number;
+    if (owner < 0) continue;
+    cves[fill[owner] as number] = cve;
+    fill[owner] = (fill[owner] as number) + 1;
+  }
+  return { start, cves };
+}
+
+/** An entry's fields besides its releases; `random` is the entry's own stream. */
+function trackerEntry(
+  model: DatasetModel,
+  random: Random,
+  cve: number,
+  packageName: string,
+  releases: Record<string, TrackerRelease> | [],
+): Record<string, unknown> {
+  const entry: Record<string, unknown> = {};
+  if (random.chance(0.6)) entry.scope = random.chance(0.7) ? "remote" : "local";
+  if (random.chance(0.3)) entry.debianbug = 400_000 + random.int(700_000);
+  if (random.chance(0.9)) {
+    entry.description =
+      cve >= 0
+        ? cveDescription(model.seed, cve)
+        : `Issue in ${packageName} found by a code audit (no CVE assigned)`;
+  }
+  entry.releases = releases;
+  return entry;
+}
+
+export function writeByPackage(model: DatasetModel, outDir: string): ByPackageOutput {
+  const dataJsonPath = join(outDir, "data.json");
+  const csvPath = join(outDir, "advisory_not_applicable.csv");
+  const trackerPath = join(outDir, "debian_tracker.json");
+  const dataJson = new FileSink(dataJsonPath);
+  const csv = new FileSink(csvPath);
+  const tracker = new FileSink(trackerPath);
+  try {
+    const order = model.packageNames
+      .map((name, index) => ({ name, index }))
+      .sort((a, b) => byCodeUnits(a.name, b.name));
+    const others = otherCvesByPackage(model);
+    const scenarioCounts: Record<string, number> = {};
+    let dataPackages = 0;
+    let advisories = 0;
+    let open = 0;
+    let tempIds = 0;
+    let csvRows = 0;
+    let trackerPackages = 0;
+    let trackerEntries = 0;
+    let releaseEntries = 0;
+
+    dataJson.write("{");
+    csv.write(
+      `${["cve_id", "package", "status", "fixed_version", "internal_status"].map((name) => (CSV_QUOTED_HEADER ? csvQuoted(name) : name)).join(",")}\n`,
+    );
+    tracker.write("{");
+    for (const { name, index } of order) {
+      const entries: [string, Record<string, unknown>][] = [];
+      if (index < model.vendorPackages) {
+        const views: AdvisoryView[] = [];
+        for (
+          let advisory = model.advisoryStart[index] as number;
+          advisory < (model.advisoryStart[index + 1] as number);
+          advisory += 1
+        ) {
+          views.push(advisoryView(model, advisory));
+        }
+        views.sort((a, b) => byCodeUnits(a.vulnId, b.vulnId));
+        const vendorEntries = views.map((view) => {
+          const key = `${view.scenario.statusClass}/${view.scenario.name}`;
+          scenarioCounts[key] = (scenarioCounts[key] ?? 0) + 1;
+          advisories += 1;
+          if (view.vendorFixed === null) open += 1;
+          if (view.cve < 0) tempIds += 1;
+          if (view.csv) {
+            csv.write(
+              `${view.vulnId},${view.packageName},not_applicable,${csvQuoted(view.csv.fixedVersion)},${view.csv.internalStatus}\n`,
+            );
+            csvRows += 1;
+          }
+          if (view.tracker) {
+            const random = Random.of(model.seed, "tracker-entry-advisory", view.advisory);
+            entries.push([view.vulnId, trackerEntry(model, random, view.cve, name, view.tracker)]);
+          }
+          return `${JSON.stringify(view.vulnId)}:${JSON.stringify(view.vendorFixed === null ? {} : { fixed_version: view.vendorFixed })}`;
+        });
+        dataJson.write(`${dataPackages > 0 ? "," : ""}${JSON.stringify(name)}:{${vendorEntries.join(",")}}`);
+        dataPackages += 1;
+      }
+      for (let slot = others.start[index] as number; slot < (others.start[index + 1] as number); slot += 1) {
+        const cve = others.cves[slot] as number;
+        const id = model.universe.idOf(cve);
+        const random = Random.of(model.seed, "tracker-entry-cve", cve);
+        entries.push([
+          id,
+          trackerEntry(model, random, cve, name, otherCveTracker(model, cve, index).tracker),
+        ]);
+      }
+      if (entries.length === 0) continue;
+      entries.sort((a, b) => byCodeUnits(a[0], b[0]));
+      for (const [, entry] of entries) {
+        trackerEntries += 1;
+        const releases = entry.releases;
+        if (!Array.isArray(releases)) releaseEntries += Object.keys(releases as object).length;
+      }
+      tracker.write(
+        `${trackerPackages > 0 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(Object.fromEntries(entries))}`,
+      );
+      trackerPackages += 1;
+    }
+    dataJson.write("}\n");
+    tracker.write("}\n");
+    return {
+      dataJson: {
+        path: dataJsonPath,
+        packages: dataPackages,
+        advisories,
+        open,
+        tempIds,
+        ...dataJson.commit(),
+      },
+      csv: { path: csvPath, rows: csvRows, ...csv.commit() },
+      tracker: {
+        path: trackerPath,
+        packages: trackerPackages,
+        entries: trackerEntries,
+        releaseEntries,
+        ...tracker.commit(),
+      },
+      scenarios: Object.fromEntries(Object.entries(scenarioCounts).sort(([a], [b]) => byCodeUnits(a, b))),
+    };
+  } catch (error) {
+    dataJson.discard();
+    csv.discard();
+    tracker.discard();
+    throw error;
+  }
+}
