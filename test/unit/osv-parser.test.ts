@@ -301,6 +301,26 @@ function summary(items: ZipItem[]): [string, string][] {
 }
 
 describe("readZipEntries (all.zip)", () => {
+  it("reads stored and deflated entries alike, empty ones included, and rejects a size its header misstates", async () => {
+    const zip = buildZip([
+      { name: "stored.json", data: '{"id":"A"}', method: 0 },
+      { name: "deflated.json", data: '{"id":"B"}' },
+      { name: "empty-stored.json", data: "", method: 0 },
+      { name: "empty-deflated.json", data: "" },
+      { name: "overstated.json", data: '{"id":"C"}', declaredSize: 11 },
+    ]);
+    const items = await readAll(zip, {});
+    expect(
+      items.map((item) => (item.kind === "entry" ? item.bytes.toString("utf8") : item.rejection.reason)),
+    ).toEqual([
+      '{"id":"A"}',
+      '{"id":"B"}',
+      "",
+      "",
+      "cannot inflate the entry: not enough bytes in the stream, expected 11, got only 10",
+    ]);
+  });
+
   it("streams the entries of an OSV archive into records the parser reads", async () => {
     const names = (await readdir(fixtures)).sort();
     const zip = buildZip(await Promise.all(names.map(async (name) => ({ name, data: await fixture(name) }))));
