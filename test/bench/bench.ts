@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../pipeline/lib/files.ts";
 import { nvdBenchTable, runNvdBench } from "./nvd-bench.ts";
-import { pipelineBenchTable, runRealDataBench } from "./pipeline-bench.ts";
+import { pipelineBenchTable, runGeneratedBench, runRealDataBench } from "./pipeline-bench.ts";
 import { runSiteBench, siteBenchTable } from "./site-bench.ts";
 
 /**
@@ -23,6 +23,16 @@ const sections: Section[] = [
     async run() {
       const result = await runRealDataBench();
       return { figures: result, table: pipelineBenchTable(result.runs, result.sites) };
+    },
+  },
+  {
+    // ECHO_BENCH_SCALE picks another scale (1 = the vendor's size) for a quicker look.
+    name: "pipeline_generated",
+    async run() {
+      const scale = Number(process.env.ECHO_BENCH_SCALE ?? 25);
+      const result = await runGeneratedBench(scale, 7);
+      const inputLine = `generated ×${scale} (seed 7): ${result.input.advisories.toLocaleString("en")} advisories, ${result.input.nvd_records.toLocaleString("en")} NVD and ${result.input.osv_records.toLocaleString("en")} OSV records${result.generate_seconds === null ? " (generated earlier)" : `, generated in ${result.generate_seconds} s`}`;
+      return { figures: result, table: `${inputLine}\n${pipelineBenchTable(result.runs, result.sites)}` };
     },
   },
   {

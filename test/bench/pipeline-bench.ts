@@ -24,6 +24,8 @@ export interface RunFigures {
   /** Decision history rows (transitions) the run added. */
   history_rows_added: number;
   decision_changes: number;
+  /** Why the run failed, when it did (the last lines it printed). */
+  failure?: string;
 }
 
 export interface SiteBuildFigures {
@@ -38,6 +40,7 @@ export async function timePipelineRun(
   args: readonly string[],
   database: string,
   historyDir: string,
+  options: { allowFailure?: boolean } = {},
 ): Promise<RunFigures> {
   const historyBefore = await countHistoryRows(historyDir);
   const started = performance.now();
@@ -61,7 +64,8 @@ export async function timePipelineRun(
   const exitCode = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
   const peakBytes = sampler.stop();
   const wallSeconds = (performance.now() - started) / 1000;
-  if (exitCode !== 0 && exitCode !== 3)
+  const failed = exitCode !== 0 && exitCode !== 3;
+  if (failed && !options.allowFailure)
     throw new Error(`${label}: the run failed (exit ${exitCode}):\n${stderr.slice(-3000)}`);
 
   const stages: Record<string, number> = {};
@@ -70,7 +74,7 @@ export async function timePipelineRun(
     if (stage && seconds && stage !== "total") stages[stage] = Number(seconds);
   }
   const changes = /Decision changes recorded: (\d+)/.exec(stdout)?.[1];
-  const { modelRows, advisories } = await countModelRows(database);
+  const { modelRows, advisories } = failed ? { modelRows: 0, advisories: 0 } : await countModelRows(database);
   const transformSeconds = stages.transform ?? wallSeconds;
   return {
     label,
@@ -83,7 +87,12 @@ export async function timePipelineRun(
     model_rows_per_second: Math.round(modelRows / transformSeconds),
     history_rows_added: (await countHistoryRows(historyDir)) - historyBefore,
     decision_changes: Number(changes ?? 0),
+    ...(failed ? { failure: `exit ${exitCode}: ${lastLines(`${stdout}\n${stderr}`, 6)}` } : {}),
   };
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trim().split("\n").slice(-count).join("\n");
 }
 
 export async function timeSiteBuild(
@@ -186,7 +195,7 @@ export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]
     "model rows/s".padStart(13),
     "history +".padStart(10),
   ].join(" ");
-  const lines = runs.map((run) =>
+  const lines = runs.flatMap((run) => [
     [
       run.label.padEnd(38),
       run.advisories.toLocaleString("en").padStart(10),
@@ -196,7 +205,8 @@ export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]
       run.model_rows_per_second.toLocaleString("en").padStart(13),
       String(run.history_rows_added).padStart(10),
     ].join(" "),
-  );
+    ...(run.failure ? [`  FAILED ${run.failure.replace(/\n/g, "\n  ")}`] : []),
+  ]);
   const siteLines = sites.map(
     (site) => `${site.label.padEnd(38)} site build ${site.build_seconds} s, peak RSS ${site.peak_rss_mb} MB`,
   );
@@ -259,5 +269,79 @@ export async function runRealDataBench(): Promise<RealDataBenchFigures> {
     };
   } finally {
     await workspace.cleanup();
+  }
+}
+
+export interface GeneratedBenchFigures extends RealDataBenchFigures {
+  scale: number;
+  seed: number;
+  generate_seconds: number | null;
+  input: { advisories: number; nvd_records: number; osv_records: number };
+}
+
+/**
+ * (b) generated data at `scale` times the vendor's size (25 by default: about a million advisories with a
+ * full-size NVD and OSV), generated once into .state/bench/ and kept for the next benchmark; then one run
+ * on a new database and (d) the site from it. A run that fails is reported with where it failed.
+ */
+export async function runGeneratedBench(scale: number, seed: number): Promise<GeneratedBenchFigures> {
+  const { generateDataset } = await import("../../pipeline/tools/generate/index.ts");
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const dataDir = join(repoRoot, ".state", "bench", `generated-scale${scale}-seed${seed}`);
+  let generateSeconds: number | null = null;
+  let manifestText = await readFile(join(dataDir, "manifest.json"), "utf8").catch(() => null);
+  if (manifestText === null) {
+    const started = performance.now();
+    await generateDataset({ scale, seed, outDir: dataDir });
+    generateSeconds = round((performance.now() - started) / 1000);
+    manifestText = await readFile(join(dataDir, "manifest.json"), "utf8");
+  }
+  const manifest = JSON.parse(manifestText) as {
+    counts: { advisories: number };
+    files: { kind: string; records: number; path: string }[];
+  };
+  const records = (kind: string) => manifest.files.find((file) => file.path.startsWith(kind))?.records ?? 0;
+
+  // The generated config keeps its database and output beside the data: each benchmark starts anew.
+  const work = await mkdtemp(join(dataDir, "..", `run-scale${scale}-`));
+  try {
+    const config = (await readFile(join(dataDir, "config.yaml"), "utf8"))
+      .replace(/^database: .*$/m, `database: ${JSON.stringify(join(work, "state.duckdb"))}`)
+      .replace(/^output_dir: .*$/m, `output_dir: ${JSON.stringify(join(work, "output"))}`)
+      .replace(
+        /^(\s+location: )(?!")(\S+)$/gm,
+        (_line, prefix: string, path: string) => `${prefix}${JSON.stringify(join(dataDir, path))}`,
+      );
+    const configPath = join(work, "config.yaml");
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(configPath, config);
+    const run = await timePipelineRun(
+      `(b) generated ×${scale}, new database`,
+      configPath,
+      ["--as-of", "2026-11-27T06:00:00Z"],
+      join(work, "state.duckdb"),
+      join(work, "output", "history"),
+      { allowFailure: true },
+    );
+    const sites =
+      run.failure === undefined
+        ? [await timeSiteBuild(`(d) site for (b)`, join(work, "output"), join(work, "site"))]
+        : [];
+    return {
+      scale,
+      seed,
+      generate_seconds: generateSeconds,
+      input: {
+        advisories: manifest.counts.advisories,
+        nvd_records: records("nvd"),
+        osv_records: records("osv/all.zip"),
+      },
+      runs: [run],
+      sites,
+      node: process.version,
+      measured_at: new Date().toISOString(),
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 }
