@@ -364,13 +364,13 @@ export async function writeRunLedger(
   runId: string,
   transitions: readonly LedgerTransition[],
 ): Promise<string | null> {
-  const path = ledgerPath(historyDir, runId);
-  if (transitions.length === 0) {
-    await rm(path, { force: true });
+  const file = runLedgerFile(historyDir, runId, transitions);
+  if (file.content === null) {
+    await rm(file.path, { force: true });
     return null;
   }
-  await writeFileAtomic(path, serialiseLedger(transitions));
-  return path;
+  await writeFileAtomic(file.path, file.content);
+  return file.path;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { PipelineError } from "./errors.ts";
 
 /**
@@ -9,8 +9,7 @@ import { PipelineError } from "./errors.ts";
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await removeAbandonedTemporaries(path);
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const temporary = temporaryPath(path);
   try {
     await writeFile(temporary, content);
     await rename(temporary, path);
@@ -20,16 +19,19 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   }
 }
 
+/** Beside its target, named for the writing process, so an abandoned one can be told from a live one. */
+function temporaryPath(path: string): string {
+  return `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+}
+
 /**
  * A writer killed between writing and renaming (SIGKILL, power loss) leaves its temporary beside the target
- * for good. Those of processes that no longer exist are removed; a live writer's are left alone.
+ * for good. Those of processes that no longer exist are removed from `directory`; a live writer's stay.
  */
-async function removeAbandonedTemporaries(path: string): Promise<void> {
-  const prefix = `${basename(path)}.`;
-  for (const name of await readdir(dirname(path))) {
-    if (!name.startsWith(prefix)) continue;
-    const match = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
-    if (match && !processExists(Number(match[1]))) await rm(join(dirname(path), name), { force: true });
+async function removeAbandonedTemporaries(directory: string): Promise<void> {
+  for (const name of await readdir(directory)) {
+    const match = /\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
+    if (match && !processExists(Number(match[1]))) await rm(join(directory, name), { force: true });
   }
 }
 
@@ -66,6 +68,11 @@ interface JournalEntry {
  * finishes the renames (completeInterruptedPublish) before it reads anything.
  */
 export async function publishFiles(journalDir: string, files: readonly PublishedFile[]): Promise<void> {
+  // Once per folder of the release, not on every atomic write (the HTTP cache makes thousands).
+  for (const directory of new Set([journalDir, ...files.map((file) => dirname(file.path))])) {
+    await mkdir(directory, { recursive: true });
+    await removeAbandonedTemporaries(directory);
+  }
   const staged: { path: string; temporary: string | null }[] = [];
   try {
     for (const file of files) {
@@ -73,9 +80,7 @@ export async function publishFiles(journalDir: string, files: readonly Published
         staged.push({ path: file.path, temporary: null });
         continue;
       }
-      await mkdir(dirname(file.path), { recursive: true });
-      await removeAbandonedTemporaries(file.path);
-      const temporary = `${file.path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      const temporary = temporaryPath(file.path);
       staged.push({ path: file.path, temporary });
       await writeFile(temporary, file.content);
     }
