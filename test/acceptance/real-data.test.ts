@@ -2,7 +2,13 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countStates, createWorkspace, sharedDataDir, type Workspace } from "../helpers/workspace.ts";
+import {
+  countStates,
+  createWorkspace,
+  sharedDataDir,
+  type Workspace,
+  writeRealDataConfig,
+} from "../helpers/workspace.ts";
 
 const dataJson = join(sharedDataDir, "echo/data.json");
 const csv = join(sharedDataDir, "echo/advisory_not_applicable.csv");
@@ -83,24 +89,7 @@ describe.skipIf(!upstreamPresent)(
 
     beforeAll(async () => {
       workspace = await createWorkspace();
-      await workspace.writeConfig({
-        dataJson,
-        csv,
-        extra: [
-          "  debian_tracker:",
-          "    enabled: true",
-          "    mode: file",
-          `    location: ${JSON.stringify(join(upstreamDir, "debian/tracker-excerpt.json"))}`,
-          "  osv:",
-          "    enabled: true",
-          "    mode: file",
-          `    location: ${JSON.stringify(join(upstreamDir, "osv"))}`,
-          "  nvd:",
-          "    enabled: true",
-          "    mode: file",
-          `    location: ${JSON.stringify(join(upstreamDir, "nvd"))}`,
-        ].join("\n"),
-      });
+      await writeRealDataConfig(workspace);
       run = await workspace.run(["--as-of", "2026-02-01T00:00:00Z"]);
     });
     afterAll(() => workspace.cleanup());

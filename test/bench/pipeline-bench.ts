@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { withDatabase } from "../../pipeline/lib/db.ts";
+import { generateDataset } from "../../pipeline/tools/generate/index.ts";
 import { buildSite } from "../helpers/browser.ts";
-import { repoRoot } from "../helpers/workspace.ts";
+import { createWorkspace, repoRoot, writeRealDataConfig } from "../helpers/workspace.ts";
 
 /**
  * Times whole pipeline runs the way the scheduled job makes them: the command line as a child process,
@@ -227,25 +228,9 @@ export interface RealDataBenchFigures {
  * which must add no history; (d) the site built from (a)'s outputs.
  */
 export async function runRealDataBench(): Promise<RealDataBenchFigures> {
-  const { createWorkspace, sharedDataDir } = await import("../helpers/workspace.ts");
   const workspace = await createWorkspace();
   try {
-    const upstream = join(sharedDataDir, "upstream");
-    await workspace.writeConfig({
-      dataJson: join(sharedDataDir, "echo/data.json"),
-      csv: join(sharedDataDir, "echo/advisory_not_applicable.csv"),
-      extra: [
-        "  debian_tracker:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "debian/tracker-excerpt.json"))}`,
-        "  osv:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "osv"))}`,
-        "  nvd:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "nvd"))}`,
-      ].join("\n"),
-    });
+    await writeRealDataConfig(workspace);
     const first = await timePipelineRun(
       "(a) real data, new database",
       workspace.configPath,
@@ -285,8 +270,6 @@ export interface GeneratedBenchFigures extends RealDataBenchFigures {
  * on a new database and (d) the site from it. A run that fails is reported with where it failed.
  */
 export async function runGeneratedBench(scale: number, seed: number): Promise<GeneratedBenchFigures> {
-  const { generateDataset } = await import("../../pipeline/tools/generate/index.ts");
-  const { mkdtemp, rm } = await import("node:fs/promises");
   const dataDir = join(repoRoot, ".state", "bench", `generated-scale${scale}-seed${seed}`);
   let generateSeconds: number | null = null;
   let manifestText = await readFile(join(dataDir, "manifest.json"), "utf8").catch(() => null);
@@ -313,7 +296,6 @@ export async function runGeneratedBench(scale: number, seed: number): Promise<Ge
         (_line, prefix: string, path: string) => `${prefix}${JSON.stringify(join(dataDir, path))}`,
       );
     const configPath = join(work, "config.yaml");
-    const { writeFile } = await import("node:fs/promises");
     await writeFile(configPath, config);
     const run = await timePipelineRun(
       `(b) generated ×${scale}, new database`,

@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
 import { buildSite, launchBrowser, serveSite } from "../helpers/browser.ts";
-import { createWorkspace, sharedDataDir } from "../helpers/workspace.ts";
+import { createWorkspace, writeRealDataConfig } from "../helpers/workspace.ts";
 
 /**
  * The site on the real data: the vendor's data.json and CSV with the real upstream records, one pipeline
@@ -37,22 +37,7 @@ export async function runSiteBench(): Promise<SiteBenchFigures> {
   const workspace = await createWorkspace();
   const site = await mkdtemp(join(tmpdir(), "echo-site-bench-"));
   try {
-    const upstream = join(sharedDataDir, "upstream");
-    await workspace.writeConfig({
-      dataJson: join(sharedDataDir, "echo/data.json"),
-      csv: join(sharedDataDir, "echo/advisory_not_applicable.csv"),
-      extra: [
-        "  debian_tracker:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "debian/tracker-excerpt.json"))}`,
-        "  osv:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "osv"))}`,
-        "  nvd:",
-        "    mode: file",
-        `    location: ${JSON.stringify(join(upstream, "nvd"))}`,
-      ].join("\n"),
-    });
+    await writeRealDataConfig(workspace);
     const pipelineStart = performance.now();
     const run = await workspace.run(["--as-of", "2026-11-27T06:00:00Z"]);
     if (run.exitCode !== 0) throw new Error(`the real-data pipeline run failed: ${run.stderr.slice(-2000)}`);

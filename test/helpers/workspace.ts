@@ -135,3 +135,29 @@ export async function readTree(directory: string): Promise<Record<string, string
   }
   return files;
 }
+
+/**
+ * Points a workspace at the vendor's real snapshot and the real upstream records in ../shared (file mode).
+ * Upstream sources are off unless enabled, so each says so.
+ */
+export async function writeRealDataConfig(workspace: Workspace): Promise<void> {
+  const upstream = join(sharedDataDir, "upstream");
+  await workspace.writeConfig({
+    dataJson: join(sharedDataDir, "echo/data.json"),
+    csv: join(sharedDataDir, "echo/advisory_not_applicable.csv"),
+    extra: [
+      "  debian_tracker:",
+      "    enabled: true",
+      "    mode: file",
+      `    location: ${JSON.stringify(join(upstream, "debian/tracker-excerpt.json"))}`,
+      "  osv:",
+      "    enabled: true",
+      "    mode: file",
+      `    location: ${JSON.stringify(join(upstream, "osv"))}`,
+      "  nvd:",
+      "    enabled: true",
+      "    mode: file",
+      `    location: ${JSON.stringify(join(upstream, "nvd"))}`,
+    ].join("\n"),
+  });
+}
