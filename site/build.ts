@@ -7,12 +7,17 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { completeInterruptedPublish } from "../pipeline/lib/files.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Paths the pages read are fixed now, before the working directory changes.
 const absolute = (name: string, fallback: string) => resolve(process.env[name] ?? join(repoRoot, fallback));
 const outputDir = absolute("ECHO_OUTPUT_DIR", "output");
 const outDir = resolve(process.env.ECHO_SITE_OUT_DIR ?? join(outputDir, "site"));
+// A pipeline killed while renaming its release into place leaves the publish journal: the site is built
+// from the completed release, never from a mix of two.
+const completed = await completeInterruptedPublish(outputDir);
+if (completed > 0) console.warn(`completed the interrupted publish of ${completed} files in ${outputDir}`);
 const buildsDir = join(repoRoot, ".astro-builds");
 await mkdir(buildsDir, { recursive: true });
 const workingDir = outDir.startsWith(`${repoRoot}/`) ? repoRoot : await mkdtemp(join(buildsDir, "build-"));

@@ -209,6 +209,37 @@ export async function readOutputTree(directory: string): Promise<Map<string, str
   return files;
 }
 
+/** The journal publishFiles writes into the output folder once every file of a release is staged. */
+export const publishJournal = ".publish-journal.json";
+
+/**
+ * The output tree as the next reader finds it: a kill after the journal was written (the release's commit
+ * point) but before every rename was made leaves the journal, and whoever runs next (a pipeline run, the
+ * site build) completes its renames first. This applies the journal the same way, on the map: each listed
+ * temporary that still exists replaces its target, a `null` temporary removes it. Without a journal the
+ * tree is returned as it is, minus temporaries.
+ */
+export function settleOutputs(outputs: ReadonlyMap<string, string>): {
+  journal: boolean;
+  settled: Map<string, string>;
+} {
+  const settled = new Map(outputs);
+  const journalText = settled.get(publishJournal);
+  settled.delete(publishJournal);
+  if (journalText !== undefined) {
+    const { files } = JSON.parse(journalText) as { files: { path: string; temporary: string | null }[] };
+    for (const file of files) {
+      if (file.temporary === null) settled.delete(file.path);
+      else {
+        const staged = settled.get(file.temporary);
+        if (staged !== undefined) settled.set(file.path, staged);
+      }
+    }
+  }
+  for (const path of settled.keys()) if (atomicWriteTemporary.test(path)) settled.delete(path);
+  return { journal: journalText !== undefined, settled };
+}
+
 export type OutputComparison =
   | { matches: "previous" | "new" }
   | {

@@ -1,10 +1,15 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/workspace.ts";
+
+const stagedReport = {
+  path: "run_report_20260101T000000Z.md",
+  temporary: "run_report_20260101T000000Z.md.4194304.0badf00d.tmp",
+};
 
 /** The "about the data" page shows the catalogue the models read: every rule, state, source and reason. */
 describe("the about-the-data page", () => {
@@ -13,6 +18,13 @@ describe("the about-the-data page", () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), "echo-site-"));
+    // A pipeline killed while renaming its release into place: the journal and one staged file remain.
+    await mkdir(join(directory, "output"));
+    await writeFile(join(directory, "output", stagedReport.temporary), "# Run report\n");
+    await writeFile(
+      join(directory, "output", ".publish-journal.json"),
+      `${JSON.stringify({ files: [stagedReport] })}\n`,
+    );
     await execa("npm", ["run", "site:build"], {
       cwd: repoRoot,
       env: { ECHO_OUTPUT_DIR: join(directory, "output"), ECHO_SITE_OUT_DIR: join(directory, "site") },
@@ -43,5 +55,11 @@ describe("the about-the-data page", () => {
     for (const reason of await seed("override_reasons")) expect(page).toContain(reason.customer_reason);
     expect(page).toContain("open a pull request that adds one row");
     expect(page).toMatch(/<nav aria-label="Site">.*About the data/);
+  });
+
+  it("is built after completing a publish a killed run left half done, so it never reads a mix of two releases", async () => {
+    expect(await readFile(join(directory, "output", stagedReport.path), "utf8")).toBe("# Run report\n");
+    await expect(stat(join(directory, "output", ".publish-journal.json"))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(directory, "output", stagedReport.temporary))).rejects.toThrow(/ENOENT/);
   });
 });
