@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Database } from "./lib/db.ts";
+import { ListedDocument } from "./lib/listed-document.ts";
 
 /** One advisory as published in advisory_current.json. Field order here is the order in the file. */
 export interface PublishedAdvisory {
@@ -51,8 +52,22 @@ export interface StateCount {
 
 type AdvisoryRow = Omit<PublishedAdvisory, "confidence" | "history_url"> & { confidence: string | number };
 
-export async function readCurrentAdvisories(db: Database, publicUrl?: string): Promise<PublishedAdvisory[]> {
-  const rows = await db.all<AdvisoryRow>(`
+export async function countCurrentAdvisories(db: Database): Promise<number> {
+  const counted = await db.one<{ n: number }>(
+    "select count(*)::integer as n from marts.mart_advisory_current",
+  );
+  return counted?.n ?? 0;
+}
+
+/**
+ * Every advisory of marts.mart_advisory_current as published, ordered by advisory_id (DuckDB's binary
+ * collation: byte order, never a locale), a chunk at a time.
+ */
+export async function* streamCurrentAdvisories(
+  db: Database,
+  publicUrl?: string,
+): AsyncGenerator<PublishedAdvisory[]> {
+  const chunks = db.stream<AdvisoryRow>(`
     select
       advisory_id,
       cve_id,
@@ -72,7 +87,11 @@ export async function readCurrentAdvisories(db: Database, publicUrl?: string): P
     from marts.mart_advisory_current
     order by advisory_id
   `);
-  return rows.map((row) => ({
+  for await (const rows of chunks) yield rows.map((row) => publishedAdvisory(row, publicUrl));
+}
+
+function publishedAdvisory(row: AdvisoryRow, publicUrl: string | undefined): PublishedAdvisory {
+  return {
     advisory_id: row.advisory_id,
     cve_id: row.cve_id,
     package_name: row.package_name,
@@ -98,7 +117,7 @@ export async function readCurrentAdvisories(db: Database, publicUrl?: string): P
       stale: entry.stale,
     })),
     history_url: historyUrl(row.advisory_id, publicUrl),
-  }));
+  };
 }
 
 /**
@@ -132,22 +151,40 @@ export function serialiseJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/**
- * One advisory per line: valid JSON that stays compact at 40k+ advisories and makes a git diff between two
- * runs show exactly the advisories that changed.
- */
-export function serialiseAdvisoryDocument(document: AdvisoryDocument): string {
-  const lines = document.advisories.map((advisory) => JSON.stringify(advisory));
+function advisoryDocumentMembers(generatedAt: Date, advisoryCount: number): [string, unknown][] {
   return [
-    "{",
-    `"generated_at": ${JSON.stringify(document.generated_at)},`,
-    `"advisory_count": ${document.advisory_count},`,
-    `"advisories": [${lines.length === 0 ? "]" : ""}`,
-    ...lines.map((line, index) => (index < lines.length - 1 ? `${line},` : line)),
-    ...(lines.length === 0 ? [] : ["]"]),
-    "}",
-    "",
-  ].join("\n");
+    ["generated_at", generatedAt.toISOString()],
+    ["advisory_count", advisoryCount],
+  ];
+}
+
+/**
+ * One advisory per line (lib/listed-document.ts): valid JSON that diffs by advisory between two runs, written
+ * a chunk at a time as the advisories arrive.
+ */
+export async function* advisoryDocumentText(
+  generatedAt: Date,
+  advisoryCount: number,
+  chunks: AsyncIterable<PublishedAdvisory[]>,
+): AsyncGenerator<string> {
+  const document = new ListedDocument(
+    advisoryDocumentMembers(generatedAt, advisoryCount),
+    "advisories",
+    advisoryCount,
+  );
+  yield document.start();
+  for await (const advisories of chunks)
+    yield document.items(advisories.map((advisory) => JSON.stringify(advisory)));
+  yield document.end();
+}
+
+/** The same layout for a document held in memory whole. */
+export function serialiseAdvisoryDocument(document: AdvisoryDocument): string {
+  return ListedDocument.serialise(
+    advisoryDocumentMembers(new Date(document.generated_at), document.advisory_count),
+    "advisories",
+    document.advisories.map((advisory) => JSON.stringify(advisory)),
+  );
 }
 
 export function advisoryCurrentPath(outputDir: string): string {
@@ -168,40 +205,45 @@ type VendorEntry = Record<string, unknown>;
 /**
  * data.json rewritten from the decisions (marts.mart_vendor_data_feed), in the vendor's published shape
  * `{package: {vulnerability: {fixed_version?, …}}}`: every package/CVE of the input, the vendor's other
- * fields unchanged, no new fields, so scanners that read data.json keep working.
+ * fields unchanged, no new fields, so scanners that read data.json keep working. Sorted by package and
+ * vulnerability id (byte order), one package per line so that it diffs by package; written a package at a
+ * time.
  */
-export async function readVendorFeed(db: Database): Promise<Map<string, Map<string, VendorEntry>>> {
-  const rows = await db.all<VendorFeedRow>(
+export async function* vendorFeedText(db: Database): AsyncGenerator<string> {
+  const chunks = db.stream<VendorFeedRow>(
     `select package_name, vuln_id, published_fixed_version, severity, extra_fields
-     from marts.mart_vendor_data_feed`,
+     from marts.mart_vendor_data_feed
+     order by package_name, vuln_id`,
   );
-  const feed = new Map<string, Map<string, VendorEntry>>();
-  for (const row of rows) {
-    const entry: VendorEntry = {};
-    if (row.published_fixed_version !== null) entry.fixed_version = row.published_fixed_version;
-    if (row.severity !== null) entry.severity = row.severity;
-    if (row.extra_fields !== null) Object.assign(entry, JSON.parse(row.extra_fields) as VendorEntry);
-    const entries = feed.get(row.package_name) ?? new Map<string, VendorEntry>();
-    entries.set(row.vuln_id, entry);
-    feed.set(row.package_name, entries);
+  yield "{\n";
+  let packageName: string | undefined;
+  let body = "";
+  let written = 0;
+  const packageLine = () => `${written === 0 ? "" : ",\n"}${JSON.stringify(packageName)}:{${body}}`;
+  for await (const rows of chunks) {
+    let text = "";
+    for (const row of rows) {
+      if (row.package_name !== packageName) {
+        if (packageName !== undefined) {
+          text += packageLine();
+          written += 1;
+        }
+        packageName = row.package_name;
+        body = "";
+      }
+      body += `${body === "" ? "" : ","}${JSON.stringify(row.vuln_id)}:${JSON.stringify(vendorEntry(row))}`;
+    }
+    yield text;
   }
-  return feed;
+  yield `${packageName === undefined ? "" : packageLine()}\n}\n`;
 }
 
-const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Sorted by package and vulnerability id, one package per line: valid JSON that diffs by package. */
-export function serialiseVendorFeed(feed: ReadonlyMap<string, ReadonlyMap<string, VendorEntry>>): string {
-  const packages = [...feed.keys()].sort(byCodeUnits);
-  const lines = packages.map((name) => {
-    const entries = feed.get(name) as ReadonlyMap<string, VendorEntry>;
-    const body = [...entries.keys()]
-      .sort(byCodeUnits)
-      .map((id) => `${JSON.stringify(id)}:${JSON.stringify(entries.get(id))}`)
-      .join(",");
-    return `${JSON.stringify(name)}:{${body}}`;
-  });
-  return `{\n${lines.join(",\n")}\n}\n`;
+function vendorEntry(row: VendorFeedRow): VendorEntry {
+  const entry: VendorEntry = {};
+  if (row.published_fixed_version !== null) entry.fixed_version = row.published_fixed_version;
+  if (row.severity !== null) entry.severity = row.severity;
+  if (row.extra_fields !== null) Object.assign(entry, JSON.parse(row.extra_fields) as VendorEntry);
+  return entry;
 }
 
 export function vendorFeedPath(outputDir: string): string {

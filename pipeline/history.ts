@@ -337,7 +337,17 @@ export async function readRunTransitions(db: Database, runId: string): Promise<L
 
 /** Canonical text of one run's file: one transition per line, keys in schema order, sorted by advisory. */
 export function serialiseLedger(transitions: readonly LedgerTransition[]): string {
-  return transitions.map((transition) => `${JSON.stringify(ledgerTransition.parse(transition))}\n`).join("");
+  return [...ledgerChunks(transitions)].join("");
+}
+
+/** The ledger's lines, a thousand at a time: a first run's million transitions pass V8's longest string. */
+function* ledgerChunks(transitions: readonly LedgerTransition[]): Generator<string> {
+  for (let start = 0; start < transitions.length; start += 1000) {
+    let chunk = "";
+    for (const transition of transitions.slice(start, start + 1000))
+      chunk += `${JSON.stringify(ledgerTransition.parse(transition))}\n`;
+    yield chunk;
+  }
 }
 
 /**
@@ -351,7 +361,7 @@ export function runLedgerFile(
 ): PublishedFile {
   return {
     path: ledgerPath(historyDir, runId),
-    content: transitions.length === 0 ? null : serialiseLedger(transitions),
+    content: transitions.length === 0 ? null : ledgerChunks(transitions),
   };
 }
 
@@ -364,13 +374,13 @@ export async function writeRunLedger(
   runId: string,
   transitions: readonly LedgerTransition[],
 ): Promise<string | null> {
-  const file = runLedgerFile(historyDir, runId, transitions);
-  if (file.content === null) {
-    await rm(file.path, { force: true });
+  const path = ledgerPath(historyDir, runId);
+  if (transitions.length === 0) {
+    await rm(path, { force: true });
     return null;
   }
-  await writeFileAtomic(file.path, file.content);
-  return file.path;
+  await writeFileAtomic(path, serialiseLedger(transitions));
+  return path;
 }
 
 /**

@@ -1,8 +1,12 @@
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { PublishedAdvisory } from "./export.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
-import { contentHash } from "./lib/hash.ts";
+import type { StagedRelease } from "./lib/files.ts";
+import { canonicalJson } from "./lib/hash.ts";
+import { ListedDocument } from "./lib/listed-document.ts";
 
 /**
  * output/openvex.json: every advisory as one OpenVEX v0.2.0 statement
@@ -78,14 +82,103 @@ export interface OpenVexOptions {
   publicUrl?: string | undefined;
 }
 
-/** Each advisory's OpenVEX status and justification, keyed by advisory_id. */
-export async function readVexDecisions(db: Database): Promise<Map<string, VexDecision>> {
-  const rows = await db.all<{ advisory_id: string; vex_status: string; vex_justification: string | null }>(
-    "select advisory_id, vex_status, vex_justification from marts.mart_advisory_current",
+/** An advisory with the OpenVEX status and justification dbt decided for it. */
+export interface VexRow extends VexAdvisory {
+  vex_status: string;
+  vex_justification: string | null;
+}
+
+/** Every advisory's statement fields, ordered by advisory_id, a chunk at a time. */
+export async function* streamVexRows(db: Database): AsyncGenerator<VexRow[]> {
+  yield* db.stream<VexRow>(`
+    select
+      advisory_id,
+      cve_id,
+      package_name,
+      fixed_version,
+      explanation,
+      strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at,
+      vex_status,
+      vex_justification
+    from marts.mart_advisory_current
+    order by advisory_id
+  `);
+}
+
+/** The statements of openvex.json, ordered as given, as VexRow chunks from streamVexRows. */
+export function statementsOf(rows: readonly VexRow[]): OpenVexStatement[] {
+  return rows.map((row) =>
+    buildStatement(row, { status: row.vex_status, justification: row.vex_justification }),
   );
-  return new Map(
-    rows.map((row) => [row.advisory_id, { status: row.vex_status, justification: row.vex_justification }]),
-  );
+}
+
+/**
+ * The document's @id, derived from a SHA-256 of everything else in it (statements, timestamp, author…), so
+ * that the same inputs and clock give the same @id and any change of content gives a new one. With
+ * site.public_url it is the address the file is published at, with the hash as fragment
+ * (`<public_url>/openvex.json#sha256-<16 hex>`); without, it is in OpenVEX's shared public namespace
+ * (`https://openvex.dev/docs/public/echo-advisory-<16 hex>`).
+ *
+ * The hash is of the document's canonical JSON (lib/hash.ts, keys sorted) without the @id, fed a statement
+ * at a time: a million statements are never held together.
+ */
+class OpenVexIdHasher {
+  private readonly hash = createHash("sha256");
+  private readonly options: OpenVexOptions;
+  private statementCount = 0;
+
+  constructor(options: OpenVexOptions) {
+    this.options = options;
+    // Sorted keys: "@context", "author", then "statements", whose items follow; the rest in finish().
+    this.hash.update(
+      `{"@context":${JSON.stringify(openVexContext)},"author":${JSON.stringify(openVexAuthor)},"statements":[`,
+    );
+  }
+
+  update(statements: readonly OpenVexStatement[]): void {
+    for (const statement of statements) {
+      this.hash.update(`${this.statementCount === 0 ? "" : ","}${canonicalJson(statement)}`);
+      this.statementCount += 1;
+    }
+  }
+
+  finish(): string {
+    this.hash.update(
+      `],"timestamp":${JSON.stringify(rfc3339Seconds(this.options.asOf))},"tooling":${JSON.stringify(openVexTooling)},"version":${openVexDocumentVersion}}`,
+    );
+    return openVexId(this.options.publicUrl, this.hash.digest("hex").slice(0, 16));
+  }
+}
+
+function openVexId(publicUrl: string | undefined, digest: string): string {
+  return publicUrl
+    ? `${publicUrl.replace(/\/+$/, "")}/openvex.json#sha256-${digest}`
+    : `https://openvex.dev/docs/public/echo-advisory-${digest}`;
+}
+
+type OpenVexHeader = Omit<OpenVexDocument, "statements">;
+
+function documentHeader(id: string, options: OpenVexOptions): OpenVexHeader {
+  return {
+    "@context": openVexContext,
+    "@id": id,
+    author: openVexAuthor,
+    timestamp: rfc3339Seconds(options.asOf),
+    version: openVexDocumentVersion,
+    tooling: openVexTooling,
+  };
+}
+
+/** The members before the statements, in file order. */
+function headerMembers(header: OpenVexHeader): [string, unknown][] {
+  return [
+    ["@context", header["@context"]],
+    ["@id", header["@id"]],
+    ["author", header.author],
+    ["timestamp", header.timestamp],
+    ["version", header.version],
+    ["tooling", header.tooling],
+  ];
 }
 
 export function buildOpenVexDocument(
@@ -97,37 +190,88 @@ export function buildOpenVexDocument(
   const sorted = [...advisories].sort((a, b) =>
     a.advisory_id < b.advisory_id ? -1 : a.advisory_id > b.advisory_id ? 1 : 0,
   );
-  const content = {
-    "@context": openVexContext,
-    author: openVexAuthor,
-    timestamp: rfc3339Seconds(options.asOf),
-    version: openVexDocumentVersion,
-    tooling: openVexTooling,
-    statements: sorted.map((advisory) => buildStatement(advisory, vexByAdvisory.get(advisory.advisory_id))),
-  } as const;
-  return {
-    "@context": content["@context"],
-    "@id": openVexDocumentId(content, options.publicUrl),
-    author: content.author,
-    timestamp: content.timestamp,
-    version: content.version,
-    tooling: content.tooling,
-    statements: content.statements,
-  };
+  const statements = sorted.map((advisory) =>
+    buildStatement(advisory, vexByAdvisory.get(advisory.advisory_id)),
+  );
+  const hasher = new OpenVexIdHasher(options);
+  hasher.update(statements);
+  return { ...documentHeader(hasher.finish(), options), statements };
 }
 
 /**
- * The document's IRI, derived from a SHA-256 of everything else in it (statements, timestamp, author…), so
- * that the same inputs and clock give the same @id and any change of content gives a new one. With
- * site.public_url it is the address the file is published at, with the hash as fragment
- * (`<public_url>/openvex.json#sha256-<16 hex>`); without, it is in OpenVEX's shared public namespace
- * (`https://openvex.dev/docs/public/echo-advisory-<16 hex>`).
+ * openvex.json written a chunk at a time, for a document too large to build whole: its @id depends on every
+ * statement, so the header is written with a placeholder digest of the same length, and idPatch() says
+ * which bytes to overwrite once the last statement is through.
  */
-export function openVexDocumentId(content: Omit<OpenVexDocument, "@id">, publicUrl?: string): string {
-  const digest = contentHash(content).slice(0, 16);
-  return publicUrl
-    ? `${publicUrl.replace(/\/+$/, "")}/openvex.json#sha256-${digest}`
-    : `https://openvex.dev/docs/public/echo-advisory-${digest}`;
+export class OpenVexWriter {
+  private readonly hasher: OpenVexIdHasher;
+  private readonly layout: ListedDocument;
+  private readonly placeholder: string;
+  private finalId: string | undefined;
+
+  constructor(statementCount: number, options: OpenVexOptions) {
+    this.hasher = new OpenVexIdHasher(options);
+    this.placeholder = openVexId(options.publicUrl, "0".repeat(16));
+    this.layout = new ListedDocument(
+      headerMembers(documentHeader(this.placeholder, options)),
+      "statements",
+      statementCount,
+    );
+  }
+
+  start(): string {
+    return this.layout.start();
+  }
+
+  statements(statements: readonly OpenVexStatement[]): string {
+    this.hasher.update(statements);
+    return this.layout.items(statements.map((statement) => JSON.stringify(statement)));
+  }
+
+  end(): string {
+    const text = this.layout.end();
+    this.finalId = this.hasher.finish();
+    return text;
+  }
+
+  /** Where in the written bytes the placeholder @id is, and the bytes of the real one. */
+  idPatch(): { position: number; bytes: Buffer } {
+    if (this.finalId === undefined) throw new Error("the OpenVEX document is not finished");
+    const start = this.start();
+    const member = `"@id": ${JSON.stringify(this.placeholder)}`;
+    const position = Buffer.byteLength(start.slice(0, start.indexOf(member) + '"@id": '.length));
+    const bytes = Buffer.from(JSON.stringify(this.finalId));
+    if (bytes.length !== Buffer.byteLength(JSON.stringify(this.placeholder)))
+      throw new Error("the OpenVEX @id changed length");
+    return { position, bytes };
+  }
+}
+
+/**
+ * Stages openvex.json in a release, a chunk of statements at a time, and writes its final @id into the
+ * staged file once every statement has been hashed.
+ */
+export async function writeOpenVex(
+  release: StagedRelease,
+  path: string,
+  db: Database,
+  statementCount: number,
+  options: OpenVexOptions,
+): Promise<void> {
+  const writer = new OpenVexWriter(statementCount, options);
+  async function* text(): AsyncGenerator<string> {
+    yield writer.start();
+    for await (const rows of streamVexRows(db)) yield writer.statements(statementsOf(rows));
+    yield writer.end();
+  }
+  const staged = await release.stage(path, text());
+  const { position, bytes } = writer.idPatch();
+  const file = await open(staged, "r+");
+  try {
+    await file.write(bytes, 0, bytes.length, position);
+  } finally {
+    await file.close();
+  }
 }
 
 function buildStatement(advisory: VexAdvisory, decision: VexDecision | undefined): OpenVexStatement {
@@ -217,21 +361,11 @@ function rfc3339Seconds(date: Date): string {
  * diffs by advisory between two runs.
  */
 export function serialiseOpenVex(document: OpenVexDocument): string {
-  const lines = document.statements.map((statement) => JSON.stringify(statement));
-  return [
-    "{",
-    `"@context": ${JSON.stringify(document["@context"])},`,
-    `"@id": ${JSON.stringify(document["@id"])},`,
-    `"author": ${JSON.stringify(document.author)},`,
-    `"timestamp": ${JSON.stringify(document.timestamp)},`,
-    `"version": ${document.version},`,
-    `"tooling": ${JSON.stringify(document.tooling)},`,
-    `"statements": [${lines.length === 0 ? "]" : ""}`,
-    ...lines.map((line, index) => (index < lines.length - 1 ? `${line},` : line)),
-    ...(lines.length === 0 ? [] : ["]"]),
-    "}",
-    "",
-  ].join("\n");
+  return ListedDocument.serialise(
+    headerMembers(document),
+    "statements",
+    document.statements.map((statement) => JSON.stringify(statement)),
+  );
 }
 
 export function openVexPath(outputDir: string): string {

@@ -1,4 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import { z } from "zod";
 import { advisoryCurrentPath } from "./export.ts";
 import type { Database } from "./lib/db.ts";
@@ -22,14 +24,13 @@ const publishedEvidenceEntry = z.looseObject({
   fetched_at: z.iso.datetime({ offset: true }).nullable(),
 });
 
-const publishedDocument = z.looseObject({
-  advisories: z.array(
-    z.looseObject({
-      advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
-      evidence: z.array(publishedEvidenceEntry),
-    }),
-  ),
+const publishedAdvisory = z.looseObject({
+  advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
+  evidence: z.array(publishedEvidenceEntry),
 });
+
+/** The document around the advisories, each of which is then checked on its own (EvidenceCollector). */
+const publishedDocument = z.looseObject({ advisories: z.array(z.unknown()) });
 
 /** One row of history.published_evidence: an observation as published, and when it was first fetched. */
 export interface PublishedEvidence {
@@ -62,29 +63,153 @@ export async function createPublishedEvidenceTable(db: Database): Promise<void> 
   `);
 }
 
+const hint = "restore the file from git (it is what the previous run published), or remove it to start over";
+
+/** Beyond this size the file is read a line at a time: V8 cannot hold one string of much more. */
+export const wholeFileLimitBytes = 256 * 1024 * 1024;
+
 /**
- * Reads the evidence of the advisory_current.json published in outputDir; none when there is no such file
- * (a first run). A damaged file stops the run with its name and the key at fault: dates read from half a
- * file would silently differ from the ones published.
+ * Reads the evidence of the advisory_current.json published in outputDir, a chunk at a time; none when there
+ * is no such file (a first run). A damaged file stops the run with its name and the key at fault: dates read
+ * from half a file would silently differ from the ones published. A file larger than `wholeFileLimit` must
+ * have the layout the pipeline writes (one advisory per line, lib/listed-document.ts); a smaller one may be
+ * any JSON.
  */
-export async function readPublishedEvidence(outputDir: string): Promise<PublishedEvidence[]> {
+export async function* readPublishedEvidence(
+  outputDir: string,
+  wholeFileLimit = wholeFileLimitBytes,
+): AsyncGenerator<PublishedEvidence[]> {
   const path = advisoryCurrentPath(outputDir);
-  let text: string;
+  let size: number;
   try {
-    text = await readFile(path, "utf8");
+    size = (await stat(path)).size;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the published advisories: ${(error as Error).message}`, {
-      location: { file: path },
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw unreadable(path, error);
+  }
+  if (size <= wholeFileLimit) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      throw unreadable(path, error);
+    }
+    yield parsePublishedEvidence(text, path);
+    return;
+  }
+  yield* readListedEvidence(path);
+}
+
+function unreadable(path: string, error: unknown): PipelineError {
+  return new PipelineError(`cannot read the published advisories: ${(error as Error).message}`, {
+    location: { file: path },
+    exitCode: 2,
+  });
+}
+
+/** A file in the pipeline's own layout: the members, `"advisories": [`, one advisory per line, `]`, `}`. */
+async function* readListedEvidence(path: string): AsyncGenerator<PublishedEvidence[]> {
+  const collector = new EvidenceCollector(path);
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
+  let lineNumber = 0;
+  let part: "head" | "list" | "tail" | "done" = "head";
+  let batch: PublishedEvidence[] = [];
+  const layoutError = (what: string) =>
+    new PipelineError(`not the published advisories: line ${lineNumber}: ${what}`, {
+      location: { file: path, line: lineNumber },
+      hint: `${hint}; a file this large is read a line at a time, in the layout the pipeline writes (one advisory per line)`,
       exitCode: 2,
     });
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (part === "head") {
+      if (lineNumber === 1) {
+        if (line !== "{") throw layoutError('expected "{" opening the document');
+      } else if (line === '"advisories": [') part = "list";
+      else if (line === '"advisories": []') part = "tail";
+      else if (!/^"[^"]+": .*,$/.test(line))
+        throw layoutError("expected one of the document's first members");
+    } else if (part === "list") {
+      if (line === "]") {
+        part = "tail";
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
+      } catch (error) {
+        throw layoutError(`not one advisory as JSON (${(error as Error).message})`);
+      }
+      collector.add(value, batch, lineNumber);
+      if (batch.length >= 10_000) {
+        yield batch;
+        batch = [];
+      }
+    } else if (part === "tail") {
+      if (line !== "}") throw layoutError('expected "}" after the list of advisories');
+      part = "done";
+    } else if (line !== "") throw layoutError("text after the end of the document");
   }
-  return parsePublishedEvidence(text, path);
+  if (part !== "done") throw layoutError("the file ends before the document does (truncated?)");
+  if (batch.length > 0) yield batch;
+}
+
+/** Checks each advisory as it comes (the same rules whatever the layout) and gathers its dated evidence. */
+class EvidenceCollector {
+  private readonly path: string;
+  private readonly advisories = new Set<string>();
+  private index = 0;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  add(value: unknown, rows: PublishedEvidence[], line?: number): void {
+    const index = this.index;
+    this.index += 1;
+    const location = (key: string) => ({ file: this.path, ...(line === undefined ? {} : { line }), key });
+    const parsed = publishedAdvisory.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new PipelineError(`not the published advisories: ${issue?.message ?? "invalid"}`, {
+        location: location(["advisories", index, ...(issue?.path ?? [])].join(".")),
+        hint,
+        exitCode: 2,
+      });
+    }
+    const advisory = parsed.data;
+    if (this.advisories.has(advisory.advisory_id)) {
+      throw new PipelineError(`advisory ${advisory.advisory_id} is published twice`, {
+        location: location(`advisories.${index}.advisory_id`),
+        hint,
+        exitCode: 2,
+      });
+    }
+    this.advisories.add(advisory.advisory_id);
+    const sources = new Set<string>();
+    advisory.evidence.forEach((evidence, position) => {
+      if (sources.has(evidence.source)) {
+        throw new PipelineError(
+          `source ${evidence.source} appears twice in the evidence of ${advisory.advisory_id}`,
+          { location: location(`advisories.${index}.evidence.${position}.source`), hint, exitCode: 2 },
+        );
+      }
+      sources.add(evidence.source);
+      if (evidence.fetched_at === null) return; // nothing to keep
+      rows.push({
+        advisory_id: advisory.advisory_id,
+        source: evidence.source,
+        signal: evidence.signal,
+        version: evidence.version,
+        release: evidence.release,
+        record: evidence.record,
+        fetched_at: evidence.fetched_at,
+      });
+    });
+  }
 }
 
 export function parsePublishedEvidence(text: string, path: string): PublishedEvidence[] {
-  const hint =
-    "restore the file from git (it is what the previous run published), or remove it to start over";
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -104,67 +229,41 @@ export function parsePublishedEvidence(text: string, path: string): PublishedEvi
       exitCode: 2,
     });
   }
+  const collector = new EvidenceCollector(path);
   const rows: PublishedEvidence[] = [];
-  const advisories = new Set<string>();
-  parsed.data.advisories.forEach((advisory, index) => {
-    if (advisories.has(advisory.advisory_id)) {
-      throw new PipelineError(`advisory ${advisory.advisory_id} is published twice`, {
-        location: { file: path, key: `advisories.${index}.advisory_id` },
-        hint,
-        exitCode: 2,
-      });
-    }
-    advisories.add(advisory.advisory_id);
-    const sources = new Set<string>();
-    advisory.evidence.forEach((evidence, position) => {
-      if (sources.has(evidence.source)) {
-        throw new PipelineError(
-          `source ${evidence.source} appears twice in the evidence of ${advisory.advisory_id}`,
-          {
-            location: { file: path, key: `advisories.${index}.evidence.${position}.source` },
-            hint,
-            exitCode: 2,
-          },
-        );
-      }
-      sources.add(evidence.source);
-      if (evidence.fetched_at === null) return; // nothing to keep
-      rows.push({
-        advisory_id: advisory.advisory_id,
-        source: evidence.source,
-        signal: evidence.signal,
-        version: evidence.version,
-        release: evidence.release,
-        record: evidence.record,
-        fetched_at: evidence.fetched_at,
-      });
-    });
-  });
+  for (const advisory of parsed.data.advisories) collector.add(advisory, rows);
   return rows;
 }
 
 /**
  * Replaces history.published_evidence with the rows read from the published file, in one transaction, so
- * dbt never sees half of it.
+ * dbt never sees half of it: a damaged file found part way rolls it back.
  */
 export async function restorePublishedEvidence(
   db: Database,
-  rows: readonly PublishedEvidence[],
+  chunks: AsyncIterable<readonly PublishedEvidence[]> | Iterable<readonly PublishedEvidence[]>,
 ): Promise<number> {
+  let restored = 0;
   await db.transaction(async () => {
     await db.run(
       `create or replace temp table incoming_published_evidence (${tableColumns.map(([name]) => `${name} varchar`).join(", ")})`,
     );
     const appender = await db.connection.createAppender("incoming_published_evidence", "main", "temp");
-    for (const row of rows) {
-      for (const [name] of tableColumns) {
-        const value = row[name];
-        if (value === null) appender.appendNull();
-        else appender.appendVarchar(value);
+    try {
+      for await (const rows of chunks) {
+        for (const row of rows) {
+          for (const [name] of tableColumns) {
+            const value = row[name];
+            if (value === null) appender.appendNull();
+            else appender.appendVarchar(value);
+          }
+          appender.endRow();
+        }
+        restored += rows.length;
       }
-      appender.endRow();
+    } finally {
+      appender.closeSync();
     }
-    appender.closeSync();
     await db.run("delete from history.published_evidence");
     await db.run(
       `insert into history.published_evidence
@@ -173,5 +272,5 @@ export async function restorePublishedEvidence(
     );
     await db.run("drop table temp.incoming_published_evidence");
   });
-  return rows.length;
+  return restored;
 }

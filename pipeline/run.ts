@@ -1,14 +1,13 @@
 import { type Config, loadConfig } from "./config.ts";
 import {
   advisoryCurrentPath,
-  buildAdvisoryDocument,
-  readCurrentAdvisories,
+  advisoryDocumentText,
+  countCurrentAdvisories,
   readStateDistribution,
-  readVendorFeed,
-  serialiseAdvisoryDocument,
   serialiseJson,
-  serialiseVendorFeed,
+  streamCurrentAdvisories,
   vendorFeedPath,
+  vendorFeedText,
 } from "./export.ts";
 import {
   type LedgerTransition,
@@ -25,11 +24,11 @@ import { compactUtc } from "./lib/clock.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
-import { completeInterruptedPublish, type PublishedFile, publishFiles } from "./lib/files.ts";
+import { completeInterruptedPublish, StagedRelease } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
-import { buildOpenVexDocument, openVexPath, readVexDecisions, serialiseOpenVex } from "./openvex.ts";
+import { openVexPath, writeOpenVex } from "./openvex.ts";
 import { readPublishedEvidence, restorePublishedEvidence } from "./published-evidence.ts";
 import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
 import {
@@ -139,10 +138,10 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         await initDatabase(opened);
         const ledger = await readLedger(config.history_dir);
         // What was published last keeps when each observation was first fetched, should the database be new.
-        const published = await readPublishedEvidence(config.output_dir);
+        // Restored before the run is recorded: a damaged file stops it with no run started.
+        const evidence = await restorePublishedEvidence(opened, readPublishedEvidence(config.output_dir));
         const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
         const restored = await restoreLedger(opened, ledger);
-        const evidence = await restorePublishedEvidence(opened, published);
         log.info("history restored", {
           files: ledger.length,
           transitions: restored,
@@ -201,100 +200,103 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           openVex: openVexPath(config.output_dir),
           ledger: null as string | null,
         };
-        // Everything this run publishes is built first and published in one step at the end of the report
-        // stage (publishFiles), so a run killed at any point leaves the previous release or the new one.
-        const release: PublishedFile[] = [];
-        const advisoryCount = await stages.time("export", async () => {
-          if (status !== "succeeded") {
-            // Nothing is published: counting is all the summary needs.
-            const counted = await reopened.one<{ n: number }>(
-              "select count(*)::integer as n from marts.mart_advisory_current",
+        // Everything this run publishes is staged first (each file written to a temporary as soon as it is
+        // built) and published in one step at the end of the report stage, so a run killed at any point
+        // leaves the previous release or the new one.
+        const release = new StagedRelease(config.output_dir);
+        try {
+          const advisoryCount = await stages.time("export", async () => {
+            const count = await countCurrentAdvisories(reopened);
+            // A dry run leaves output/ as it was, and a blocked run publishes only its report.
+            if (status !== "succeeded") return count;
+            // The ledger first: published outputs never show a decision the history does not hold.
+            const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
+            if (ledgerFile.content === null) release.remove(ledgerFile.path);
+            else {
+              await release.stage(ledgerFile.path, ledgerFile.content);
+              files.ledger = ledgerFile.path;
+            }
+            // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
+            await writeOpenVex(release, files.openVex, reopened, count, {
+              asOf: options.asOf,
+              publicUrl: config.site.public_url,
+            });
+            await release.stage(
+              files.advisoryCurrent,
+              advisoryDocumentText(
+                options.asOf,
+                count,
+                streamCurrentAdvisories(reopened, config.site.public_url),
+              ),
             );
-            return counted?.n ?? 0;
-          }
-          const current = await readCurrentAdvisories(reopened, config.site.public_url);
-          // Built before anything is written: an advisory it cannot state stops the run with nothing published.
-          const openVex = buildOpenVexDocument(current, await readVexDecisions(reopened), {
-            asOf: options.asOf,
-            publicUrl: config.site.public_url,
+            await release.stage(files.vendorFeed, vendorFeedText(reopened));
+            return count;
           });
-          // The ledger first: published outputs never show a decision the history does not hold.
-          const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
-          files.ledger = ledgerFile.content === null ? null : ledgerFile.path;
-          release.push(
-            ledgerFile,
-            {
-              path: files.advisoryCurrent,
-              content: serialiseAdvisoryDocument(buildAdvisoryDocument(current, options.asOf)),
-            },
-            { path: files.vendorFeed, content: serialiseVendorFeed(await readVendorFeed(reopened)) },
-            { path: files.openVex, content: serialiseOpenVex(openVex) },
-          );
-          return current.length;
-        });
-        const summary = await stages.time("report", async () => {
-          const rules = await reopened.all<RuleCount>(
-            "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
-          );
-          const rejected = await reopened.all<RejectedRecordSummary>(
-            "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
-            [runId, config.report.list_limit],
-          );
-          const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
-          const countNodes = (prefix: string) =>
-            transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
-          const built: RunSummary = {
-            runId,
-            startedAt,
-            finishedAt: new Date(),
-            asOf: options.asOf,
-            configPath: config.configPath,
-            status,
-            exitCode,
-            publish: guard,
-            clockPinned: options.clockPinned ?? false,
-            ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
-            advisoryCount,
-            transitions: summariseTransitions(transitions),
-            stages: stages.timings,
-            stateDistribution: await readStateDistribution(reopened),
-            rules,
-            sources,
-            rejected,
-            rejectedTotal,
-            checks,
-            dbt: {
-              elapsedSeconds: transform.elapsedSeconds,
-              models: countNodes("model."),
-              seeds: countNodes("seed."),
-              tests: countNodes("test."),
-              unitTests: countNodes("unit_test."),
-              warnings: transform.warnings.length,
-              modelTimings: transform.nodes
-                .filter((node) => node.uniqueId.startsWith("model."))
-                .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
-                .map((node) => ({
-                  model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
-                  seconds: node.executionTimeSeconds,
-                })),
-            },
-          };
-          // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
-          // Each run also keeps its own copy of the summary in the history, so the site can show every run.
-          if (status !== "dry_run") {
-            const summaryText = serialiseJson(toSummaryJson(built));
-            release.push(
-              { path: files.report, content: renderRunReport(built) },
-              { path: runSummaryPath(config.history_dir, runId), content: summaryText },
-              { path: files.summary, content: summaryText },
+          const summary = await stages.time("report", async () => {
+            const rules = await reopened.all<RuleCount>(
+              "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
             );
-            await publishFiles(config.output_dir, release);
-          }
-          return built;
-        });
-        await recordDbtTimings(reopened, runId, transform.nodes);
-        await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
-        return { runId, summary, files, transitionCount: transitions.length, exitCode };
+            const rejected = await reopened.all<RejectedRecordSummary>(
+              "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
+              [runId, config.report.list_limit],
+            );
+            const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
+            const countNodes = (prefix: string) =>
+              transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
+            const built: RunSummary = {
+              runId,
+              startedAt,
+              finishedAt: new Date(),
+              asOf: options.asOf,
+              configPath: config.configPath,
+              status,
+              exitCode,
+              publish: guard,
+              clockPinned: options.clockPinned ?? false,
+              ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
+              advisoryCount,
+              transitions: summariseTransitions(transitions),
+              stages: stages.timings,
+              stateDistribution: await readStateDistribution(reopened),
+              rules,
+              sources,
+              rejected,
+              rejectedTotal,
+              checks,
+              dbt: {
+                elapsedSeconds: transform.elapsedSeconds,
+                models: countNodes("model."),
+                seeds: countNodes("seed."),
+                tests: countNodes("test."),
+                unitTests: countNodes("unit_test."),
+                warnings: transform.warnings.length,
+                modelTimings: transform.nodes
+                  .filter((node) => node.uniqueId.startsWith("model."))
+                  .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
+                  .map((node) => ({
+                    model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
+                    seconds: node.executionTimeSeconds,
+                  })),
+              },
+            };
+            // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
+            // Each run also keeps its own copy of the summary in the history, so the site can show every run.
+            if (status !== "dry_run") {
+              const summaryText = serialiseJson(toSummaryJson(built));
+              await release.stage(files.report, renderRunReport(built));
+              await release.stage(runSummaryPath(config.history_dir, runId), summaryText);
+              await release.stage(files.summary, summaryText);
+              await release.publish();
+            }
+            return built;
+          });
+          await recordDbtTimings(reopened, runId, transform.nodes);
+          await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
+          return { runId, summary, files, transitionCount: transitions.length, exitCode };
+        } finally {
+          // Whatever was staged and not published (a failure, a dry run) is removed.
+          await release.discard();
+        }
       });
     } catch (error) {
       await recordFailure(config, runId, error, stages.timings);

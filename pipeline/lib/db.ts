@@ -36,6 +36,17 @@ export class Database {
     return reader.getRowObjectsJson() as Row[];
   }
 
+  /**
+   * Rows as all() gives them, a chunk (DuckDB's vector, up to 2048 rows) at a time: for results too large to
+   * hold in memory at once.
+   */
+  async *stream<Row = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): AsyncGenerator<Row[]> {
+    const result = await this.connection.stream(sql, values);
+    for await (const rows of result.yieldRowObjectJson()) {
+      if (rows.length > 0) yield rows as Row[];
+    }
+  }
+
   async one<Row = Record<string, unknown>>(sql: string, values?: DuckDBValue[]): Promise<Row | undefined> {
     return (await this.all<Row>(sql, values))[0];
   }

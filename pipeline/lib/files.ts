@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { PipelineError } from "./errors.ts";
 
 /**
@@ -45,10 +48,17 @@ function processExists(pid: number): boolean {
   }
 }
 
+/**
+ * What a published file holds: its whole text, or text produced piece by piece (a document too large to
+ * hold in memory as one string: V8 strings stop at about 512 MB, and advisory_current.json passes that
+ * near a million advisories).
+ */
+export type FileContent = string | Uint8Array | Iterable<string> | AsyncIterable<string>;
+
 /** One file of a set published together: its content, or `null` to remove it. */
 export interface PublishedFile {
   path: string;
-  content: string | Uint8Array | null;
+  content: FileContent | null;
 }
 
 const journalName = ".publish-journal.json";
@@ -60,40 +70,91 @@ interface JournalEntry {
 }
 
 /**
- * Publishes a set of files together: a run's feeds, report, summary and history file are one release, and a
- * reader must never find some of them new and others old. Every file is first written completely to a
- * temporary beside its target; then a journal naming the renames is written (atomically) into
- * `journalDir`; then the renames happen, in order, and the journal goes. A process killed before the
- * journal exists leaves the previous set untouched; one killed after it leaves a journal, and the next run
- * finishes the renames (completeInterruptedPublish) before it reads anything.
+ * A set of files published together: a run's feeds, report, summary and history file are one release, and a
+ * reader must never find some of them new and others old. Each file is staged (written completely to a
+ * temporary beside its target) as soon as it is built, so the largest never has to wait in memory for the
+ * others; publish() then writes a journal naming the renames (atomically) into `journalDir`, makes the
+ * renames in staging order, and removes the journal. A process killed before the journal exists leaves the
+ * previous set untouched; one killed after it leaves the journal, and the next run finishes the renames
+ * (completeInterruptedPublish) before it reads anything.
  */
-export async function publishFiles(journalDir: string, files: readonly PublishedFile[]): Promise<void> {
+export class StagedRelease {
+  private readonly journalDir: string;
+  private readonly staged: { path: string; temporary: string | null }[] = [];
+  private readonly cleanedDirectories = new Set<string>();
+  private state: "staging" | "published" | "discarded" = "staging";
+
+  constructor(journalDir: string) {
+    this.journalDir = journalDir;
+  }
+
+  /** Writes the file's content to its temporary now; returns the temporary's path (to patch it in place). */
+  async stage(path: string, content: FileContent): Promise<string> {
+    this.assertStaging();
+    await this.prepareDirectory(dirname(path));
+    const temporary = temporaryPath(path);
+    this.staged.push({ path, temporary });
+    if (typeof content === "string" || content instanceof Uint8Array) await writeFile(temporary, content);
+    else await pipeline(Readable.from(content), createWriteStream(temporary));
+    return temporary;
+  }
+
+  /** The file is removed when the release is published. */
+  remove(path: string): void {
+    this.assertStaging();
+    this.staged.push({ path, temporary: null });
+  }
+
+  async publish(): Promise<void> {
+    this.assertStaging();
+    await this.prepareDirectory(this.journalDir);
+    const journal: JournalEntry[] = this.staged.map((file) => ({
+      path: relative(this.journalDir, file.path),
+      temporary: file.temporary === null ? null : relative(this.journalDir, file.temporary),
+    }));
+    await writeFileAtomic(
+      join(this.journalDir, journalName),
+      `${JSON.stringify({ files: journal }, null, 1)}\n`,
+    );
+    this.state = "published";
+    await applyJournal(this.journalDir, journal);
+  }
+
+  /** Removes what was staged: the previous release stays as it was. Does nothing once published. */
+  async discard(): Promise<void> {
+    if (this.state !== "staging") return;
+    this.state = "discarded";
+    await Promise.all(
+      this.staged.map((file) => (file.temporary ? rm(file.temporary, { force: true }) : null)),
+    );
+  }
+
+  private assertStaging(): void {
+    if (this.state !== "staging") throw new Error(`this release is already ${this.state}`);
+  }
+
   // Once per folder of the release, not on every atomic write (the HTTP cache makes thousands).
-  for (const directory of new Set([journalDir, ...files.map((file) => dirname(file.path))])) {
+  private async prepareDirectory(directory: string): Promise<void> {
+    if (this.cleanedDirectories.has(directory)) return;
+    this.cleanedDirectories.add(directory);
     await mkdir(directory, { recursive: true });
     await removeAbandonedTemporaries(directory);
   }
-  const staged: { path: string; temporary: string | null }[] = [];
+}
+
+/** Stages every file, then publishes them together (see StagedRelease); on failure nothing changes. */
+export async function publishFiles(journalDir: string, files: readonly PublishedFile[]): Promise<void> {
+  const release = new StagedRelease(journalDir);
   try {
     for (const file of files) {
-      if (file.content === null) {
-        staged.push({ path: file.path, temporary: null });
-        continue;
-      }
-      const temporary = temporaryPath(file.path);
-      staged.push({ path: file.path, temporary });
-      await writeFile(temporary, file.content);
+      if (file.content === null) release.remove(file.path);
+      else await release.stage(file.path, file.content);
     }
   } catch (error) {
-    await Promise.all(staged.map((file) => (file.temporary ? rm(file.temporary, { force: true }) : null)));
+    await release.discard();
     throw error;
   }
-  const journal: JournalEntry[] = staged.map((file) => ({
-    path: relative(journalDir, file.path),
-    temporary: file.temporary === null ? null : relative(journalDir, file.temporary),
-  }));
-  await writeFileAtomic(join(journalDir, journalName), `${JSON.stringify({ files: journal }, null, 1)}\n`);
-  await applyJournal(journalDir, journal);
+  await release.publish();
 }
 
 /**

@@ -6,10 +6,12 @@ import ajvFormats from "ajv-formats";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withDatabase } from "../../pipeline/lib/db.ts";
+import { contentHash } from "../../pipeline/lib/hash.ts";
 import {
   buildOpenVexDocument,
   type OpenVexDocument,
   type OpenVexStatement,
+  OpenVexWriter,
   purlEncode,
   serialiseOpenVex,
   type VexAdvisory,
@@ -274,6 +276,35 @@ describe("the OpenVEX document built from advisories", () => {
         },
       ),
     ).toThrow(/not an OpenVEX v0.2.0 status/);
+  });
+
+  it("written a few statements at a time, is byte for byte the document built whole, its @id patched in", () => {
+    for (const publicUrl of [undefined, "https://advisories.example.com/"]) {
+      const whole = build(fixtures, publicUrl);
+      const writer = new OpenVexWriter(whole.statements.length, { asOf, publicUrl });
+      let text = writer.start();
+      for (let start = 0; start < whole.statements.length; start += 3)
+        text += writer.statements(whole.statements.slice(start, start + 3));
+      text += writer.end();
+      const bytes = Buffer.from(text);
+      const { position, bytes: id } = writer.idPatch();
+      id.copy(bytes, position);
+      expect(bytes.toString()).toBe(serialiseOpenVex(whole));
+      // The @id's digest is the SHA-256 of the canonical JSON of everything else in the document.
+      const { "@id": documentId, ...content } = whole;
+      expect(documentId.endsWith(contentHash(content).slice(0, 16))).toBe(true);
+    }
+  });
+
+  it("refuses to finish a streamed document whose statement count differs from the one announced", () => {
+    const whole = build();
+    const short = new OpenVexWriter(whole.statements.length + 1, { asOf });
+    short.start();
+    short.statements(whole.statements);
+    expect(() => short.end()).toThrow(/announced/);
+    const long = new OpenVexWriter(1, { asOf });
+    expect(() => long.statements(whole.statements.slice(0, 2))).toThrow(/more than the 1 items announced/);
+    expect(() => long.idPatch()).toThrow(/not finished/);
   });
 
   it("percent-encodes purl components beyond RFC 3986's unreserved characters", () => {

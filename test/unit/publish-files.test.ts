@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import { completeInterruptedPublish, publishFiles } from "../../pipeline/lib/files.ts";
+import { completeInterruptedPublish, publishFiles, StagedRelease } from "../../pipeline/lib/files.ts";
 
 const journal = ".publish-journal.json";
 
@@ -42,6 +42,30 @@ describe("publishing a run's files as one release", () => {
       ]),
     ).rejects.toThrow(/ENOTDIR|EEXIST/);
     expect(await readFile(join(dir, "a.json"), "utf8")).toBe("old a\n");
+    expect((await listing()).filter((name) => name.endsWith(".tmp") || name === journal)).toEqual([]);
+  });
+
+  it("stages a file produced piece by piece, and discards what it staged when a later piece fails", async () => {
+    async function* pieces(failAfter?: number): AsyncGenerator<string> {
+      for (let index = 0; index < 5; index += 1) {
+        if (index === failAfter) throw new Error("the query failed part way");
+        yield `line ${index}\n`;
+      }
+    }
+    const failing = new StagedRelease(dir);
+    await failing.stage(join(dir, "b.json"), "new b\n");
+    await expect(failing.stage(join(dir, "a.json"), pieces(3))).rejects.toThrow(/failed part way/);
+    await failing.discard();
+    expect(await readFile(join(dir, "a.json"), "utf8")).toBe("old a\n");
+    expect(await readFile(join(dir, "b.json"), "utf8")).toBe("old b\n");
+    expect((await listing()).filter((name) => name.endsWith(".tmp") || name === journal)).toEqual([]);
+    await expect(failing.publish()).rejects.toThrow(/already discarded/);
+
+    const release = new StagedRelease(dir);
+    await release.stage(join(dir, "a.json"), pieces());
+    await release.publish();
+    await release.discard(); // nothing to do once published
+    expect(await readFile(join(dir, "a.json"), "utf8")).toBe("line 0\nline 1\nline 2\nline 3\nline 4\n");
     expect((await listing()).filter((name) => name.endsWith(".tmp") || name === journal)).toEqual([]);
   });
 

@@ -104,9 +104,14 @@ describe("evidence of the previously published advisory_current.json", () => {
   });
 
   it("has nothing to read before the first publication", async () => {
-    expect(await readPublishedEvidence(join(dir, "nowhere"))).toEqual([]);
+    const rows = async (outputDir: string) => {
+      const found = [];
+      for await (const chunk of readPublishedEvidence(outputDir)) found.push(...chunk);
+      return found;
+    };
+    expect(await rows(join(dir, "nowhere"))).toEqual([]);
     await writeFile(join(dir, "advisory_current.json"), published([]));
-    expect(await readPublishedEvidence(dir)).toEqual([]);
+    expect(await rows(dir)).toEqual([]);
   });
 
   it("refuses a damaged file with its name and the key at fault, exit code 2", () => {
@@ -135,5 +140,48 @@ describe("evidence of the previously published advisory_current.json", () => {
 
     const sourceTwice = failure(published([advisory("curl:CVE-2024-0001", [vendorFix, vendorFix])]));
     expect(sourceTwice.location.key).toBe("advisories.0.evidence.1.source");
+  });
+
+  it("reads a file too large for one string a line at a time, with the same rows and the same checks", async () => {
+    const advisories = [
+      advisory("curl:CVE-2024-0001", [debianOpen, vendorFix]),
+      advisory("zlib:CVE-2024-0002", [{ ...vendorFix, fetched_at: null }]),
+    ];
+    const file = join(dir, "advisory_current.json");
+    const read = async () => {
+      const rows = [];
+      // A limit of 0 bytes takes the line-at-a-time path, as a file past 256 MB would.
+      for await (const chunk of readPublishedEvidence(dir, 0)) rows.push(...chunk);
+      return rows;
+    };
+    const refusal = async () => {
+      try {
+        await read();
+      } catch (error) {
+        if (error instanceof PipelineError) return error;
+        throw error;
+      }
+      throw new Error("expected the published file to be refused");
+    };
+    await writeFile(file, published(advisories));
+    expect(await read()).toEqual(parsePublishedEvidence(published(advisories), file));
+    await writeFile(file, published([]));
+    expect(await read()).toEqual([]);
+
+    await writeFile(file, published(advisories).split("\n").slice(0, 5).join("\n"));
+    const truncated = await refusal();
+    expect(truncated.message).toMatch(/ends before the document does/);
+    expect(truncated.exitCode).toBe(2);
+
+    await writeFile(
+      file,
+      published([advisory("curl:CVE-2024-0001", [{ ...vendorFix, fetched_at: "yesterday" }])]),
+    );
+    const badDate = await refusal();
+    expect(badDate.location).toEqual({ file, line: 5, key: "advisories.0.evidence.0.fetched_at" });
+
+    // Valid JSON, but not the layout the pipeline writes: refused, since it cannot be read whole.
+    await writeFile(file, JSON.stringify({ advisories: [] }));
+    expect((await refusal()).message).toMatch(/line 1: expected "\{" opening the document/);
   });
 });
