@@ -100,7 +100,14 @@ class StageClock {
     } finally {
       const durationMs = Math.round(performance.now() - started);
       this.timings.push({ stage, durationMs });
-      log.info("stage finished", { stage, duration_ms: durationMs });
+      // Memory as the stage ends, for finding what a large run holds on to (timings and outputs leave it out).
+      const memory = process.memoryUsage();
+      log.info("stage finished", {
+        stage,
+        duration_ms: durationMs,
+        heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
+        rss_mb: Math.round(memory.rss / 1_048_576),
+      });
     }
   }
 }
@@ -168,6 +175,11 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         try {
           return await loadSources(db, runId, ingested);
         } finally {
+          // Landed now: the rows (millions at 25× the vendor's data) need not stay in memory for the export.
+          for (const source of ingested) {
+            source.rows = undefined;
+            source.positions = [];
+          }
           // dbt opens the same database file next; DuckDB allows one writing process at a time.
           db.close();
         }
