@@ -5,6 +5,7 @@ import { compactUtc } from "./lib/clock.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { type PublishedFile, writeFileAtomic } from "./lib/files.ts";
+import { parseOwnJsonFile } from "./lib/json-file.ts";
 import type { RunSummaryJson } from "./run.ts";
 
 /**
@@ -459,28 +460,12 @@ export async function readRunSummaries(historyDir: string): Promise<RunSummaryFi
 }
 
 export function parseRunSummaryText(text: string, path: string, runId: string): RunSummaryJson {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new PipelineError(`not a run summary: ${(error as Error).message}`, {
-      location: { file: path },
-      exitCode: 2,
-    });
-  }
-  const parsed = runSummaryShape.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PipelineError(`not a run summary: ${issue?.message ?? "invalid"}`, {
-      location: { file: path, key: issue?.path.join(".") || "(file)" },
-      exitCode: 2,
-    });
-  }
-  if (parsed.data.run_id !== runId) {
-    throw new PipelineError(`run_id ${parsed.data.run_id} does not match the file's run ${runId}`, {
+  const summary = parseOwnJsonFile(text, path, runSummaryShape, "not a run summary");
+  if (summary.run_id !== runId) {
+    throw new PipelineError(`run_id ${summary.run_id} does not match the file's run ${runId}`, {
       location: { file: path, key: "run_id" },
       exitCode: 2,
     });
   }
-  return parsed.data as unknown as RunSummaryJson;
+  return summary as unknown as RunSummaryJson;
 }

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { advisoryCurrentPath } from "./export.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
+import { parseOwnJsonFile } from "./lib/json-file.ts";
 
 /**
  * The evidence of the previously published advisory_current.json, kept between runs with the history (the
@@ -210,28 +211,10 @@ class EvidenceCollector {
 }
 
 export function parsePublishedEvidence(text: string, path: string): PublishedEvidence[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new PipelineError(`not the published advisories: ${(error as Error).message}`, {
-      location: { file: path },
-      hint,
-      exitCode: 2,
-    });
-  }
-  const parsed = publishedDocument.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PipelineError(`not the published advisories: ${issue?.message ?? "invalid"}`, {
-      location: { file: path, key: issue?.path.join(".") || "(file)" },
-      hint,
-      exitCode: 2,
-    });
-  }
+  const document = parseOwnJsonFile(text, path, publishedDocument, "not the published advisories", hint);
   const collector = new EvidenceCollector(path);
   const rows: PublishedEvidence[] = [];
-  for (const advisory of parsed.data.advisories) collector.add(advisory, rows);
+  for (const advisory of document.advisories) collector.add(advisory, rows);
   return rows;
 }
 
