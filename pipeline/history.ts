@@ -130,15 +130,19 @@ export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
       });
     }
     const runId = match[1] as string;
-    files.push({ runId, path, transitions: parseLedgerText(await readFile(path, "utf8"), path, runId) });
+    files.push({ runId, path, transitions: parseLedgerText(await readFile(path), path, runId) });
   }
   return files;
 }
 
-export function parseLedgerText(text: string, path: string, runId: string): LedgerTransition[] {
+/**
+ * A ledger file's transitions. Given as bytes it is split into lines before any decoding: a first run at 25×
+ * the vendor's data writes a million lines, more text than one JavaScript string can hold.
+ */
+export function parseLedgerText(text: string | Buffer, path: string, runId: string): LedgerTransition[] {
   const transitions: LedgerTransition[] = [];
   const seen = new Set<string>();
-  const lines = text.split("\n");
+  const lines = typeof text === "string" ? text.split("\n") : splitLines(text);
   if (lines.at(-1) === "") lines.pop();
   else if (lines.length > 0) {
     throw new PipelineError("the last line has no line end: the file looks truncated", {
@@ -185,6 +189,18 @@ export function parseLedgerText(text: string, path: string, runId: string): Ledg
     transitions.push(transition);
   });
   return transitions;
+}
+
+/** The bytes' lines as text, split at each "\n" (the last one empty when the bytes end with one). */
+function splitLines(bytes: Buffer): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+    lines.push(bytes.toString("utf8", start, end));
+    start = end + 1;
+  }
+  lines.push(bytes.toString("utf8", start));
+  return lines;
 }
 
 /** The latest run the ledger knows, so that a run never decides "before" history it would contradict. */

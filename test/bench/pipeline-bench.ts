@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { withDatabase } from "../../pipeline/lib/db.ts";
@@ -33,6 +34,8 @@ export interface SiteBuildFigures {
   label: string;
   build_seconds: number;
   peak_rss_mb: number;
+  /** Why the build failed, when it did: the figures up to the failure are kept and printed. */
+  failure?: string;
 }
 
 export async function timePipelineRun(
@@ -109,19 +112,33 @@ export async function timeSiteBuild(
 ): Promise<SiteBuildFigures> {
   const sampler = sampleTreeMemory(process.pid);
   const started = performance.now();
-  await buildSite(outputDir, siteDir, "/echo-advisory/");
+  let failure: string | undefined;
+  try {
+    await buildSite(outputDir, siteDir, "/echo-advisory/");
+  } catch (error) {
+    failure = lastLines(error instanceof Error ? error.message : String(error), 4);
+  }
   const buildSeconds = (performance.now() - started) / 1000;
-  return { label, build_seconds: round(buildSeconds), peak_rss_mb: Math.round(sampler.stop() / 1_048_576) };
+  return {
+    label,
+    build_seconds: round(buildSeconds),
+    peak_rss_mb: Math.round(sampler.stop() / 1_048_576),
+    ...(failure === undefined ? {} : { failure }),
+  };
 }
 
-/** Transitions in the history files (one per line), the durable history a run appends to. */
+/**
+ * Transitions in the history files (one per line), the durable history a run appends to. Counted as bytes
+ * streamed: a first run at 25× writes a ledger longer than one JavaScript string can hold.
+ */
 async function countHistoryRows(historyDir: string): Promise<number> {
   const directory = join(historyDir, "transitions");
   const files = await readdir(directory).catch(() => [] as string[]);
   let rows = 0;
   for (const file of files.filter((name) => name.endsWith(".jsonl"))) {
-    const text = await readFile(join(directory, file), "utf8");
-    rows += text.split("\n").filter((line) => line.trim() !== "").length;
+    for await (const chunk of createReadStream(join(directory, file))) {
+      for (const byte of chunk as Buffer) if (byte === 0x0a) rows += 1;
+    }
   }
   return rows;
 }
@@ -229,7 +246,8 @@ export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]
     ...(run.failure ? [`  FAILED ${run.failure.replace(/\n/g, "\n  ")}`] : []),
   ]);
   const siteLines = sites.map(
-    (site) => `${site.label.padEnd(38)} site build ${site.build_seconds} s, peak RSS ${site.peak_rss_mb} MB`,
+    (site) =>
+      `${site.label.padEnd(38)} site build ${site.build_seconds} s, peak RSS ${site.peak_rss_mb} MB${site.failure === undefined ? "" : `\n  FAILED: ${site.failure}`}`,
   );
   return [header, ...lines, ...siteLines].join("\n");
 }

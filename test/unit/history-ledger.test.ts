@@ -46,6 +46,14 @@ function transition(overrides: Partial<LedgerTransition> = {}): LedgerTransition
 }
 
 function failure(text: string): PipelineError {
+  // Read from a file the ledger is bytes, split before decoding: both forms must refuse alike.
+  const asBytes = refusal(Buffer.from(text));
+  const asText = refusal(text);
+  expect(asBytes.describe()).toBe(asText.describe());
+  return asText;
+}
+
+function refusal(text: string | Buffer): PipelineError {
   try {
     parseLedgerText(text, "/h/transitions/20260301T060000Z.jsonl", runId);
   } catch (error) {
