@@ -1,11 +1,10 @@
-import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import { z } from "zod";
 import { advisoryCurrentPath } from "./export.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { parseOwnJsonFile } from "./lib/json-file.ts";
+import { ListedLayoutError, readListedItems } from "./lib/listed-document.ts";
 
 /**
  * The evidence of the previously published advisory_current.json, kept between runs with the history (the
@@ -111,47 +110,23 @@ function unreadable(path: string, error: unknown): PipelineError {
 /** A file in the pipeline's own layout: the members, `"advisories": [`, one advisory per line, `]`, `}`. */
 async function* readListedEvidence(path: string): AsyncGenerator<PublishedEvidence[]> {
   const collector = new EvidenceCollector(path);
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
-  let lineNumber = 0;
-  let part: "head" | "list" | "tail" | "done" = "head";
   let batch: PublishedEvidence[] = [];
-  const layoutError = (what: string) =>
-    new PipelineError(`not the published advisories: line ${lineNumber}: ${what}`, {
-      location: { file: path, line: lineNumber },
-      hint: `${hint}; a file this large is read a line at a time, in the layout the pipeline writes (one advisory per line)`,
-      exitCode: 2,
-    });
-  for await (const line of lines) {
-    lineNumber += 1;
-    if (part === "head") {
-      if (lineNumber === 1) {
-        if (line !== "{") throw layoutError('expected "{" opening the document');
-      } else if (line === '"advisories": [') part = "list";
-      else if (line === '"advisories": []') part = "tail";
-      else if (!/^"[^"]+": .*,$/.test(line))
-        throw layoutError("expected one of the document's first members");
-    } else if (part === "list") {
-      if (line === "]") {
-        part = "tail";
-        continue;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
-      } catch (error) {
-        throw layoutError(`not one advisory as JSON (${(error as Error).message})`);
-      }
-      collector.add(value, batch, lineNumber);
+  try {
+    for await (const { item, line } of readListedItems(path, "advisories")) {
+      collector.add(item, batch, line);
       if (batch.length >= 10_000) {
         yield batch;
         batch = [];
       }
-    } else if (part === "tail") {
-      if (line !== "}") throw layoutError('expected "}" after the list of advisories');
-      part = "done";
-    } else if (line !== "") throw layoutError("text after the end of the document");
+    }
+  } catch (error) {
+    if (!(error instanceof ListedLayoutError)) throw error;
+    throw new PipelineError(`not the published advisories: ${error.message}`, {
+      location: { file: path, line: error.line },
+      hint: `${hint}; a file this large is read a line at a time, in the layout the pipeline writes (one advisory per line)`,
+      exitCode: 2,
+    });
   }
-  if (part !== "done") throw layoutError("the file ends before the document does (truncated?)");
   if (batch.length > 0) yield batch;
 }
 

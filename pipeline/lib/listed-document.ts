@@ -1,3 +1,6 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+
 /**
  * The layout of the large published documents (advisory_current.json, openvex.json): a JSON object whose
  * first members sit one per line, and whose last member is a list with one item per line. It stays valid
@@ -55,4 +58,57 @@ export class ListedDocument {
     const document = new ListedDocument(members, listKey, lines.length);
     return document.start() + document.items(lines) + document.end();
   }
+}
+
+/** Where a file departs from the listed layout, and how. */
+export class ListedLayoutError extends Error {
+  readonly line: number;
+
+  constructor(line: number, what: string) {
+    super(`line ${line}: ${what}`);
+    this.line = line;
+  }
+}
+
+/**
+ * The items of a file in ListedDocument's layout, parsed one line at a time with their line numbers, so a
+ * file larger than one string can be read back. The members before the list are only checked for shape.
+ * Anything else (another layout, a truncated file) throws a ListedLayoutError naming the line.
+ */
+export async function* readListedItems(
+  path: string,
+  listKey: string,
+): AsyncGenerator<{ item: unknown; line: number }> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
+  const opening = `${JSON.stringify(listKey)}: [`;
+  let lineNumber = 0;
+  let part: "head" | "list" | "tail" | "done" = "head";
+  for await (const line of lines) {
+    lineNumber += 1;
+    if (part === "head") {
+      if (lineNumber === 1) {
+        if (line !== "{") throw new ListedLayoutError(lineNumber, 'expected "{" opening the document');
+      } else if (line === opening) part = "list";
+      else if (line === `${opening}]`) part = "tail";
+      else if (!/^"[^"]+": .*,$/.test(line))
+        throw new ListedLayoutError(lineNumber, "expected one of the document's first members");
+    } else if (part === "list") {
+      if (line === "]") {
+        part = "tail";
+        continue;
+      }
+      let item: unknown;
+      try {
+        item = JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
+      } catch (error) {
+        throw new ListedLayoutError(lineNumber, `not one item as JSON (${(error as Error).message})`);
+      }
+      yield { item, line: lineNumber };
+    } else if (part === "tail") {
+      if (line !== "}") throw new ListedLayoutError(lineNumber, `expected "}" after the list of ${listKey}`);
+      part = "done";
+    } else if (line !== "") throw new ListedLayoutError(lineNumber, "text after the end of the document");
+  }
+  if (part !== "done")
+    throw new ListedLayoutError(lineNumber, "the file ends before the document does (truncated?)");
 }
