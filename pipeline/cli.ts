@@ -28,6 +28,8 @@ Options:
                     quality.max_state_change_share allows (the report records it)
   --source <name>   fetch only this source (repeatable); the others keep their last good data,
                     which is not counted as stale (echo_data, echo_csv, debian_tracker, osv, nvd)
+  --rebuild         run dbt even when the decision inputs are those of the previous run (which
+                    otherwise keeps that run's decisions and skips dbt)
   -h, --help        show this help
 
 Inspect what runs recorded:
@@ -53,6 +55,7 @@ async function main(): Promise<number> {
     "dry-run"?: boolean;
     "accept-mass-change"?: boolean;
     source?: string[];
+    rebuild?: boolean;
     help?: boolean;
   };
   try {
@@ -64,6 +67,7 @@ async function main(): Promise<number> {
         "dry-run": { type: "boolean" },
         "accept-mass-change": { type: "boolean" },
         source: { type: "string", multiple: true },
+        rebuild: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -85,6 +89,7 @@ async function main(): Promise<number> {
     revalidate: values.revalidate ?? false,
     dryRun: values["dry-run"] ?? false,
     acceptMassChange: values["accept-mass-change"] ?? false,
+    rebuild: values.rebuild ?? false,
     ...(values.source ? { onlySources: values.source } : {}),
   });
   const { summary } = outcome;

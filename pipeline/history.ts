@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -95,6 +96,8 @@ export async function createHistoryTables(db: Database): Promise<void> {
 export interface LedgerFile {
   runId: string;
   path: string;
+  /** SHA-256 of the file's bytes: a later run tells from it that the history is as this run left it. */
+  sha256: string;
   transitions: LedgerTransition[];
 }
 
@@ -130,7 +133,13 @@ export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
       });
     }
     const runId = match[1] as string;
-    files.push({ runId, path, transitions: parseLedgerText(await readFile(path), path, runId) });
+    const bytes = await readFile(path);
+    files.push({
+      runId,
+      path,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      transitions: parseLedgerText(bytes, path, runId),
+    });
   }
   return files;
 }

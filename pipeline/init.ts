@@ -1,3 +1,4 @@
+import { createDecisionInputsTable } from "./decision-inputs.ts";
 import { createHistoryTables } from "./history.ts";
 import type { Database } from "./lib/db.ts";
 import { createPublishedEvidenceTable } from "./published-evidence.ts";
@@ -107,6 +108,7 @@ export async function initDatabase(db: Database): Promise<void> {
   `);
   await createHistoryTables(db);
   await createPublishedEvidenceTable(db);
+  await createDecisionInputsTable(db);
   // Every landing table exists whether or not its source is enabled: dbt's sources read them all. Each
   // content_hash is landed once (load.ts inserts only hashes not there yet; dbt's source tests check it),
   // without a primary key for the same reason as snapshot_members'.

@@ -20,6 +20,8 @@ export interface QualityContext {
   config: Config;
   /** Per-source health of this run, with the age of the data in use. */
   sources: readonly SourceRunSummary[];
+  /** dbt did not run: the decisions are this earlier run's (pipeline/decision-inputs.ts). */
+  decisionsReusedFrom?: string | null;
 }
 
 interface CheckDefinition {
@@ -274,12 +276,16 @@ export async function evaluatePublishGuard(
   checkResults: readonly CheckResult[],
   acceptMassChange: boolean,
 ): Promise<PublishDecision> {
+  // The models' "previous decisions" are those before the run they were built for. When this run kept the
+  // previous run's decisions, those decisions (the current mart) are the ones listed before this run.
+  const previouslyListedQuery = context.decisionsReusedFrom
+    ? "select count(*) from marts.mart_advisory_current"
+    : "select count(*) from intermediate.int_advisory_decisions_previous where not is_no_longer_listed";
   const counts = await db.one<{ state_changes: number; previously_listed: number }>(
     `select
        (select count(*) from marts.mart_advisory_transitions
         where run_id = ? and from_state is not null and to_state is distinct from from_state)::integer as state_changes,
-       (select count(*) from intermediate.int_advisory_decisions_previous where not is_no_longer_listed)::integer
-         as previously_listed`,
+       (${previouslyListedQuery})::integer as previously_listed`,
     [context.runId],
   );
   const stateChanges = counts?.state_changes ?? 0;

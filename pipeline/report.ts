@@ -83,6 +83,8 @@ export interface RunSummary {
     unitTests: number;
     seeds: number;
     warnings: number;
+    /** dbt did not run: this run's decision inputs were those of this earlier run, whose decisions stand. */
+    reusedDecisionsOf: string | null;
     /** Every model's build time in this run, slowest first, from dbt's run_results.json. */
     modelTimings: { model: string; seconds: number }[];
   };
@@ -202,7 +204,11 @@ export function renderRunReport(summary: RunSummary): string {
           ["l", "r"],
         ),
     "",
-    `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests${summary.clockPinned ? "" : ` in ${summary.dbt.elapsedSeconds.toFixed(2)} s`}; ${summary.dbt.warnings} warnings.`,
+    summary.clockPinned
+      ? "How dbt ran is left out for the same reason: it depends on the database, not on the inputs (a run whose inputs are the previous run's keeps that run's decisions without dbt). The log says which it was."
+      : summary.dbt.reusedDecisionsOf === null
+        ? `dbt: ${summary.dbt.models} models, ${summary.dbt.seeds} seeds, ${summary.dbt.tests} data tests, ${summary.dbt.unitTests} unit tests in ${summary.dbt.elapsedSeconds.toFixed(2)} s; ${summary.dbt.warnings} warnings.`
+        : `dbt did not run: the data, the history and the published file were those run ${summary.dbt.reusedDecisionsOf} decided from and left, so its decisions stand (\`--rebuild\` runs dbt anyway).`,
     "",
     ...(summary.clockPinned || summary.dbt.modelTimings.length === 0
       ? []

@@ -1,4 +1,16 @@
+import { createHash } from "node:crypto";
 import { type Config, loadConfig } from "./config.ts";
+import {
+  findReusableDecisions,
+  hashedChunks,
+  ledgerListing,
+  type PublishedState,
+  publishedFileDigest,
+  type ReuseVerdict,
+  readDecisionInputs,
+  recordDecisionInputs,
+  recordPublishedState,
+} from "./decision-inputs.ts";
 import {
   advisoryCurrentPath,
   advisoryDocumentText,
@@ -43,7 +55,7 @@ import {
   type TransitionCount,
 } from "./report.ts";
 import { enabledAdapters } from "./sources/registry.ts";
-import { runDbtBuild } from "./transform.ts";
+import { keptDecisions, runDbtBuild } from "./transform.ts";
 
 export interface RunOptions {
   configPath: string;
@@ -68,6 +80,8 @@ export interface RunOptions {
   adjustConfig?: (config: Config) => Config;
   /** Run dbt in this already started session instead of a new `dbt` process (for many runs in one process). */
   dbtSession?: DbtSession;
+  /** Run dbt even when the decision inputs are the previous run's (pipeline/decision-inputs.ts). */
+  rebuild?: boolean;
 }
 
 export interface RunOutcome {
@@ -139,11 +153,16 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         files: completed,
         dir: config.output_dir,
       });
-    const { db, runId } = await stages.time("init", async () => {
+    const { db, runId, startedWith } = await stages.time("init", async () => {
       const opened = await openDatabase(config.database);
       try {
         await initDatabase(opened);
         const ledger = await readLedger(config.history_dir);
+        // What this run starts from on disk, for telling whether its decisions can be the previous run's.
+        const found: PublishedState = {
+          ledger: ledgerListing(ledger),
+          published: await publishedFileDigest(config.output_dir),
+        };
         // What was published last keeps when each observation was first fetched, should the database be new.
         // Restored before the run is recorded: a damaged file stops it with no run started.
         const evidence = await restorePublishedEvidence(opened, readPublishedEvidence(config.output_dir));
@@ -155,7 +174,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           dir: config.history_dir,
           published_evidence: evidence,
         });
-        return { db: opened, runId: id };
+        return { db: opened, runId: id, startedWith: found };
       } catch (error) {
         opened.close();
         throw error;
@@ -174,22 +193,50 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       const loaded = await stages.time("load", async () => {
         try {
           return await loadSources(db, runId, ingested);
+        } catch (error) {
+          db.close();
+          throw error;
         } finally {
           // Landed now: the rows (millions at 25× the vendor's data) need not stay in memory for the export.
           for (const source of ingested) {
             source.rows = undefined;
             source.positions = [];
           }
+        }
+      });
+      const { transform, decisionInputs } = await stages.time("transform", async () => {
+        let inputs: Awaited<ReturnType<typeof readDecisionInputs>>;
+        let verdict: ReuseVerdict;
+        try {
+          inputs = await readDecisionInputs(db, runId, config.dbt.project_dir);
+          verdict = options.rebuild
+            ? { reusable: false, reason: "--rebuild" }
+            : await findReusableDecisions(db, runId, inputs, startedWith);
+        } finally {
           // dbt opens the same database file next; DuckDB allows one writing process at a time.
           db.close();
         }
+        if (verdict.reusable) {
+          log.info("decision inputs unchanged: dbt not run, the previous run's decisions stand", {
+            previous_run: verdict.runId,
+          });
+          return { transform: keptDecisions(verdict.runId), decisionInputs: inputs };
+        }
+        log.info("dbt runs", { because: verdict.reason });
+        return { transform: await runDbtBuild(config, options.dbtSession), decisionInputs: inputs };
       });
-      const transform = await stages.time("transform", () => runDbtBuild(config, options.dbtSession));
 
       return await withDatabase(config.database, async (reopened) => {
+        await recordDecisionInputs(reopened, runId, decisionInputs);
         await ensurePrimarySourceUsable(reopened);
         const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
-        const qualityContext = { runId, asOf: options.asOf, config, sources };
+        const qualityContext = {
+          runId,
+          asOf: options.asOf,
+          config,
+          sources,
+          decisionsReusedFrom: transform.reusedDecisionsOf,
+        };
         // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
         const { checks, guard } = await stages.time("quality", async () => {
           const results = await runQualityChecks(reopened, qualityContext);
@@ -216,6 +263,9 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         // built) and published in one step at the end of the report stage, so a run killed at any point
         // leaves the previous release or the new one.
         const release = new StagedRelease(config.output_dir);
+        // Digests of the ledger file and advisory_current.json as staged, for the next run's reuse check.
+        const ledgerHash = createHash("sha256");
+        const publishedHash = createHash("sha256");
         try {
           const advisoryCount = await stages.time("export", async () => {
             const count = await countCurrentAdvisories(reopened);
@@ -225,7 +275,14 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
             if (ledgerFile.content === null) release.remove(ledgerFile.path);
             else {
-              await release.stage(ledgerFile.path, ledgerFile.content);
+              const content = ledgerFile.content;
+              if (typeof content === "string" || content instanceof Uint8Array) ledgerHash.update(content);
+              await release.stage(
+                ledgerFile.path,
+                typeof content === "string" || content instanceof Uint8Array
+                  ? content
+                  : hashedChunks(ledgerHash, content),
+              );
               files.ledger = ledgerFile.path;
             }
             // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
@@ -235,10 +292,13 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             });
             await release.stage(
               files.advisoryCurrent,
-              advisoryDocumentText(
-                options.asOf,
-                count,
-                streamCurrentAdvisories(reopened, config.site.public_url),
+              hashedChunks(
+                publishedHash,
+                advisoryDocumentText(
+                  options.asOf,
+                  count,
+                  streamCurrentAdvisories(reopened, config.site.public_url),
+                ),
               ),
             );
             await release.stage(files.vendorFeed, vendorFeedText(reopened));
@@ -282,6 +342,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
                 tests: countNodes("test."),
                 unitTests: countNodes("unit_test."),
                 warnings: transform.warnings.length,
+                reusedDecisionsOf: transform.reusedDecisionsOf,
                 modelTimings: transform.nodes
                   .filter((node) => node.uniqueId.startsWith("model."))
                   .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
@@ -302,6 +363,14 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             }
             return built;
           });
+          if (status === "succeeded")
+            await recordPublishedState(
+              reopened,
+              runId,
+              startedWith,
+              files.ledger === null ? null : ledgerHash.digest("hex"),
+              publishedHash.digest("hex"),
+            );
           await recordDbtTimings(reopened, runId, transform.nodes);
           await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
           return { runId, summary, files, transitionCount: transitions.length, exitCode };
@@ -531,13 +600,25 @@ function toSummaryJson(summary: RunSummary) {
       examples: check.examples,
     })),
     rejected_total: summary.rejectedTotal,
-    dbt: {
-      models: summary.dbt.models,
-      tests: summary.dbt.tests,
-      warnings: summary.dbt.warnings,
-      elapsed_seconds: summary.clockPinned ? null : summary.dbt.elapsedSeconds,
-      model_timings: summary.clockPinned ? null : summary.dbt.modelTimings,
-    },
+    // How dbt ran, or whether it ran at all (a run may keep the previous run's decisions), depends on the
+    // database, which is a cache, and not on the inputs: a pinned clock leaves it out with the durations.
+    dbt: summary.clockPinned
+      ? {
+          models: null,
+          tests: null,
+          warnings: null,
+          reused_decisions_of: null,
+          elapsed_seconds: null,
+          model_timings: null,
+        }
+      : {
+          models: summary.dbt.models,
+          tests: summary.dbt.tests,
+          warnings: summary.dbt.warnings,
+          reused_decisions_of: summary.dbt.reusedDecisionsOf,
+          elapsed_seconds: summary.dbt.elapsedSeconds,
+          model_timings: summary.dbt.modelTimings,
+        },
   };
 }
 

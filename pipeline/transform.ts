@@ -32,6 +32,13 @@ export interface TransformResult {
   elapsedSeconds: number;
   nodes: DbtNodeResult[];
   warnings: string[];
+  /** dbt did not run: the decision inputs were this earlier run's, and its decisions stand. */
+  reusedDecisionsOf: string | null;
+}
+
+/** The transform of a run that keeps the previous run's decisions (pipeline/decision-inputs.ts). */
+export function keptDecisions(runId: string): TransformResult {
+  return { elapsedSeconds: 0, nodes: [], warnings: [], reusedDecisionsOf: runId };
 }
 
 const dbtLogLine = z.looseObject({
@@ -122,10 +129,12 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
     throw new PipelineError("dbt build succeeded but wrote no run_results.json", {
       location: { file: targetPath },
     });
-  return { ...runResults, warnings };
+  return { ...runResults, warnings, reusedDecisionsOf: null };
 }
 
-async function readRunResults(path: string): Promise<Omit<TransformResult, "warnings"> | undefined> {
+async function readRunResults(
+  path: string,
+): Promise<Omit<TransformResult, "warnings" | "reusedDecisionsOf"> | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");

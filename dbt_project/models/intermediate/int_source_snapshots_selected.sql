@@ -1,6 +1,10 @@
 {#- For the run being decided, the snapshot each source contributes: the one it delivered in this run, or,
     when it failed or was not fetched, its last good snapshot, marked stale (unless it was skipped on
     purpose with --source). Nothing is silently dropped. -#}
+{#- A view, not a table: the run summary reads each source's health for the run being made from it, also
+    in a run that kept the previous run's decisions without running dbt (pipeline/decision-inputs.ts). -#}
+{{ config(materialized='view') }}
+
 with
 
 runs as (
