@@ -104,6 +104,11 @@ async function main(): Promise<number> {
       (stage) => `  ${stage.stage.padEnd(20)} ${(stage.durationMs / 1000).toFixed(2).padStart(8)} s`,
     ),
     `  ${"total".padEnd(20)} ${(summary.stages.reduce((sum, stage) => sum + stage.durationMs, 0) / 1000).toFixed(2).padStart(8)} s`,
+    ...(summary.dbt.reusedDecisionsOf === null
+      ? []
+      : [
+          `dbt not run: the decision inputs are those of run ${summary.dbt.reusedDecisionsOf}, whose decisions stand`,
+        ]),
     `Decision changes ${summary.status === "succeeded" ? "recorded" : "computed"}: ${outcome.transitionCount}`,
     ...summary.transitions.map(
       (entry) =>

@@ -17,7 +17,7 @@ import {
   countCurrentAdvisories,
   readStateDistribution,
   serialiseJson,
-  streamCurrentAdvisories,
+  streamAdvisoryLines,
   vendorFeedPath,
   vendorFeedText,
 } from "./export.ts";
@@ -297,7 +297,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
                 advisoryDocumentText(
                   options.asOf,
                   count,
-                  streamCurrentAdvisories(reopened, config.site.public_url),
+                  streamAdvisoryLines(reopened, config.site.public_url),
                 ),
               ),
             );

@@ -22,7 +22,8 @@ export interface RunFigures {
   peak_rss_mb: number;
   /** Rows in the tables the models built (intermediate and marts), and those rows over the transform time. */
   model_rows: number;
-  model_rows_per_second: number;
+  /** Null when dbt did not run (the decisions of the previous run were kept). */
+  model_rows_per_second: number | null;
   /** Decision history rows (transitions) the run added. */
   history_rows_added: number;
   decision_changes: number;
@@ -78,6 +79,8 @@ export async function timePipelineRun(
     if (stage && seconds && stage !== "total") stages[stage] = Number(seconds);
   }
   const changes = /Decision changes recorded: (\d+)/.exec(stdout)?.[1];
+  // A run whose decision inputs were the previous run's keeps its decisions: no rows go through the models.
+  const dbtRan = !/^dbt not run: /m.test(stdout);
   const { modelRows, advisories } = failed ? { modelRows: 0, advisories: 0 } : await countModelRows(database);
   const transformSeconds = stages.transform ?? wallSeconds;
   return {
@@ -88,7 +91,7 @@ export async function timePipelineRun(
     stages,
     peak_rss_mb: Math.round(peakBytes / 1_048_576),
     model_rows: modelRows,
-    model_rows_per_second: Math.round(modelRows / transformSeconds),
+    model_rows_per_second: dbtRan ? Math.round(modelRows / transformSeconds) : null,
     history_rows_added: (await countHistoryRows(historyDir)) - historyBefore,
     decision_changes: Number(changes ?? 0),
     ...(failed ? { failure: `exit ${exitCode}: ${lastLines(`${stdout}\n${stderr}`, 6)}` } : {}),
@@ -240,7 +243,10 @@ export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]
       ...stageNames.map((stage) => `${(run.stages[stage] ?? 0).toFixed(2)} s`.padStart(9)),
       `${run.wall_seconds.toFixed(1)} s`.padStart(9),
       `${run.peak_rss_mb} MB`.padStart(10),
-      run.model_rows_per_second.toLocaleString("en").padStart(13),
+      (run.model_rows_per_second === null
+        ? "dbt not run"
+        : run.model_rows_per_second.toLocaleString("en")
+      ).padStart(13),
       String(run.history_rows_added).padStart(10),
     ].join(" "),
     ...(run.failure ? [`  FAILED ${run.failure.replace(/\n/g, "\n  ")}`] : []),
