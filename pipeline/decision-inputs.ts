@@ -3,8 +3,8 @@ import { createReadStream } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { advisoryCurrentPath } from "./export.ts";
-import type { LedgerFile } from "./history.ts";
 import type { Database } from "./lib/db.ts";
+import { PipelineError } from "./lib/errors.ts";
 
 /**
  * Everything dbt decides from, as digests, so a run can tell that its decisions would be those of the run
@@ -116,16 +116,20 @@ export async function readDecisionInputs(
 /** SHA-256 of the published advisory_current.json, read as a stream (it exceeds 1 GB at 25×), or null. */
 export async function publishedFileDigest(outputDir: string): Promise<string | null> {
   const hash = createHash("sha256");
+  const path = advisoryCurrentPath(outputDir);
   try {
-    for await (const chunk of createReadStream(advisoryCurrentPath(outputDir))) hash.update(chunk as Buffer);
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
+    throw new PipelineError(`cannot read the published advisories: ${(error as Error).message}`, {
+      location: { file: path },
+      exitCode: 2,
+    });
   }
   return hash.digest("hex");
 }
 
-export function ledgerListing(files: readonly LedgerFile[]): PublishedState["ledger"] {
+export function ledgerListing(files: readonly { runId: string; sha256: string }[]): PublishedState["ledger"] {
   return files.map((file) => ({ runId: file.runId, sha256: file.sha256 }));
 }
 

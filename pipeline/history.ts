@@ -90,6 +90,12 @@ export async function createHistoryTables(db: Database): Promise<void> {
       ${tableColumns.map(([name, type]) => `${name} ${type}`).join(",\n      ")},
       primary key (run_id, advisory_id)
     );
+    -- Which ledger files (run id and SHA-256) history.advisory_transitions holds, so a run restores only
+    -- the files that are new since.
+    create table if not exists history.restored_ledger_files (
+      run_id varchar primary key,
+      sha256 varchar not null
+    );
   `);
 }
 
@@ -110,6 +116,55 @@ export function ledgerPath(historyDir: string, runId: string): string {
  * deciding on a partial history would record transitions that never happened.
  */
 export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
+  return (await readLedgerFiles(historyDir, () => true)).map((file) => ({
+    ...file,
+    transitions: file.transitions ?? [],
+  }));
+}
+
+/** A ledger file, parsed or not (when the database already holds its rows). */
+export interface LedgerFileRead extends Omit<LedgerFile, "transitions"> {
+  transitions: LedgerTransition[] | null;
+}
+
+/** What a run restores: every file's digest, and the files whose rows the database lacks, parsed. */
+export interface LedgerToRestore {
+  files: LedgerFileRead[];
+  /** Only the parsed files' rows go in; the rest are in the database already, unchanged. */
+  incremental: boolean;
+}
+
+/**
+ * Reads the ledger for a run. The files the database restored earlier, with the same SHA-256, are hashed
+ * but not parsed again: they were checked then, and their rows are there. When a restored file changed or
+ * went, every file is parsed and the history is replaced whole.
+ */
+export async function readLedgerToRestore(db: Database, historyDir: string): Promise<LedgerToRestore> {
+  const restored = new Map(
+    (
+      await db.all<{ run_id: string; sha256: string }>(
+        "select run_id, sha256 from history.restored_ledger_files",
+      )
+    ).map((row) => [row.run_id, row.sha256]),
+  );
+  // New or changed files are parsed as they are read; the restored ones only if the history must be
+  // replaced whole after all (one of them changed or went), which reads those a second time.
+  const files = await readLedgerFiles(historyDir, (runId, sha256) => restored.get(runId) !== sha256);
+  const current = new Map(files.map((file) => [file.runId, file.sha256]));
+  const incremental = [...restored].every(([runId, sha256]) => current.get(runId) === sha256);
+  if (!incremental) {
+    for (const file of files) {
+      file.transitions ??= parseLedgerText(await readFile(file.path), file.path, file.runId);
+    }
+  }
+  return { files, incremental };
+}
+
+/** The ledger files with their digests; `parse` says which to parse (a damaged one stops the run). */
+async function readLedgerFiles(
+  historyDir: string,
+  parse: (runId: string, sha256: string) => boolean,
+): Promise<LedgerFileRead[]> {
   const directory = join(historyDir, transitionsDirName);
   let names: string[];
   try {
@@ -120,7 +175,7 @@ export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
       location: { file: directory },
     });
   }
-  const files: LedgerFile[] = [];
+  const files: LedgerFileRead[] = [];
   for (const name of names.sort()) {
     if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
     const match = fileNamePattern.exec(name);
@@ -134,11 +189,12 @@ export async function readLedger(historyDir: string): Promise<LedgerFile[]> {
     }
     const runId = match[1] as string;
     const bytes = await readFile(path);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
     files.push({
       runId,
       path,
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-      transitions: parseLedgerText(bytes, path, runId),
+      sha256,
+      transitions: parse(runId, sha256) ? parseLedgerText(bytes, path, runId) : null,
     });
   }
   return files;
@@ -213,15 +269,17 @@ function splitLines(bytes: Buffer): string[] {
 }
 
 /** The latest run the ledger knows, so that a run never decides "before" history it would contradict. */
-export function latestLedgerRun(files: readonly LedgerFile[]): string | undefined {
+export function latestLedgerRun(files: readonly { runId: string }[]): string | undefined {
   return files.at(-1)?.runId;
 }
 
 /**
- * Replaces history.advisory_transitions with the ledger files' content: the files are the truth, the table
- * is what dbt reads. One transaction, so dbt never sees half a history.
+ * Makes history.advisory_transitions hold the ledger files' content: the files are the truth, the table is
+ * what dbt reads. Incrementally, the parsed files' rows replace those of the same runs; otherwise the whole
+ * table is replaced. One transaction, with the list of files restored, so dbt never sees half a history.
+ * Returns the number of rows written.
  */
-export async function restoreLedger(db: Database, files: readonly LedgerFile[]): Promise<number> {
+export async function restoreLedger(db: Database, { files, incremental }: LedgerToRestore): Promise<number> {
   let count = 0;
   await db.transaction(async () => {
     // Everything goes in as text through the appender; one insert casts it to the table's types.
@@ -230,7 +288,7 @@ export async function restoreLedger(db: Database, files: readonly LedgerFile[]):
     );
     const appender = await db.connection.createAppender("incoming_transitions", "main", "temp");
     for (const file of files) {
-      file.transitions.forEach((transition, index) => {
+      file.transitions?.forEach((transition, index) => {
         for (const value of ledgerRowTexts(transition, file.path, index + 1)) {
           if (value === null) appender.appendNull();
           else appender.appendVarchar(value);
@@ -240,13 +298,21 @@ export async function restoreLedger(db: Database, files: readonly LedgerFile[]):
       });
     }
     appender.closeSync();
-    await db.run("delete from history.advisory_transitions");
+    if (incremental) {
+      await db.run(
+        "delete from history.advisory_transitions where run_id in (select distinct run_id from temp.incoming_transitions)",
+      );
+    } else await db.run("delete from history.advisory_transitions");
     await db.run(
       `insert into history.advisory_transitions
        select ${tableColumns.map(([name, type]) => castFromText(name, type)).join(", ")}
        from temp.incoming_transitions`,
     );
     await db.run("drop table temp.incoming_transitions");
+    await db.run("delete from history.restored_ledger_files");
+    for (const file of files) {
+      await db.run("insert into history.restored_ledger_files values (?, ?)", [file.runId, file.sha256]);
+    }
   });
   return count;
 }

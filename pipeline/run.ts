@@ -24,7 +24,7 @@ import {
 import {
   type LedgerTransition,
   latestLedgerRun,
-  readLedger,
+  readLedgerToRestore,
   readRunTransitions,
   restoreLedger,
   runLedgerFile,
@@ -157,20 +157,21 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       const opened = await openDatabase(config.database);
       try {
         await initDatabase(opened);
-        const ledger = await readLedger(config.history_dir);
+        const ledger = await readLedgerToRestore(opened, config.history_dir);
         // What this run starts from on disk, for telling whether its decisions can be the previous run's.
         const found: PublishedState = {
-          ledger: ledgerListing(ledger),
+          ledger: ledgerListing(ledger.files),
           published: await publishedFileDigest(config.output_dir),
         };
         // What was published last keeps when each observation was first fetched, should the database be new.
         // Restored before the run is recorded: a damaged file stops it with no run started.
         const evidence = await restorePublishedEvidence(opened, readPublishedEvidence(config.output_dir));
-        const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger));
+        const id = await startRun(opened, config, startedAt, options.asOf, latestLedgerRun(ledger.files));
         const restored = await restoreLedger(opened, ledger);
         log.info("history restored", {
-          files: ledger.length,
-          transitions: restored,
+          files: ledger.files.length,
+          transitions_written: restored,
+          incremental: ledger.incremental,
           dir: config.history_dir,
           published_evidence: evidence,
         });

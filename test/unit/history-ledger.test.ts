@@ -3,14 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  createHistoryTables,
   type LedgerTransition,
   latestLedgerRun,
   ledgerPath,
   parseLedgerText,
   readLedger,
+  readLedgerToRestore,
+  restoreLedger,
   serialiseLedger,
   writeRunLedger,
 } from "../../pipeline/history.ts";
+import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 
 const runId = "20260301T060000Z";
@@ -131,5 +135,80 @@ describe("history ledger files", () => {
     expect(failure(`${good}\n${good}\n`).describe()).toMatch(
       /\.jsonl:2 key advisory_id: advisory curl:CVE-2024-0001 appears twice/,
     );
+  });
+});
+
+describe("restoring the ledger into a database that already holds some of it", () => {
+  let dir: string;
+  let db: Database;
+  const second = "20260302T060000Z";
+  const secondTransition = () =>
+    transition({
+      run_id: second,
+      as_of: "2026-03-02T06:00:00.000Z",
+      from_state: "fixed",
+      to_state: "wont_fix",
+    });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-ledger-restore-"));
+    db = await openDatabase(join(dir, "state.duckdb"));
+    await createHistoryTables(db);
+  });
+  afterEach(async () => {
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const rows = () =>
+    db.all<{ run_id: string; advisory_id: string; to_state: string }>(
+      "select run_id, advisory_id, to_state from history.advisory_transitions order by run_id, advisory_id",
+    );
+
+  it("parses and writes only the files that are new, and replaces everything when a restored file changed or went", async () => {
+    await writeRunLedger(dir, runId, [transition()]);
+    const first = await readLedgerToRestore(db, dir);
+    expect(first.files.map((file) => file.transitions?.length)).toEqual([1]);
+    expect(await restoreLedger(db, first)).toBe(1);
+
+    await writeRunLedger(dir, second, [secondTransition()]);
+    const next = await readLedgerToRestore(db, dir);
+    expect(next.incremental).toBe(true);
+    // The restored file is hashed, not parsed again; only the new one is.
+    expect(next.files.map((file) => file.transitions === null)).toEqual([true, false]);
+    expect(await restoreLedger(db, next)).toBe(1);
+    expect(await rows()).toEqual([
+      { run_id: runId, advisory_id: "curl:CVE-2024-0001", to_state: "fixed" },
+      { run_id: second, advisory_id: "curl:CVE-2024-0001", to_state: "wont_fix" },
+    ]);
+
+    // The first file edited by hand: every file is parsed and the table replaced whole.
+    await writeRunLedger(dir, runId, [transition({ to_state: "not_applicable" })]);
+    const edited = await readLedgerToRestore(db, dir);
+    expect(edited.incremental).toBe(false);
+    expect(edited.files.every((file) => file.transitions !== null)).toBe(true);
+    expect(await restoreLedger(db, edited)).toBe(2);
+    expect((await rows()).map((row) => row.to_state)).toEqual(["not_applicable", "wont_fix"]);
+
+    // A restored file removed: its rows go.
+    await rm(ledgerPath(dir, second));
+    const removed = await readLedgerToRestore(db, dir);
+    expect(removed.incremental).toBe(false);
+    await restoreLedger(db, removed);
+    expect((await rows()).map((row) => row.run_id)).toEqual([runId]);
+
+    // Nothing new: nothing parsed, nothing written, the rows stay.
+    const same = await readLedgerToRestore(db, dir);
+    expect(same.incremental).toBe(true);
+    expect(same.files.every((file) => file.transitions === null)).toBe(true);
+    expect(await restoreLedger(db, same)).toBe(0);
+    expect(await rows()).toHaveLength(1);
+  });
+
+  it("still stops at a damaged new file, naming it", async () => {
+    await writeRunLedger(dir, runId, [transition()]);
+    await restoreLedger(db, await readLedgerToRestore(db, dir));
+    await writeFile(ledgerPath(dir, second), "{not json\n");
+    await expect(readLedgerToRestore(db, dir)).rejects.toThrow(PipelineError);
   });
 });
