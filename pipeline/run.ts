@@ -458,6 +458,21 @@ async function startRun(
       },
     );
   }
+  // This run holds the lock, so a run still recorded as running is one whose process was killed. Recorded
+  // as interrupted, it reads as what happened (and a kept decision never rests on it).
+  const interrupted = await db.all<{ run_id: string }>(
+    "select run_id from meta.runs where status = 'running' and run_id <> ? order by run_seq",
+    [runId],
+  );
+  if (interrupted.length > 0) {
+    log.warn("earlier runs were killed before they finished; recorded as interrupted", {
+      runs: interrupted.map((run) => run.run_id),
+    });
+    await db.run(
+      "update meta.runs set status = 'interrupted', finished_at = now() where status = 'running' and run_id <> ?",
+      [runId],
+    );
+  }
   const existing = await db.one<{ run_seq: number }>("select run_seq from meta.runs where run_id = ?", [
     runId,
   ]);

@@ -1,6 +1,7 @@
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withDatabase } from "../../pipeline/lib/db.ts";
 import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   createWorkspace,
@@ -170,5 +171,29 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
     expect(report).toContain(
       `dbt did not run: the data, the history and the published file were those run ${runId(10)} decided from and left, so its decisions stand`,
     );
+  });
+  it("a run killed before it finished is recorded as interrupted by the next one, which then runs dbt", async () => {
+    // The state a SIGKILL leaves (crash-recovery.test.ts kills real processes): the last run still running.
+    const last = await withDatabase(workspace.database, async (db) => {
+      const row = await db.one<{ run_id: string }>(
+        "select run_id from meta.runs order by run_seq desc limit 1",
+      );
+      const runId = row?.run_id ?? expect.unreachable("no run recorded");
+      await db.run("update meta.runs set status = 'running', finished_at = null where run_id = ?", [runId]);
+      return runId;
+    });
+    const result = await workspace.run(["--as-of", "2027-01-04T06:00:00Z"]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toContain("recorded as interrupted");
+    expect(result.stderr).toContain(`"because":"the previous run ${last} ended interrupted"`);
+    const statuses = await withDatabase(workspace.database, (db) =>
+      db.all<{ run_id: string; status: string }>(
+        "select run_id, status from meta.runs order by run_seq desc limit 2",
+      ),
+    );
+    expect(statuses).toEqual([
+      { run_id: "20270104T060000Z", status: "succeeded" },
+      { run_id: last, status: "interrupted" },
+    ]);
   });
 });
