@@ -1,4 +1,4 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -220,15 +220,4 @@ export async function recordPublishedState(
     publishedDigest,
     runId,
   ]);
-}
-
-/** Passes text chunks through unchanged, adding their UTF-8 bytes to `hash` (what is staged is hashed). */
-export async function* hashedChunks(
-  hash: Hash,
-  chunks: Iterable<string> | AsyncIterable<string>,
-): AsyncGenerator<string> {
-  for await (const chunk of chunks) {
-    hash.update(chunk, "utf8");
-    yield chunk;
-  }
 }

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { compactUtc } from "./lib/clock.ts";
 import type { Database } from "./lib/db.ts";
 import { PipelineError } from "./lib/errors.ts";
-import { type PublishedFile, writeFileAtomic } from "./lib/files.ts";
+import { writeFileAtomic } from "./lib/files.ts";
 import { parseOwnJsonFile } from "./lib/json-file.ts";
 import type { RunSummaryJson } from "./run.ts";
 
@@ -450,7 +450,7 @@ export function runLedgerFile(
   historyDir: string,
   runId: string,
   transitions: readonly LedgerTransition[],
-): PublishedFile {
+): { path: string; content: Iterable<string> | null } {
   return {
     path: ledgerPath(historyDir, runId),
     content: transitions.length === 0 ? null : ledgerChunks(transitions),

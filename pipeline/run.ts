@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { type Config, loadConfig } from "./config.ts";
 import {
   findReusableDecisions,
-  hashedChunks,
   ledgerListing,
   type PublishedState,
   publishedFileDigest,
@@ -37,6 +36,7 @@ import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { completeInterruptedPublish, StagedRelease } from "./lib/files.ts";
+import { hashedChunks } from "./lib/hash.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
 import { type LoadedSource, loadSources } from "./load.ts";
@@ -276,14 +276,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
             if (ledgerFile.content === null) release.remove(ledgerFile.path);
             else {
-              const content = ledgerFile.content;
-              if (typeof content === "string" || content instanceof Uint8Array) ledgerHash.update(content);
-              await release.stage(
-                ledgerFile.path,
-                typeof content === "string" || content instanceof Uint8Array
-                  ? content
-                  : hashedChunks(ledgerHash, content),
-              );
+              await release.stage(ledgerFile.path, hashedChunks(ledgerHash, ledgerFile.content));
               files.ledger = ledgerFile.path;
             }
             // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 
 /**
  * JSON with object keys sorted at every level, so equal content always hashes equally. The text is exactly
@@ -68,4 +68,15 @@ export function sha256(text: string | Uint8Array): string {
 
 export function contentHash(value: unknown): string {
   return sha256(canonicalJson(value));
+}
+
+/** Passes text chunks through unchanged, adding their UTF-8 bytes to `hash` (what is staged is hashed). */
+export async function* hashedChunks(
+  hash: Hash,
+  chunks: Iterable<string> | AsyncIterable<string>,
+): AsyncGenerator<string> {
+  for await (const chunk of chunks) {
+    hash.update(chunk, "utf8");
+    yield chunk;
+  }
 }
