@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -165,29 +166,8 @@ async function readLedgerFiles(
   historyDir: string,
   parse: (runId: string, sha256: string) => boolean,
 ): Promise<LedgerFileRead[]> {
-  const directory = join(historyDir, transitionsDirName);
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the history directory: ${(error as Error).message}`, {
-      location: { file: directory },
-    });
-  }
   const files: LedgerFileRead[] = [];
-  for (const name of names.sort()) {
-    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
-    const match = fileNamePattern.exec(name);
-    const path = join(directory, name);
-    if (!match) {
-      throw new PipelineError("unexpected file in the history directory", {
-        location: { file: path },
-        hint: "history files are named <run id>.jsonl, e.g. 20260131T070000Z.jsonl; move other files elsewhere",
-        exitCode: 2,
-      });
-    }
-    const runId = match[1] as string;
+  for (const { runId, path } of await listLedgerFiles(historyDir)) {
     const bytes = await readFile(path);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     files.push({
@@ -201,22 +181,93 @@ async function readLedgerFiles(
 }
 
 /**
+ * The ledger files, oldest run first, without reading them. A file not named as the pipeline names them
+ * stops the reader: it would be history nobody can place.
+ */
+export async function listLedgerFiles(historyDir: string): Promise<{ runId: string; path: string }[]> {
+  const directory = join(historyDir, transitionsDirName);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new PipelineError(`cannot read the history directory: ${(error as Error).message}`, {
+      location: { file: directory },
+    });
+  }
+  const files: { runId: string; path: string }[] = [];
+  for (const name of names.sort()) {
+    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
+    const match = fileNamePattern.exec(name);
+    const path = join(directory, name);
+    if (!match) {
+      throw new PipelineError("unexpected file in the history directory", {
+        location: { file: path },
+        hint: "history files are named <run id>.jsonl, e.g. 20260131T070000Z.jsonl; move other files elsewhere",
+        exitCode: 2,
+      });
+    }
+    files.push({ runId: match[1] as string, path });
+  }
+  return files;
+}
+
+/**
  * A ledger file's transitions. Given as bytes it is split into lines before any decoding: a first run at 25×
  * the vendor's data writes a million lines, more text than one JavaScript string can hold.
  */
 export function parseLedgerText(text: string | Buffer, path: string, runId: string): LedgerTransition[] {
-  const transitions: LedgerTransition[] = [];
-  const seen = new Set<string>();
   const lines = typeof text === "string" ? text.split("\n") : splitLines(text);
   if (lines.at(-1) === "") lines.pop();
-  else if (lines.length > 0) {
-    throw new PipelineError("the last line has no line end: the file looks truncated", {
-      location: { file: path, line: lines.length },
-      exitCode: 2,
-    });
+  else if (lines.length > 0) throw truncatedLedger(path, lines.length);
+  const checker = new LedgerLineChecker(path, runId);
+  return lines.map((line, index) => checker.check(line, index + 1));
+}
+
+/**
+ * A ledger file's transitions, read a chunk at a time and checked as parseLedgerText checks them, for a
+ * reader that needs each transition once (the site): a million of them never sit in memory together.
+ */
+export async function* readLedgerFileTransitions(
+  path: string,
+  runId: string,
+): AsyncGenerator<LedgerTransition> {
+  const checker = new LedgerLineChecker(path, runId);
+  let pending: Buffer = Buffer.alloc(0);
+  let lineNumber = 0;
+  for await (const chunk of createReadStream(path)) {
+    const bytes = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
+    let start = 0;
+    for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+      lineNumber += 1;
+      yield checker.check(bytes.toString("utf8", start, end), lineNumber);
+      start = end + 1;
+    }
+    pending = bytes.subarray(start);
   }
-  lines.forEach((line, index) => {
-    const location = { file: path, line: index + 1 };
+  if (pending.length > 0) throw truncatedLedger(path, lineNumber + 1);
+}
+
+function truncatedLedger(path: string, line: number): PipelineError {
+  return new PipelineError("the last line has no line end: the file looks truncated", {
+    location: { file: path, line },
+    exitCode: 2,
+  });
+}
+
+/** Checks a ledger file's lines in order: each a valid transition of the file's run, no advisory twice. */
+class LedgerLineChecker {
+  private readonly seen = new Set<string>();
+  private readonly path: string;
+  private readonly runId: string;
+
+  constructor(path: string, runId: string) {
+    this.path = path;
+    this.runId = runId;
+  }
+
+  check(line: string, lineNumber: number): LedgerTransition {
+    const location = { file: this.path, line: lineNumber };
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -232,28 +283,27 @@ export function parseLedgerText(text: string | Buffer, path: string, runId: stri
       });
     }
     const transition = parsed.data;
-    if (transition.run_id !== runId) {
-      throw new PipelineError(`run_id ${transition.run_id} does not match the file's run ${runId}`, {
+    if (transition.run_id !== this.runId) {
+      throw new PipelineError(`run_id ${transition.run_id} does not match the file's run ${this.runId}`, {
         location: { ...location, key: "run_id" },
         exitCode: 2,
       });
     }
-    if (compactUtc(new Date(transition.as_of)) !== runId) {
-      throw new PipelineError(`as_of ${transition.as_of} is not the time of run ${runId}`, {
+    if (compactUtc(new Date(transition.as_of)) !== this.runId) {
+      throw new PipelineError(`as_of ${transition.as_of} is not the time of run ${this.runId}`, {
         location: { ...location, key: "as_of" },
         exitCode: 2,
       });
     }
-    if (seen.has(transition.advisory_id)) {
+    if (this.seen.has(transition.advisory_id)) {
       throw new PipelineError(`advisory ${transition.advisory_id} appears twice in one run`, {
         location: { ...location, key: "advisory_id" },
         exitCode: 2,
       });
     }
-    seen.add(transition.advisory_id);
-    transitions.push(transition);
-  });
-  return transitions;
+    this.seen.add(transition.advisory_id);
+    return transition;
+  }
 }
 
 /** The bytes' lines as text, split at each "\n" (the last one empty when the bytes end with one). */

@@ -72,12 +72,14 @@ export class ListedLayoutError extends Error {
 
 /**
  * The items of a file in ListedDocument's layout, parsed one line at a time with their line numbers, so a
- * file larger than one string can be read back. The members before the list are only checked for shape.
- * Anything else (another layout, a truncated file) throws a ListedLayoutError naming the line.
+ * file larger than one string can be read back. The members before the list are checked for shape, and
+ * handed to `onMember` parsed when it is given. Anything else (another layout, a truncated file) throws a
+ * ListedLayoutError naming the line.
  */
 export async function* readListedItems(
   path: string,
   listKey: string,
+  onMember?: (key: string, value: unknown) => void,
 ): AsyncGenerator<{ item: unknown; line: number }> {
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
   const opening = `${JSON.stringify(listKey)}: [`;
@@ -92,6 +94,15 @@ export async function* readListedItems(
       else if (line === `${opening}]`) part = "tail";
       else if (!/^"[^"]+": .*,$/.test(line))
         throw new ListedLayoutError(lineNumber, "expected one of the document's first members");
+      else if (onMember) {
+        let member: Record<string, unknown>;
+        try {
+          member = JSON.parse(`{${line.slice(0, -1)}}`);
+        } catch (error) {
+          throw new ListedLayoutError(lineNumber, `not a member as JSON (${(error as Error).message})`);
+        }
+        for (const [key, value] of Object.entries(member)) onMember(key, value);
+      }
     } else if (part === "list") {
       if (line === "]") {
         part = "tail";

@@ -338,7 +338,7 @@ describe("runs known from some of their files", () => {
         run.runId,
         run.asOf,
         run.status,
-        run.transitions.length,
+        run.transitionCount,
         run.reportName,
         !!run.summary,
       ]),

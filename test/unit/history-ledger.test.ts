@@ -9,6 +9,7 @@ import {
   ledgerPath,
   parseLedgerText,
   readLedger,
+  readLedgerFileTransitions,
   readLedgerToRestore,
   restoreLedger,
   serialiseLedger,
@@ -49,17 +50,40 @@ function transition(overrides: Partial<LedgerTransition> = {}): LedgerTransition
   };
 }
 
-function failure(text: string): PipelineError {
-  // Read from a file the ledger is bytes, split before decoding: both forms must refuse alike.
+const ledgerFile = "/h/transitions/20260301T060000Z.jsonl";
+
+async function failure(text: string): Promise<PipelineError> {
+  // Read from a file the ledger is bytes, split before decoding; the site streams it a chunk at a time. All
+  // three must refuse alike.
   const asBytes = refusal(Buffer.from(text));
   const asText = refusal(text);
   expect(asBytes.describe()).toBe(asText.describe());
+  const streamed = await streamedRefusal(text);
+  expect(streamed).toBe(asText.describe());
   return asText;
+}
+
+/** The refusal of the streaming reader, for `text` written to a file, described as if read at ledgerFile. */
+async function streamedRefusal(text: string): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), "echo-ledger-stream-"));
+  const path = join(directory, "20260301T060000Z.jsonl");
+  try {
+    await writeFile(path, text);
+    for await (const _transition of readLedgerFileTransitions(path, runId)) {
+      // read on to the damage
+    }
+  } catch (error) {
+    if (error instanceof PipelineError) return error.describe().replace(path, ledgerFile);
+    throw error;
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+  throw new Error("expected the streamed ledger to be refused");
 }
 
 function refusal(text: string | Buffer): PipelineError {
   try {
-    parseLedgerText(text, "/h/transitions/20260301T060000Z.jsonl", runId);
+    parseLedgerText(text, ledgerFile, runId);
   } catch (error) {
     if (error instanceof PipelineError) return error;
     throw error;
@@ -116,23 +140,40 @@ describe("history ledger files", () => {
     await expect(readLedger(dir)).rejects.toThrow(/unexpected file in the history directory/);
   });
 
-  it("names the file, line and key of every kind of damage", () => {
+  it("streams a file of many chunks as parseLedgerText reads it whole, characters split across chunks included", async () => {
+    // Multi-byte package names make some of the 64 KB read chunks end inside a character.
+    const transitions = Array.from({ length: 3000 }, (_, index) =>
+      transition({ advisory_id: `lib€${index}:CVE-2024-${String(index).padStart(4, "0")}` }),
+    );
+    const text = serialiseLedger(transitions);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(4 * 65_536);
+    const path = join(dir, "20260301T060000Z.jsonl");
+    await writeFile(path, text);
+    const streamed = [];
+    for await (const item of readLedgerFileTransitions(path, runId)) streamed.push(item);
+    expect(streamed).toEqual(parseLedgerText(Buffer.from(text), path, runId));
+    expect(streamed).toHaveLength(3000);
+  });
+
+  it("names the file, line and key of every kind of damage, read whole or streamed", async () => {
     const good = JSON.stringify(transition());
-    expect(failure(`${good}\n{"run_id":`).describe()).toMatch(/20260301T060000Z\.jsonl:2: .*truncated/);
-    expect(failure(`${good}\nnot json\n`).describe()).toMatch(/\.jsonl:2: not a JSON object/);
-    expect(failure(`${JSON.stringify({ ...transition(), to_state: 7 })}\n`).describe()).toMatch(
+    expect((await failure(`${good}\n{"run_id":`)).describe()).toMatch(
+      /20260301T060000Z\.jsonl:2: .*truncated/,
+    );
+    expect((await failure(`${good}\nnot json\n`)).describe()).toMatch(/\.jsonl:2: not a JSON object/);
+    expect((await failure(`${JSON.stringify({ ...transition(), to_state: 7 })}\n`)).describe()).toMatch(
       /\.jsonl:1 key to_state: /,
     );
-    expect(failure(`${JSON.stringify({ ...transition(), surprise: true })}\n`).describe()).toMatch(
+    expect((await failure(`${JSON.stringify({ ...transition(), surprise: true })}\n`)).describe()).toMatch(
       /\.jsonl:1/,
     );
-    expect(failure(`${JSON.stringify(transition({ run_id: "20260302T060000Z" }))}\n`).describe()).toMatch(
-      /\.jsonl:1 key run_id: run_id 20260302T060000Z does not match the file's run 20260301T060000Z/,
-    );
     expect(
-      failure(`${JSON.stringify(transition({ as_of: "2026-03-01T07:00:00.000Z" }))}\n`).describe(),
+      (await failure(`${JSON.stringify(transition({ run_id: "20260302T060000Z" }))}\n`)).describe(),
+    ).toMatch(/\.jsonl:1 key run_id: run_id 20260302T060000Z does not match the file's run 20260301T060000Z/);
+    expect(
+      (await failure(`${JSON.stringify(transition({ as_of: "2026-03-01T07:00:00.000Z" }))}\n`)).describe(),
     ).toMatch(/\.jsonl:1 key as_of: .* is not the time of run/);
-    expect(failure(`${good}\n${good}\n`).describe()).toMatch(
+    expect((await failure(`${good}\n${good}\n`)).describe()).toMatch(
       /\.jsonl:2 key advisory_id: advisory curl:CVE-2024-0001 appears twice/,
     );
   });

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
 import { readRunSummaries } from "../../../pipeline/history.ts";
-import { historyDir, type LedgerTransition, loadLedger } from "./history.ts";
+import { historyDir, type LedgerTransition, listLedger, readTransitions } from "./history.ts";
 import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
 
 export type { LedgerTransition, RunSummary };
@@ -17,8 +17,10 @@ export interface Run {
   asOf: string;
   /** Its summary, when one was kept. */
   summary: RunSummary | undefined;
-  /** Its recorded decision changes; empty when it has no ledger file. */
-  transitions: LedgerTransition[];
+  /** How many decision changes it recorded; 0 when it has no ledger file. */
+  transitionCount: number;
+  /** Its recorded decision changes grouped by (from, to, rule), largest group first. */
+  groups: TransitionGroup[];
   /** A ledger file exists for it (so it was published and changed something). */
   hasLedger: boolean;
   /** The report's file name in the output folder, when it was kept. */
@@ -59,7 +61,7 @@ let runs: Promise<Run[]> | undefined;
 /** Every known run, oldest first. Read once per build and shared by the pages. */
 export function loadRuns(): Promise<Run[]> {
   runs ??= (async () => {
-    const [ledger, summaries] = await Promise.all([loadLedger(), readRunSummaries(historyDir)]);
+    const [ledger, summaries] = await Promise.all([listLedger(), readRunSummaries(historyDir)]);
     const byId = new Map<string, Run>();
     const entry = (runId: string): Run => {
       let run = byId.get(runId);
@@ -68,7 +70,8 @@ export function loadRuns(): Promise<Run[]> {
           runId,
           asOf: runIdTime(runId),
           summary: undefined,
-          transitions: [],
+          transitionCount: 0,
+          groups: [],
           hasLedger: false,
           reportName: undefined,
           status: undefined,
@@ -79,10 +82,14 @@ export function loadRuns(): Promise<Run[]> {
     };
     for (const file of ledger) {
       const run = entry(file.runId);
-      run.transitions = file.transitions;
+      const grouper = new TransitionGrouper(groupListLimit);
+      for await (const transition of readTransitions(file)) {
+        if (grouper.count === 0) run.asOf = new Date(transition.as_of).toISOString();
+        grouper.add(transition);
+      }
+      run.transitionCount = grouper.count;
+      run.groups = grouper.groups();
       run.hasLedger = true;
-      const first = file.transitions[0];
-      if (first) run.asOf = new Date(first.as_of).toISOString();
     }
     for (const file of summaries) entry(file.runId).summary = file.summary;
     // Outputs written before per-run summaries existed still have the latest run's.
@@ -121,15 +128,27 @@ export interface TransitionGroup {
   advisories: string[];
 }
 
-/** The run's transitions grouped by (from, to, rule), largest group first. */
-export function groupTransitions(
-  transitions: readonly LedgerTransition[],
-  listLimit: number,
-): TransitionGroup[] {
-  const groups = new Map<string, TransitionGroup & { all: string[] }>();
-  for (const transition of transitions) {
+/** Advisories listed per group: a first run on real data puts 40,000 in one group; a page stays small. */
+export const groupListLimit = 200;
+
+/**
+ * Groups transitions as they stream by, keeping each group's count and only its first advisory ids (at
+ * most twice the limit between trims), so a million transitions never sit in memory together.
+ */
+export class TransitionGrouper {
+  count = 0;
+  private readonly byKey = new Map<string, TransitionGroup>();
+  private readonly limit: number;
+
+  /** `limit`: how many advisory ids each group lists. */
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  add(transition: LedgerTransition): void {
+    this.count += 1;
     const key = JSON.stringify([transition.from_state, transition.to_state, transition.rule_id]);
-    let group = groups.get(key);
+    let group = this.byKey.get(key);
     if (!group) {
       group = {
         from: transition.from_state,
@@ -137,23 +156,32 @@ export function groupTransitions(
         rule: transition.rule_id,
         count: 0,
         advisories: [],
-        all: [],
       };
-      groups.set(key, group);
+      this.byKey.set(key, group);
     }
     group.count += 1;
-    group.all.push(transition.advisory_id);
+    group.advisories.push(transition.advisory_id);
+    if (group.advisories.length >= 2 * this.limit) group.advisories = firstIds(group.advisories, this.limit);
   }
-  const text = (value: string | null) => value ?? "";
-  return [...groups.values()]
-    .sort(
-      (a, b) =>
-        b.count - a.count ||
-        text(a.from).localeCompare(text(b.from)) ||
-        text(a.to).localeCompare(text(b.to)) ||
-        text(a.rule).localeCompare(text(b.rule)),
-    )
-    .map(({ all, ...group }) => ({ ...group, advisories: all.sort().slice(0, listLimit) }));
+
+  /** The groups, largest first, each listing its first advisory ids in order. */
+  groups(): TransitionGroup[] {
+    const text = (value: string | null) => value ?? "";
+    return [...this.byKey.values()]
+      .sort(
+        (a, b) =>
+          b.count - a.count ||
+          text(a.from).localeCompare(text(b.from)) ||
+          text(a.to).localeCompare(text(b.to)) ||
+          text(a.rule).localeCompare(text(b.rule)),
+      )
+      .map((group) => ({ ...group, advisories: firstIds(group.advisories, this.limit) }));
+  }
+}
+
+/** The first `limit` ids in sort order (the order the page lists them in). */
+function firstIds(ids: string[], limit: number): string[] {
+  return ids.sort().slice(0, limit);
 }
 
 export function readReport(run: Run): string | undefined {

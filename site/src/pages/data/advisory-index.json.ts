@@ -1,5 +1,8 @@
 import type { APIRoute } from "astro";
-import { buildAdvisoryIndex } from "../../lib/advisories.ts";
+import { loadAdvisoryData } from "../../lib/advisories.ts";
+import { jsonBody } from "../../lib/json-stream.ts";
 
-export const GET: APIRoute = () =>
-  new Response(JSON.stringify(buildAdvisoryIndex()), { headers: { "content-type": "application/json" } });
+export const GET: APIRoute = async () =>
+  new Response(jsonBody((await loadAdvisoryData()).index, "rows"), {
+    headers: { "content-type": "application/json" },
+  });

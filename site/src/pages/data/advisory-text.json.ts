@@ -1,5 +1,8 @@
 import type { APIRoute } from "astro";
-import { buildAdvisoryTexts } from "../../lib/advisories.ts";
+import { loadAdvisoryData } from "../../lib/advisories.ts";
+import { jsonBody } from "../../lib/json-stream.ts";
 
-export const GET: APIRoute = () =>
-  new Response(JSON.stringify(buildAdvisoryTexts()), { headers: { "content-type": "application/json" } });
+export const GET: APIRoute = async () =>
+  new Response(jsonBody((await loadAdvisoryData()).texts), {
+    headers: { "content-type": "application/json" },
+  });

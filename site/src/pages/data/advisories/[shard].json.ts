@@ -1,5 +1,5 @@
 import type { APIRoute, GetStaticPaths } from "astro";
-import { loadAdvisoryShards } from "../../../lib/advisories.ts";
+import { loadAdvisoryData } from "../../../lib/advisories.ts";
 import { allShards } from "../../../lib/shards.ts";
 
 // Every shard exists, even an empty one, so the browser never mistakes a missing file for a broken site.
@@ -7,6 +7,6 @@ export const getStaticPaths = (() =>
   allShards().map((shard) => ({ params: { shard } }))) satisfies GetStaticPaths;
 
 export const GET: APIRoute = async ({ params }) => {
-  const details = (await loadAdvisoryShards()).get(params.shard as string) ?? {};
+  const details = await (await loadAdvisoryData()).readShard(params.shard as string);
   return new Response(JSON.stringify(details), { headers: { "content-type": "application/json" } });
 };
