@@ -71,7 +71,8 @@ export class ListedLayoutError extends Error {
 }
 
 /**
- * The items of a file in ListedDocument's layout, parsed one line at a time with their line numbers, so a
+ * The items of a file in ListedDocument's layout, parsed one line at a time with their line numbers and JSON
+ * text, so a
  * file larger than one string can be read back. The members before the list are checked for shape, and
  * handed to `onMember` parsed when it is given. Anything else (another layout, a truncated file) throws a
  * ListedLayoutError naming the line.
@@ -80,7 +81,7 @@ export async function* readListedItems(
   path: string,
   listKey: string,
   onMember?: (key: string, value: unknown) => void,
-): AsyncGenerator<{ item: unknown; line: number }> {
+): AsyncGenerator<{ item: unknown; line: number; text: string }> {
   const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
   const opening = `${JSON.stringify(listKey)}: [`;
   let lineNumber = 0;
@@ -108,13 +109,14 @@ export async function* readListedItems(
         part = "tail";
         continue;
       }
+      const text = line.endsWith(",") ? line.slice(0, -1) : line;
       let item: unknown;
       try {
-        item = JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
+        item = JSON.parse(text);
       } catch (error) {
         throw new ListedLayoutError(lineNumber, `not one item as JSON (${(error as Error).message})`);
       }
-      yield { item, line: lineNumber };
+      yield { item, line: lineNumber, text };
     } else if (part === "tail") {
       if (line !== "}") throw new ListedLayoutError(lineNumber, `expected "}" after the list of ${listKey}`);
       part = "done";

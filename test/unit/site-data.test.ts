@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PublishedAdvisory } from "../../pipeline/export.ts";
-import { type LedgerTransition, serialiseLedger } from "../../pipeline/history.ts";
+import { type LedgerTransition, readLedger, serialiseLedger } from "../../pipeline/history.ts";
 import { ListedDocument } from "../../pipeline/lib/listed-document.ts";
+import type { AdvisoryDetail } from "../../site/src/lib/advisories.ts";
 import { jsonBody } from "../../site/src/lib/json-stream.ts";
 import { TransitionGrouper } from "../../site/src/lib/runs.ts";
 import { shardOf } from "../../site/src/lib/shards.ts";
@@ -162,7 +163,24 @@ describe("the advisory data the site builds from the published file", () => {
         ],
       });
       expect(data.texts).toEqual(advisories.map((item) => item.explanation));
-      const shard = await data.readShard(shardOf("curl:CVE-2024-0001"));
+      const text = await data.readShard(shardOf("curl:CVE-2024-0001"));
+      // Put together as text, it is byte for byte what serialising the objects gives.
+      const ledger = await readLedger(join(output, "history"));
+      const expected: Record<string, unknown> = {};
+      for (const item of advisories.filter(
+        (candidate) => shardOf(candidate.advisory_id) === shardOf("curl:CVE-2024-0001"),
+      )) {
+        const timeline = ledger
+          .flatMap((file) => file.transitions)
+          .filter((transition) => transition.advisory_id === item.advisory_id)
+          .map(
+            ({ advisory_id: _id, contributing_sources: _agree, dissenting_sources: _dissent, ...entry }) =>
+              entry,
+          );
+        expected[item.advisory_id] = { ...item, timeline };
+      }
+      expect(text).toBe(JSON.stringify(expected));
+      const shard = JSON.parse(text) as Record<string, AdvisoryDetail>;
       expect(shard["curl:CVE-2024-0001"]).toEqual({
         ...advisories[1],
         timeline: [
@@ -185,10 +203,17 @@ describe("the advisory data the site builds from the published file", () => {
     await expect(load()).rejects.toThrow(`${path}: line 7: not one item as JSON`);
   });
 
+  it("refuses an advisory listed twice, naming the line, rather than publish two of it", async () => {
+    const path = join(output, "advisory_current.json");
+    const lines = [...advisories, advisories[1]].map((item) => JSON.stringify(item));
+    await writeFile(path, ListedDocument.serialise([...members], "advisories", lines));
+    await expect(load()).rejects.toThrow(`${path}: line 8: advisory curl:CVE-2024-0001 is listed twice`);
+  });
+
   it("has no advisories before the first published run", async () => {
     const data = await load();
     expect(data.index.rows).toEqual([]);
     expect(data.index.generated_at).toBeNull();
-    expect(await data.readShard("00")).toEqual({});
+    expect(await data.readShard("00")).toBe("{}");
   });
 });

@@ -42,8 +42,11 @@ export interface AdvisoryData {
   index: AdvisoryIndex;
   /** Explanations in index order. */
   texts: string[];
-  /** Each shard's advisories with their timelines, in document order; read one shard at a time. */
-  readShard(shard: string): Promise<Record<string, AdvisoryDetail>>;
+  /**
+   * A shard's advisories with their timelines, in document order: the JSON of a Record<string,
+   * AdvisoryDetail>, put together from the parked JSON texts without parsing them again.
+   */
+  readShard(shard: string): Promise<string>;
 }
 
 let data: Promise<AdvisoryData> | undefined;
@@ -54,24 +57,32 @@ export function loadAdvisoryData(): Promise<AdvisoryData> {
   return data;
 }
 
+interface ReadAdvisory {
+  advisory: PublishedAdvisory;
+  /** Its JSON text: the line as published, or serialised from a file parsed whole. */
+  text: string;
+  /** Where it stands in the file, for errors: a line number or the index in the list. */
+  at: string;
+}
+
 /**
  * advisory_current.json's advisories in file order, none before the first published run. They are read a
  * line at a time in the layout the pipeline writes (one advisory per line); a file in another layout (written
  * by hand, pretty-printed) is parsed whole when it is small enough for that, before any advisory was taken.
  */
 async function* readPublishedAdvisories(
+  path: string,
   onGeneratedAt: (generatedAt: string | null) => void,
-): AsyncGenerator<PublishedAdvisory> {
-  const path = join(outputDir, "advisory_current.json");
+): AsyncGenerator<ReadAdvisory> {
   if (!existsSync(path)) return;
   let taken = 0;
   try {
     const items = readListedItems(path, "advisories", (key, value) => {
       if (key === "generated_at") onGeneratedAt(typeof value === "string" ? value : null);
     });
-    for await (const { item } of items) {
+    for await (const { item, line, text } of items) {
       taken += 1;
-      yield item as PublishedAdvisory;
+      yield { advisory: item as PublishedAdvisory, text: text.trimEnd(), at: `line ${line}` };
     }
     return;
   } catch (error) {
@@ -81,10 +92,13 @@ async function* readPublishedAdvisories(
   }
   const document = JSON.parse(readFileSync(path, "utf8")) as AdvisoryDocument;
   onGeneratedAt(document.generated_at ?? null);
-  yield* document.advisories;
+  for (const [position, advisory] of document.advisories.entries()) {
+    yield { advisory, text: JSON.stringify(advisory), at: `advisories.${position}` };
+  }
 }
 
 async function readAdvisoryData(): Promise<AdvisoryData> {
+  const path = join(outputDir, "advisory_current.json");
   const parked = new ShardFiles();
   let generatedAt: string | null = null;
   const states = new Dictionary();
@@ -92,9 +106,17 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
   const sources = new Dictionary();
   const rows: IndexRow[] = [];
   const texts: string[] = [];
-  for await (const advisory of readPublishedAdvisories((value) => {
+  const seen = new Set<string>();
+  for await (const { advisory, text, at } of readPublishedAdvisories(path, (value) => {
     generatedAt = value;
   })) {
+    const id = advisory?.advisory_id;
+    // The shard files are put together as text, so what they rely on is checked here.
+    if (typeof id !== "string" || !text.startsWith("{") || !text.endsWith("}")) {
+      throw new Error(`${path}: ${at}: not an advisory (an object with an advisory_id)`);
+    }
+    if (seen.has(id)) throw new Error(`${path}: ${at}: advisory ${id} is listed twice`);
+    seen.add(id);
     let mask = 0;
     for (const item of advisory.evidence) {
       const bit = sources.code(item.source);
@@ -102,19 +124,25 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
       mask |= 1 << bit;
     }
     rows.push([
-      advisory.advisory_id,
+      id,
       states.code(advisory.state),
       reasons.code(advisory.reason_code),
       mask,
       advisory.fixed_version,
     ]);
     texts.push(advisory.explanation);
-    await parked.add("advisories", shardOf(advisory.advisory_id), JSON.stringify(advisory));
+    await parked.add("advisories", shardOf(id), `${JSON.stringify(id)}\t${text}`);
   }
+  seen.clear();
   for (const file of await listLedger()) {
     for await (const transition of readTransitions(file)) {
-      const { contributing_sources: _agree, dissenting_sources: _dissent, ...entry } = transition;
-      await parked.add("timelines", shardOf(transition.advisory_id), JSON.stringify(entry));
+      const {
+        advisory_id: id,
+        contributing_sources: _agree,
+        dissenting_sources: _dissent,
+        ...entry
+      } = transition;
+      await parked.add("timelines", shardOf(id), `${JSON.stringify(id)}\t${JSON.stringify(entry)}`);
     }
   }
   await parked.flush();
@@ -142,22 +170,19 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     },
     texts,
     readShard: async (shard) => {
-      const timelines = new Map<string, TimelineEntry[]>();
-      for (const line of await parked.lines("timelines", shard)) {
-        const { advisory_id: advisoryId, ...entry } = JSON.parse(line) as Omit<
-          LedgerTransition,
-          "contributing_sources" | "dissenting_sources"
-        >;
-        const timeline = timelines.get(advisoryId);
+      // Both kinds of line are the id's JSON, a tab (never raw inside JSON text), then JSON; keyed by the former.
+      const timelines = new Map<string, string[]>();
+      for (const [key, entry] of await parked.keyedLines("timelines", shard)) {
+        const timeline = timelines.get(key);
         if (timeline) timeline.push(entry);
-        else timelines.set(advisoryId, [entry]);
+        else timelines.set(key, [entry]);
       }
-      const details: Record<string, AdvisoryDetail> = {};
-      for (const line of await parked.lines("advisories", shard)) {
-        const advisory = JSON.parse(line) as PublishedAdvisory;
-        details[advisory.advisory_id] = { ...advisory, timeline: timelines.get(advisory.advisory_id) ?? [] };
-      }
-      return details;
+      // Exactly JSON.stringify of { [id]: { ...advisory, timeline } } for each advisory in order.
+      const details = (await parked.keyedLines("advisories", shard)).map(([key, advisory]) => {
+        const timeline = (timelines.get(key) ?? []).join(",");
+        return `${key}:${advisory.slice(0, -1)},"timeline":[${timeline}]}`;
+      });
+      return `{${details.join(",")}}`;
     },
   };
 }
@@ -219,9 +244,15 @@ class ShardFiles {
     this.pendingLength = 0;
   }
 
-  async lines(kind: string, shard: string): Promise<string[]> {
+  /** The shard's lines of `kind`, each split at its first tab: [key, JSON]. */
+  async keyedLines(kind: string, shard: string): Promise<[string, string][]> {
     const path = join(this.directory, `${kind}-${shard}.jsonl`);
     if (!allShards().includes(shard) || !existsSync(path)) return [];
-    return (await readFile(path, "utf8")).split("\n").filter((line) => line !== "");
+    const lines = (await readFile(path, "utf8")).split("\n");
+    lines.pop(); // after the last line end
+    return lines.map((line) => {
+      const tab = line.indexOf("\t");
+      return [line.slice(0, tab), line.slice(tab + 1)];
+    });
   }
 }

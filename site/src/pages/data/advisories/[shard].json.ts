@@ -8,5 +8,5 @@ export const getStaticPaths = (() =>
 
 export const GET: APIRoute = async ({ params }) => {
   const details = await (await loadAdvisoryData()).readShard(params.shard as string);
-  return new Response(JSON.stringify(details), { headers: { "content-type": "application/json" } });
+  return new Response(details, { headers: { "content-type": "application/json" } });
 };
