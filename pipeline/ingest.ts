@@ -1,16 +1,15 @@
 import type { Database } from "./lib/db.ts";
 import { errorMessage } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
-import type { FetchContext, LandingValue, Rejection, SourceAdapter, SourceHealth } from "./sources/types.ts";
+import { RowStage, type StagedRows } from "./load.ts";
+import type { FetchContext, Rejection, SourceAdapter, SourceHealth } from "./sources/types.ts";
 
 export interface IngestedSource {
   // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type
   adapter: SourceAdapter<any>;
   fetchedAt: Date;
-  /** Landing rows in input order; undefined when the source failed. */
-  rows: LandingValue[][] | undefined;
-  /** Position of each row in the input (CSV line number, or order), parallel to `rows`. */
-  positions: number[];
+  /** The landing rows, staged in DuckDB in input order; undefined when the source failed or was skipped. */
+  staged: StagedRows | undefined;
   rejections: Rejection[];
   health: SourceHealth;
   /** The source said nothing changed since its last good fetch. */
@@ -54,6 +53,7 @@ export async function ingestSources(
   const primary = adapters.find((adapter) => adapter.name === primarySource);
   const primaryResult = primary
     ? await fetchSource(
+        db,
         primary,
         { ...baseContext, packages: null, vulnIds: null, openVulnIds: [], checkpoint: null },
         options.asOf,
@@ -77,6 +77,7 @@ export async function ingestSources(
       .filter((adapter) => adapter !== primary)
       .map((adapter) =>
         fetchSource(
+          db,
           adapter,
           {
             ...baseContext,
@@ -100,8 +101,7 @@ function skipSource(adapter: AnyAdapter, fetchedAt: Date): IngestedSource {
   return {
     adapter,
     fetchedAt,
-    rows: undefined,
-    positions: [],
+    staged: undefined,
     rejections: [],
     health: {
       status: "skipped",
@@ -119,12 +119,12 @@ function skipSource(adapter: AnyAdapter, fetchedAt: Date): IngestedSource {
 }
 
 async function fetchSource(
+  db: Database,
   adapter: AnyAdapter,
   context: FetchContext,
   fetchedAt: Date,
 ): Promise<IngestedSource> {
-  const rows: LandingValue[][] = [];
-  const positions: number[] = [];
+  const stage = await RowStage.open(db, adapter);
   const rejections: Rejection[] = [];
   let unchanged = false;
   let incremental = false;
@@ -133,8 +133,7 @@ async function fetchSource(
     for await (const item of adapter.fetch(context)) {
       switch (item.kind) {
         case "observation":
-          rows.push(adapter.toLandingRow(item.observation));
-          positions.push(adapter.positionOf?.(item.observation) ?? rows.length);
+          stage.add(adapter.toLandingRow(item.observation), adapter.positionOf?.(item.observation));
           break;
         case "rejected":
           rejections.push(item.rejection);
@@ -150,6 +149,7 @@ async function fetchSource(
           break;
       }
     }
+    const staged = stage.finish();
     const health = adapter.health();
     log.info("source fetched", {
       source: adapter.name,
@@ -160,8 +160,9 @@ async function fetchSource(
       unchanged,
       duration_ms: health.durationMs,
     });
-    return { adapter, fetchedAt, rows, positions, rejections, health, unchanged, incremental, checkpoint };
+    return { adapter, fetchedAt, staged, rejections, health, unchanged, incremental, checkpoint };
   } catch (error) {
+    await stage.discard(db);
     log.error("source failed; its last good data stays in use", {
       source: adapter.name,
       error: errorMessage(error),
@@ -169,8 +170,7 @@ async function fetchSource(
     return {
       adapter,
       fetchedAt,
-      rows: undefined,
-      positions: [],
+      staged: undefined,
       rejections,
       health: adapter.health(),
       unchanged: false,
@@ -204,8 +204,10 @@ async function listVendorScope(
   db: Database,
   primary: IngestedSource | undefined,
 ): Promise<{ packages: ReadonlySet<string> | null; vulnIds: ReadonlySet<string> | null }> {
-  const pairs = primary?.rows
-    ? primary.rows.map((row) => ({ package_name: String(row[0]), vuln_id: String(row[1]) }))
+  const pairs = primary?.staged
+    ? await db.all<{ package_name: string; vuln_id: string }>(
+        `select package_name, vuln_id from temp.${primary.staged.table}`,
+      )
     : await db.all<{ package_name: string; vuln_id: string }>(`
         select advisories.package_name, advisories.vuln_id
         from landing.echo_advisories as advisories

@@ -1,8 +1,9 @@
-import { DuckDBTimestampTZValue } from "@duckdb/node-api";
+import { createHash, type Hash } from "node:crypto";
+import { type DuckDBAppender, DuckDBTimestampTZValue } from "@duckdb/node-api";
 import type { IngestedSource } from "./ingest.ts";
 import type { Database } from "./lib/db.ts";
-import { canonicalJson, sha256 } from "./lib/hash.ts";
-import type { SourceStatus } from "./sources/types.ts";
+import { sha256 } from "./lib/hash.ts";
+import type { LandingColumn, LandingValue, SourceAdapter, SourceStatus } from "./sources/types.ts";
 
 export interface LoadedSource {
   source: string;
@@ -49,19 +50,15 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
     snapshotHash = previous?.snapshot_hash ?? null;
     // Re-recording a delivery keeps its kind: an unchanged incremental must not pose as a full one.
     delivery = previous?.delivery === "incremental" ? "incremental" : "full";
-  } else if (ingested.rows) {
-    const hashes = ingested.rows.map((row) => sha256(canonicalJson(row)));
-    // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
-    snapshotHash = sha256(
-      `${adapter.name}\n${hashes.map((hash, index) => `${ingested.positions[index]} ${hash}`).join("\n")}`,
-    );
+  } else if (ingested.staged) {
+    snapshotHash = ingested.staged.snapshotHash;
     const known = await db.one<{ first_run_id: string }>(
       "select first_run_id from landing.snapshots where snapshot_hash = ?",
       [snapshotHash],
     );
     if (!known) {
       newSnapshot = true;
-      newObservations = await landSnapshot(db, runId, ingested, hashes, snapshotHash, fetchedAt);
+      newObservations = await landSnapshot(db, runId, adapter, ingested.staged, fetchedAt);
     } else if (known.first_run_id === runId) {
       // This run is being done again (same clock): report what its first attempt landed, as that did.
       newSnapshot = true;
@@ -72,6 +69,7 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
       newObservations = landed?.n ?? 0;
     }
   }
+  if (ingested.staged) await db.run(`drop table if exists temp.${ingested.staged.table}`);
 
   await db.run(
     `insert or replace into meta.source_fetches
@@ -121,43 +119,106 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
   return { source: adapter.name, status: health.status, snapshotHash, newSnapshot, newObservations };
 }
 
-async function landSnapshot(
-  db: Database,
-  runId: string,
-  ingested: IngestedSource,
-  hashes: readonly string[],
-  snapshotHash: string,
-  fetchedAt: DuckDBTimestampTZValue,
-): Promise<number> {
-  const { adapter } = ingested;
-  const rows = ingested.rows ?? [];
-  const columnDefinitions = adapter.landingColumns
-    .map((column) => `${column.name} ${column.type}`)
-    .join(", ");
-  const columnNames = adapter.landingColumns.map((column) => column.name).join(", ");
-  await db.run(
-    `create or replace temp table incoming (content_hash varchar, position integer, ${columnDefinitions})`,
-  );
-  const appender = await db.connection.createAppender("incoming", "main", "temp");
-  rows.forEach((row, index) => {
-    appender.appendVarchar(hashes[index] as string);
-    appender.appendInteger(ingested.positions[index] ?? index + 1);
-    row.forEach((value, columnIndex) => {
+/**
+ * A source's rows as its fetch yields them, appended straight to a temporary table with their content hash
+ * and position: at 25× the vendor's data they are millions, which JavaScript would hold at several GB until
+ * the load. The snapshot hash is computed on the way. Appending is synchronous, and nothing else queries the
+ * connection while the sources are fetched, so concurrent fetches may each append to their own table.
+ */
+export class RowStage {
+  readonly table: string;
+  private readonly columns: readonly LandingColumn[];
+  private readonly appender: DuckDBAppender;
+  private readonly snapshot: Hash;
+  private count = 0;
+
+  private constructor(
+    table: string,
+    columns: readonly LandingColumn[],
+    appender: DuckDBAppender,
+    source: string,
+  ) {
+    this.table = table;
+    this.columns = columns;
+    this.appender = appender;
+    this.snapshot = createHash("sha256").update(`${source}\n`);
+  }
+
+  static async open(db: Database, adapter: SourceAdapter<unknown>): Promise<RowStage> {
+    const table = `staged_${adapter.name}`;
+    const columns = adapter.landingColumns.map((column) => `${column.name} ${column.type}`).join(", ");
+    await db.run(
+      `create or replace temp table ${table} (content_hash varchar, position integer, ${columns})`,
+    );
+    const appender = await db.connection.createAppender(table, "main", "temp");
+    return new RowStage(table, adapter.landingColumns, appender, adapter.name);
+  }
+
+  /** `position`: where the row stood in the input (a CSV line); its 1-based order when not given. */
+  add(row: readonly LandingValue[], position?: number): void {
+    this.count += 1;
+    const at = position ?? this.count;
+    const hash = rowContentHash(row);
+    // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
+    this.snapshot.update(`${this.count === 1 ? "" : "\n"}${at} ${hash}`);
+    const appender = this.appender;
+    appender.appendVarchar(hash);
+    appender.appendInteger(at);
+    row.forEach((value, index) => {
       if (value === null) appender.appendNull();
-      else if (adapter.landingColumns[columnIndex]?.type === "INTEGER") appender.appendInteger(Number(value));
+      else if (this.columns[index]?.type === "INTEGER") appender.appendInteger(Number(value));
       else appender.appendVarchar(String(value));
     });
     appender.endRow();
-  });
-  appender.closeSync();
+  }
 
+  /** The staged delivery; the rows are in `temp.<table>` until the load lands or drops them. */
+  finish(): StagedRows {
+    this.appender.closeSync();
+    return { table: this.table, count: this.count, snapshotHash: this.snapshot.digest("hex") };
+  }
+
+  async discard(db: Database): Promise<void> {
+    try {
+      this.appender.closeSync();
+    } finally {
+      await db.run(`drop table if exists temp.${this.table}`);
+    }
+  }
+}
+
+export interface StagedRows {
+  /** Temporary table: content_hash, position, then the landing columns. */
+  table: string;
+  count: number;
+  /** Over the source's name and every row's position and content hash, in input order. */
+  snapshotHash: string;
+}
+
+/**
+ * A landing row's content key: the SHA-256 of its values as a JSON array. For a flat list of strings, finite
+ * numbers and nulls JSON.stringify gives exactly the canonical JSON the keys were first computed over, at a
+ * fraction of the cost.
+ */
+export function rowContentHash(row: readonly LandingValue[]): string {
+  return sha256(JSON.stringify(row));
+}
+
+async function landSnapshot(
+  db: Database,
+  runId: string,
+  adapter: SourceAdapter<unknown>,
+  staged: StagedRows,
+  fetchedAt: DuckDBTimestampTZValue,
+): Promise<number> {
+  const columnNames = adapter.landingColumns.map((column) => column.name).join(", ");
   const before = await db.one<{ n: number }>(
     `select count(*)::integer as n from landing.${adapter.landingTable}`,
   );
   await db.run(
     `insert into landing.${adapter.landingTable} (content_hash, source, run_id, fetched_at, ${columnNames})
      select distinct on (content_hash) content_hash, ?, ?, ?, ${columnNames}
-     from temp.incoming
+     from temp.${staged.table}
      where content_hash not in (select content_hash from landing.${adapter.landingTable})
      order by content_hash`,
     [adapter.name, runId, fetchedAt],
@@ -168,14 +229,13 @@ async function landSnapshot(
   await db.run(
     `insert into landing.snapshots (snapshot_hash, source, first_run_id, fetched_at, observation_count)
      values (?, ?, ?, ?, ?)`,
-    [snapshotHash, adapter.name, runId, fetchedAt, rows.length],
+    [staged.snapshotHash, adapter.name, runId, fetchedAt, staged.count],
   );
   await db.run(
     `insert into landing.snapshot_members (snapshot_hash, content_hash, position)
-     select ?, content_hash, min(position) from temp.incoming group by content_hash`,
-    [snapshotHash],
+     select ?, content_hash, min(position) from temp.${staged.table} group by content_hash`,
+    [staged.snapshotHash],
   );
-  await db.run("drop table temp.incoming");
   return (after?.n ?? 0) - (before?.n ?? 0);
 }
 

@@ -197,12 +197,6 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         } catch (error) {
           db.close();
           throw error;
-        } finally {
-          // Landed now: the rows (millions at 25× the vendor's data) need not stay in memory for the export.
-          for (const source of ingested) {
-            source.rows = undefined;
-            source.positions = [];
-          }
         }
       });
       const { transform, decisionInputs } = await stages.time("transform", async () => {

@@ -361,7 +361,7 @@ describe.each(sourceCases)("$input case $id", (corpusCase) => {
     const fromThisFile = source.rejections.filter((rejection) => rejection.location.file?.includes(name));
     switch (expected.outcome) {
       case "source_failed": {
-        expect(source.rows).toBeUndefined();
+        expect(source.staged).toBeUndefined();
         expect(source.health.status).toBe("failed");
         const message = source.health.error ?? "";
         expect(message).toContain(expected.line === undefined ? name : `${name}:${expected.line}`);
@@ -371,7 +371,7 @@ describe.each(sourceCases)("$input case $id", (corpusCase) => {
       }
       case "quarantined": {
         // The rest of the input goes on; exactly the expected records are rejected, each with its reason.
-        expect(source.rows).toBeDefined();
+        expect(source.staged).toBeDefined();
         expect(source.health.status).toBe("degraded");
         for (const rejection of expected.rejections) {
           expect(

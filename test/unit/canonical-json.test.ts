@@ -1,7 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { canonicalJson } from "../../pipeline/lib/hash.ts";
+import { canonicalJson, sha256 } from "../../pipeline/lib/hash.ts";
+import { rowContentHash } from "../../pipeline/load.ts";
+import type { LandingValue } from "../../pipeline/sources/types.ts";
 
 /** What canonicalJson must give: JSON.stringify with every object's keys sorted (the earlier implementation). */
 function reference(value: unknown): string {
@@ -61,4 +63,21 @@ describe("canonicalJson", () => {
   it("throws on a BigInt as JSON.stringify does", () => {
     expect(() => canonicalJson({ a: 1n })).toThrow(TypeError);
   });
+});
+
+describe("a landing row's content key", () => {
+  // Keys already in databases were computed as sha256(canonicalJson(row)); the faster key must equal it.
+  const rows: LandingValue[][] = [
+    ["curl", "CVE-2024-0001", null, 7, "8.5.0-2"],
+    ['quote"and\\back', "ctl\u0000\u001b\u007f", "\u2028\u2029", "é😀", "\ud800 lone", ""],
+    [0, -0, 2147483647, -2147483648, Number.NaN, 1.5, null],
+    [],
+  ];
+
+  it.each(rows.map((row) => [JSON.stringify(row), row] as const))(
+    "equals the canonical one for %s",
+    (_, row) => {
+      expect(rowContentHash(row)).toBe(sha256(canonicalJson(row)));
+    },
+  );
 });
