@@ -51,14 +51,17 @@ export async function ingestSources(
     .map((adapter) => skipSource(adapter, options.asOf));
   const adapters = allAdapters.filter(selected);
   const primary = adapters.find((adapter) => adapter.name === primarySource);
-  const primaryResult = primary
-    ? await fetchSource(
-        db,
-        primary,
-        { ...baseContext, packages: null, vulnIds: null, openVulnIds: [], checkpoint: null },
-        options.asOf,
-      )
-    : undefined;
+  let primaryResult: IngestedSource | undefined;
+  if (primary) {
+    const stage = await RowStage.open(db, primary);
+    primaryResult = await fetchSource(
+      stage,
+      primary,
+      { ...baseContext, packages: null, vulnIds: null, openVulnIds: [], checkpoint: null },
+      options.asOf,
+    );
+    if (!primaryResult.staged) await stage.drop(db);
+  }
   const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
   const { packages, vulnIds } = needsContext
     ? await listVendorScope(db, primaryResult)
@@ -72,26 +75,32 @@ export async function ingestSources(
       observed.set(adapter.name, await listObservedVulnIds(db, adapter.name));
     }
   }
+  // Opened before the concurrent fetches, and failed ones dropped after: see RowStage.
+  const stages = new Map<AnyAdapter, RowStage>();
+  for (const adapter of adapters) {
+    if (adapter !== primary) stages.set(adapter, await RowStage.open(db, adapter));
+  }
   const others = await Promise.all(
-    adapters
-      .filter((adapter) => adapter !== primary)
-      .map((adapter) =>
-        fetchSource(
-          db,
-          adapter,
-          {
-            ...baseContext,
-            packages,
-            vulnIds,
-            openVulnIds,
-            openAdvisories,
-            checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
-            observedVulnIds: observed.get(adapter.name) ?? null,
-          },
-          options.asOf,
-        ),
+    [...stages].map(([adapter, stage]) =>
+      fetchSource(
+        stage,
+        adapter,
+        {
+          ...baseContext,
+          packages,
+          vulnIds,
+          openVulnIds,
+          openAdvisories,
+          checkpoint: options.revalidate ? null : (checkpoints.get(adapter.name) ?? null),
+          observedVulnIds: observed.get(adapter.name) ?? null,
+        },
+        options.asOf,
       ),
+    ),
   );
+  for (const [index, stage] of [...stages.values()].entries()) {
+    if (!others[index]?.staged) await stage.drop(db);
+  }
   return [...(primaryResult ? [primaryResult] : []), ...others, ...skipped];
 }
 
@@ -119,12 +128,11 @@ function skipSource(adapter: AnyAdapter, fetchedAt: Date): IngestedSource {
 }
 
 async function fetchSource(
-  db: Database,
+  stage: RowStage,
   adapter: AnyAdapter,
   context: FetchContext,
   fetchedAt: Date,
 ): Promise<IngestedSource> {
-  const stage = await RowStage.open(db, adapter);
   const rejections: Rejection[] = [];
   let unchanged = false;
   let incremental = false;
@@ -162,7 +170,7 @@ async function fetchSource(
     });
     return { adapter, fetchedAt, staged, rejections, health, unchanged, incremental, checkpoint };
   } catch (error) {
-    await stage.discard(db);
+    stage.abandon();
     log.error("source failed; its last good data stays in use", {
       source: adapter.name,
       error: errorMessage(error),

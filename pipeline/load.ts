@@ -122,8 +122,9 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
 /**
  * A source's rows as its fetch yields them, appended straight to a temporary table with their content hash
  * and position: at 25× the vendor's data they are millions, which JavaScript would hold at several GB until
- * the load. The snapshot hash is computed on the way. Appending is synchronous, and nothing else queries the
- * connection while the sources are fetched, so concurrent fetches may each append to their own table.
+ * the load. The snapshot hash is computed on the way. The sources are fetched concurrently on one connection:
+ * every stage is opened before the fetches start and dropped after they end, so that while they run the
+ * connection only sees appends, which are synchronous and so never overlap.
  */
 export class RowStage {
   readonly table: string;
@@ -178,12 +179,17 @@ export class RowStage {
     return { table: this.table, count: this.count, snapshotHash: this.snapshot.digest("hex") };
   }
 
-  async discard(db: Database): Promise<void> {
+  /** After a failed fetch: no more rows come. The table is dropped once no fetch is appending (drop()). */
+  abandon(): void {
     try {
       this.appender.closeSync();
-    } finally {
-      await db.run(`drop table if exists temp.${this.table}`);
+    } catch {
+      // Already closed, or its last flush failed: the rows are thrown away either way.
     }
+  }
+
+  async drop(db: Database): Promise<void> {
+    await db.run(`drop table if exists temp.${this.table}`);
   }
 }
 

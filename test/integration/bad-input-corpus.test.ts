@@ -362,6 +362,12 @@ describe.each(sourceCases)("$input case $id", (corpusCase) => {
     switch (expected.outcome) {
       case "source_failed": {
         expect(source.staged).toBeUndefined();
+        // What it had staged before it failed is gone; the other sources' staged rows wait for the load.
+        const staged = await db.all<{ table_name: string }>(
+          "select table_name from duckdb_tables() where temporary and table_name like 'staged_%' order by 1",
+        );
+        expect(staged.map((table) => table.table_name)).not.toContain(`staged_${source.adapter.name}`);
+        expect(staged.length).toBeGreaterThan(0);
         expect(source.health.status).toBe("failed");
         const message = source.health.error ?? "";
         expect(message).toContain(expected.line === undefined ? name : `${name}:${expected.line}`);
