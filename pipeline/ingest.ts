@@ -52,6 +52,9 @@ export async function ingestSources(
   const adapters = allAdapters.filter(selected);
   const primary = adapters.find((adapter) => adapter.name === primarySource);
   let primaryResult: IngestedSource | undefined;
+  // The package and vulnerability of each data.json row (its first two landing columns), collected as they
+  // stream by: reading them back from the staged table cost more than the fetch itself on the real data.
+  const vendorScope = { packages: new Set<string>(), vulnIds: new Set<string>() };
   if (primary) {
     const stage = await RowStage.open(db, primary);
     primaryResult = await fetchSource(
@@ -59,12 +62,15 @@ export async function ingestSources(
       primary,
       { ...baseContext, packages: null, vulnIds: null, openVulnIds: [], checkpoint: null },
       options.asOf,
+      vendorScope,
     );
     if (!primaryResult.staged) await stage.drop(db);
   }
   const needsContext = adapters.some((adapter) => adapter.name !== primarySource && adapter.usesRunContext);
   const { packages, vulnIds } = needsContext
-    ? await listVendorScope(db, primaryResult)
+    ? primaryResult?.staged
+      ? vendorScopeOrNone(vendorScope)
+      : await listLastVendorScope(db)
     : { packages: null, vulnIds: null };
   const openAdvisories = needsContext ? await listOpenAdvisories(db, options.revalidate) : [];
   const openVulnIds = [...new Set(openAdvisories.map((advisory) => advisory.vuln_id))];
@@ -132,6 +138,7 @@ async function fetchSource(
   adapter: AnyAdapter,
   context: FetchContext,
   fetchedAt: Date,
+  scope?: { packages: Set<string>; vulnIds: Set<string> },
 ): Promise<IngestedSource> {
   const rejections: Rejection[] = [];
   let unchanged = false;
@@ -140,9 +147,13 @@ async function fetchSource(
   try {
     for await (const item of adapter.fetch(context)) {
       switch (item.kind) {
-        case "observation":
-          stage.add(adapter.toLandingRow(item.observation), adapter.positionOf?.(item.observation));
+        case "observation": {
+          const row = adapter.toLandingRow(item.observation);
+          stage.add(row, adapter.positionOf?.(item.observation));
+          scope?.packages.add(String(row[0]));
+          scope?.vulnIds.add(String(row[1]));
           break;
+        }
         case "rejected":
           rejections.push(item.rejection);
           break;
@@ -204,28 +215,28 @@ async function readCheckpoints(db: Database): Promise<Map<string, string>> {
   return new Map(rows.map((row) => [row.source, row.checkpoint]));
 }
 
+type VendorScope = { packages: ReadonlySet<string> | null; vulnIds: ReadonlySet<string> | null };
+
+/** This run's data.json scope; none (filter nothing) when it listed no advisory. */
+function vendorScopeOrNone(scope: { packages: Set<string>; vulnIds: Set<string> }): VendorScope {
+  return scope.packages.size === 0 ? { packages: null, vulnIds: null } : scope;
+}
+
 /**
- * Packages and vulnerability ids of this run's data.json (columns 0 and 1 of its rows), or of the last
- * good one when it failed this time; null when data.json was never loaded.
+ * Packages and vulnerability ids of the last good data.json, for a run whose data.json failed; none when
+ * data.json was never loaded.
  */
-async function listVendorScope(
-  db: Database,
-  primary: IngestedSource | undefined,
-): Promise<{ packages: ReadonlySet<string> | null; vulnIds: ReadonlySet<string> | null }> {
-  const pairs = primary?.staged
-    ? await db.all<{ package_name: string; vuln_id: string }>(
-        `select package_name, vuln_id from temp.${primary.staged.table}`,
-      )
-    : await db.all<{ package_name: string; vuln_id: string }>(`
-        select advisories.package_name, advisories.vuln_id
-        from landing.echo_advisories as advisories
-        inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
-        where members.snapshot_hash = (
-          select fetches.snapshot_hash from meta.source_fetches as fetches
-          inner join meta.runs as runs on runs.run_id = fetches.run_id
-          where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
-          order by runs.run_seq desc limit 1
-        )`);
+async function listLastVendorScope(db: Database): Promise<VendorScope> {
+  const pairs = await db.all<{ package_name: string; vuln_id: string }>(`
+    select advisories.package_name, advisories.vuln_id
+    from landing.echo_advisories as advisories
+    inner join landing.snapshot_members as members on members.content_hash = advisories.content_hash
+    where members.snapshot_hash = (
+      select fetches.snapshot_hash from meta.source_fetches as fetches
+      inner join meta.runs as runs on runs.run_id = fetches.run_id
+      where fetches.source = 'echo_data' and fetches.snapshot_hash is not null
+      order by runs.run_seq desc limit 1
+    )`);
   if (pairs.length === 0) return { packages: null, vulnIds: null };
   return {
     packages: new Set(pairs.map((pair) => pair.package_name)),
