@@ -7,8 +7,8 @@ import { type LedgerTransition, readLedger, serialiseLedger } from "../../pipeli
 import { ListedDocument } from "../../pipeline/lib/listed-document.ts";
 import type { AdvisoryDetail } from "../../site/src/lib/advisories.ts";
 import { jsonBody } from "../../site/src/lib/json-stream.ts";
-import { TransitionGrouper } from "../../site/src/lib/runs.ts";
 import { shardOf } from "../../site/src/lib/shards.ts";
+import { TransitionGrouper } from "../../site/src/lib/transition-groups.ts";
 
 /** The site's build-time readers, which stream what a million advisories would not fit in memory as. */
 describe("streamed JSON bodies", () => {

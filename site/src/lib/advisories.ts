@@ -3,16 +3,15 @@
 // advisory_current.json and the ledger in one streaming pass: at 25× the vendor's data the file is over a GB,
 // more than one string holds, so advisories are read a line at a time and parked per shard in temporary
 // files until their shard's page is written. Nothing here decides anything.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { appendFile, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AdvisoryDocument, PublishedAdvisory } from "../../../pipeline/export.ts";
 import { ListedLayoutError, readListedItems } from "../../../pipeline/lib/listed-document.ts";
 import { wholeFileLimitBytes } from "../../../pipeline/published-evidence.ts";
-import { type LedgerTransition, listLedger, readTransitions } from "./history.ts";
+import { type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir } from "./output.ts";
-import { allShards, shardOf } from "./shards.ts";
+import { ParkedShards } from "./parked-shards.ts";
+import { shardOf } from "./shards.ts";
 
 /**
  * The search index: one row per advisory, values dictionary-coded so 40k advisories stay a few hundred KB
@@ -99,7 +98,7 @@ async function* readPublishedAdvisories(
 
 async function readAdvisoryData(): Promise<AdvisoryData> {
   const path = join(outputDir, "advisory_current.json");
-  const parked = new ShardFiles();
+  const parked = new ParkedShards();
   let generatedAt: string | null = null;
   const states = new Dictionary();
   const reasons = new Dictionary();
@@ -134,18 +133,8 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     await parked.add("advisories", shardOf(id), `${JSON.stringify(id)}\t${text}`);
   }
   seen.clear();
-  for (const file of await listLedger()) {
-    for await (const transition of readTransitions(file)) {
-      const {
-        advisory_id: id,
-        contributing_sources: _agree,
-        dissenting_sources: _dissent,
-        ...entry
-      } = transition;
-      await parked.add("timelines", shardOf(id), `${JSON.stringify(id)}\t${JSON.stringify(entry)}`);
-    }
-  }
   await parked.flush();
+  const { timelines } = await scanLedger();
 
   // Codes were handed out in order of appearance; the index lists each dictionary sorted.
   const stateOrder = states.sortedCodes();
@@ -171,15 +160,15 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     texts,
     readShard: async (shard) => {
       // Both kinds of line are the id's JSON, a tab (never raw inside JSON text), then JSON; keyed by the former.
-      const timelines = new Map<string, string[]>();
-      for (const [key, entry] of await parked.keyedLines("timelines", shard)) {
-        const timeline = timelines.get(key);
+      const byAdvisory = new Map<string, string[]>();
+      for (const [key, entry] of await timelines.keyedLines("timelines", shard)) {
+        const timeline = byAdvisory.get(key);
         if (timeline) timeline.push(entry);
-        else timelines.set(key, [entry]);
+        else byAdvisory.set(key, [entry]);
       }
       // Exactly JSON.stringify of { [id]: { ...advisory, timeline } } for each advisory in order.
       const details = (await parked.keyedLines("advisories", shard)).map(([key, advisory]) => {
-        const timeline = (timelines.get(key) ?? []).join(",");
+        const timeline = (byAdvisory.get(key) ?? []).join(",");
         return `${key}:${advisory.slice(0, -1)},"timeline":[${timeline}]}`;
       });
       return `{${details.join(",")}}`;
@@ -210,49 +199,5 @@ class Dictionary {
     const order: number[] = [];
     for (const [value, code] of this.codes) order[code] = sorted.indexOf(value);
     return order;
-  }
-}
-
-/**
- * JSON lines parked per shard in a temporary folder, buffered so that a million advisories make a few
- * thousand writes. The folder goes when the build process ends.
- */
-class ShardFiles {
-  private readonly directory = mkdtempSync(join(tmpdir(), "echo-site-shards-"));
-  private readonly pending = new Map<string, string[]>();
-  private pendingLength = 0;
-
-  constructor() {
-    const directory = this.directory;
-    process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
-  }
-
-  async add(kind: string, shard: string, line: string): Promise<void> {
-    const name = `${kind}-${shard}.jsonl`;
-    const lines = this.pending.get(name);
-    if (lines) lines.push(line);
-    else this.pending.set(name, [line]);
-    this.pendingLength += line.length;
-    if (this.pendingLength > 32 * 1024 * 1024) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    for (const [name, lines] of this.pending) {
-      await appendFile(join(this.directory, name), `${lines.join("\n")}\n`);
-    }
-    this.pending.clear();
-    this.pendingLength = 0;
-  }
-
-  /** The shard's lines of `kind`, each split at its first tab: [key, JSON]. */
-  async keyedLines(kind: string, shard: string): Promise<[string, string][]> {
-    const path = join(this.directory, `${kind}-${shard}.jsonl`);
-    if (!allShards().includes(shard) || !existsSync(path)) return [];
-    const lines = (await readFile(path, "utf8")).split("\n");
-    lines.pop(); // after the last line end
-    return lines.map((line) => {
-      const tab = line.indexOf("\t");
-      return [line.slice(0, tab), line.slice(tab + 1)];
-    });
   }
 }

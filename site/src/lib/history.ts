@@ -8,6 +8,9 @@ import {
   readLedgerFileTransitions,
 } from "../../../pipeline/history.ts";
 import { outputDir } from "./output.ts";
+import { ParkedShards } from "./parked-shards.ts";
+import { shardOf } from "./shards.ts";
+import { groupListLimit, type TransitionGroup, TransitionGrouper } from "./transition-groups.ts";
 
 export type { LedgerTransition };
 
@@ -27,4 +30,52 @@ export function listLedger(): Promise<LedgerFileEntry[]> {
 /** One run's transitions in file order, validated as the pipeline validates them. */
 export function readTransitions(file: LedgerFileEntry): AsyncGenerator<LedgerTransition> {
   return readLedgerFileTransitions(file.path, file.runId);
+}
+
+/** What one pass over the ledger gives the pages: each run's decision changes, grouped, and every timeline. */
+export interface LedgerScan {
+  runs: LedgerRunChanges[];
+  /** Each advisory's timeline entries, oldest first, parked per shard under kind "timelines". */
+  timelines: ParkedShards;
+}
+
+export interface LedgerRunChanges {
+  runId: string;
+  /** The run's as_of, from its first transition. */
+  asOf: string | undefined;
+  count: number;
+  /** Grouped by (from, to, rule), largest first, each with its first groupListLimit advisory ids. */
+  groups: TransitionGroup[];
+}
+
+let scan: Promise<LedgerScan> | undefined;
+
+/**
+ * Reads the ledger once per build, for both the run pages and the advisory timelines: at 25× the vendor's
+ * data a first run records a million transitions, and each pass costs seconds.
+ */
+export function scanLedger(): Promise<LedgerScan> {
+  scan ??= (async () => {
+    const timelines = new ParkedShards();
+    const runs: LedgerRunChanges[] = [];
+    for (const file of await listLedger()) {
+      const grouper = new TransitionGrouper(groupListLimit);
+      let asOf: string | undefined;
+      for await (const transition of readTransitions(file)) {
+        asOf ??= new Date(transition.as_of).toISOString();
+        grouper.add(transition);
+        const {
+          advisory_id: id,
+          contributing_sources: _agree,
+          dissenting_sources: _dissent,
+          ...entry
+        } = transition;
+        await timelines.add("timelines", shardOf(id), `${JSON.stringify(id)}\t${JSON.stringify(entry)}`);
+      }
+      runs.push({ runId: file.runId, asOf, count: grouper.count, groups: grouper.groups() });
+    }
+    await timelines.flush();
+    return { runs, timelines };
+  })();
+  return scan;
 }

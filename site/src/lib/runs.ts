@@ -6,10 +6,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
 import { readRunSummaries } from "../../../pipeline/history.ts";
-import { historyDir, type LedgerTransition, listLedger, readTransitions } from "./history.ts";
+import { historyDir, type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
+import { groupListLimit, type TransitionGroup, TransitionGrouper } from "./transition-groups.ts";
 
 export type { LedgerTransition, RunSummary };
+export { groupListLimit, type TransitionGroup, TransitionGrouper };
 
 export interface Run {
   runId: string;
@@ -61,7 +63,7 @@ let runs: Promise<Run[]> | undefined;
 /** Every known run, oldest first. Read once per build and shared by the pages. */
 export function loadRuns(): Promise<Run[]> {
   runs ??= (async () => {
-    const [ledger, summaries] = await Promise.all([listLedger(), readRunSummaries(historyDir)]);
+    const [ledger, summaries] = await Promise.all([scanLedger(), readRunSummaries(historyDir)]);
     const byId = new Map<string, Run>();
     const entry = (runId: string): Run => {
       let run = byId.get(runId);
@@ -80,15 +82,11 @@ export function loadRuns(): Promise<Run[]> {
       }
       return run;
     };
-    for (const file of ledger) {
-      const run = entry(file.runId);
-      const grouper = new TransitionGrouper(groupListLimit);
-      for await (const transition of readTransitions(file)) {
-        if (grouper.count === 0) run.asOf = new Date(transition.as_of).toISOString();
-        grouper.add(transition);
-      }
-      run.transitionCount = grouper.count;
-      run.groups = grouper.groups();
+    for (const changes of ledger.runs) {
+      const run = entry(changes.runId);
+      if (changes.asOf) run.asOf = changes.asOf;
+      run.transitionCount = changes.count;
+      run.groups = changes.groups;
       run.hasLedger = true;
     }
     for (const file of summaries) entry(file.runId).summary = file.summary;
@@ -117,71 +115,6 @@ export function loadRuns(): Promise<Run[]> {
 /** Decision changes the run's summary counted (what it would have recorded, when it was blocked). */
 export function summaryTransitionCount(run: Run): number | undefined {
   return run.summary?.transitions.reduce((sum, entry) => sum + entry.count, 0);
-}
-
-export interface TransitionGroup {
-  from: string | null;
-  to: string | null;
-  rule: string | null;
-  count: number;
-  /** The first advisories of the group, by advisory id (at most the limit asked for). */
-  advisories: string[];
-}
-
-/** Advisories listed per group: a first run on real data puts 40,000 in one group; a page stays small. */
-export const groupListLimit = 200;
-
-/**
- * Groups transitions as they stream by, keeping each group's count and only its first advisory ids (at
- * most twice the limit between trims), so a million transitions never sit in memory together.
- */
-export class TransitionGrouper {
-  count = 0;
-  private readonly byKey = new Map<string, TransitionGroup>();
-  private readonly limit: number;
-
-  /** `limit`: how many advisory ids each group lists. */
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-
-  add(transition: LedgerTransition): void {
-    this.count += 1;
-    const key = JSON.stringify([transition.from_state, transition.to_state, transition.rule_id]);
-    let group = this.byKey.get(key);
-    if (!group) {
-      group = {
-        from: transition.from_state,
-        to: transition.to_state,
-        rule: transition.rule_id,
-        count: 0,
-        advisories: [],
-      };
-      this.byKey.set(key, group);
-    }
-    group.count += 1;
-    group.advisories.push(transition.advisory_id);
-    if (group.advisories.length >= 2 * this.limit) group.advisories = firstIds(group.advisories, this.limit);
-  }
-
-  /** The groups, largest first, each listing its first advisory ids in order. */
-  groups(): TransitionGroup[] {
-    const text = (value: string | null) => value ?? "";
-    return [...this.byKey.values()]
-      .sort(
-        (a, b) =>
-          b.count - a.count ||
-          text(a.from).localeCompare(text(b.from)) ||
-          text(a.to).localeCompare(text(b.to)) ||
-          text(a.rule).localeCompare(text(b.rule)),
-      )
-      .map((group) => ({ ...group, advisories: firstIds(group.advisories, this.limit) }));
-  }
-}
-
-/** The first `limit` ids in sort order (the order the page lists them in). */
-function firstIds(ids: string[], limit: number): string[] {
-  return ids.sort().slice(0, limit);
 }
 
 export function readReport(run: Run): string | undefined {
