@@ -122,6 +122,10 @@ class StageClock {
         heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
         rss_mb: Math.round(memory.rss / 1_048_576),
       });
+      // For the crash tests only: the process stops itself right after reporting the stage (the line is in
+      // the pipe: writes to a pipe are synchronous on Linux), so their SIGKILL lands exactly at the
+      // boundary, not after a next stage quick enough to finish first.
+      if (process.env.ECHO_TEST_STOP_AFTER_STAGE === stage) process.kill(process.pid, "SIGSTOP");
     }
   }
 }

@@ -44,14 +44,15 @@ export class PipelineProcess {
   #pending = "";
   #done = false;
 
-  constructor(configPath: string, args: readonly string[]) {
+  /** `env`: added to the test's environment (e.g. ECHO_TEST_STOP_AFTER_STAGE). */
+  constructor(configPath: string, args: readonly string[], env: Record<string, string> = {}) {
     this.#child = spawn(
       process.execPath,
       [join(repoRoot, "pipeline/cli.ts"), "--config", configPath, ...args],
       {
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ECHO_LOG_FORMAT: "json", ECHO_LOG_LEVEL: "info" },
+        env: { ...process.env, ECHO_LOG_FORMAT: "json", ECHO_LOG_LEVEL: "info", ...env },
       },
     );
     if (this.#child.pid === undefined) throw new Error("the pipeline did not start");

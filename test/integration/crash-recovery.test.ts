@@ -109,6 +109,11 @@ interface KillPoint {
   reach(attempt: PipelineProcess, target: CrashWorkspace, loadMs: number): Promise<void>;
   /** A log line the attempt must not have printed: proof that the kill came before it. */
   before: { what: string; matches: (line: LogLine) => boolean };
+  /**
+   * A stage boundary: the attempt stops itself (SIGSTOP) once it reports this stage finished, so the kill
+   * lands there even when the next stage is quicker than the test's reaction (report takes milliseconds).
+   */
+  stopAfterStage?: string;
 }
 
 const atLog = (matches: (line: LogLine) => boolean, what: string) => async (attempt: PipelineProcess) => {
@@ -126,6 +131,7 @@ const killPoints = {
   ingestToLoad: {
     name: "between ingest and load",
     reach: atLog(stageFinished("ingest"), "ingest finished"),
+    stopAfterStage: "ingest",
     before: { what: "load finished", matches: stageFinished("load") },
   },
   insideLoad: {
@@ -139,6 +145,7 @@ const killPoints = {
   loadToTransform: {
     name: "between load and transform",
     reach: atLog(stageFinished("load"), "load finished"),
+    stopAfterStage: "load",
     before: { what: "transform finished", matches: stageFinished("transform") },
   },
   insideTransform: {
@@ -156,11 +163,13 @@ const killPoints = {
   transformToQuality: {
     name: "between transform and quality",
     reach: atLog(stageFinished("transform"), "transform finished"),
+    stopAfterStage: "transform",
     before: { what: "export finished", matches: stageFinished("export") },
   },
   qualityToExport: {
     name: "between quality and export",
     reach: atLog(stageFinished("quality"), "quality finished"),
+    stopAfterStage: "quality",
     before: { what: "export finished", matches: stageFinished("export") },
   },
   insideExport: {
@@ -187,11 +196,13 @@ const killPoints = {
   exportToReport: {
     name: "between export and report",
     reach: atLog(stageFinished("export"), "export finished"),
+    stopAfterStage: "export",
     before: { what: "report finished", matches: stageFinished("report") },
   },
   afterReport: {
     name: "after report, before the run is recorded as finished",
     reach: atLog(stageFinished("report"), "report finished"),
+    stopAfterStage: "report",
     before: { what: "nothing after it", matches: () => false },
   },
 } satisfies Record<string, KillPoint>;
@@ -238,7 +249,12 @@ async function runChain(
   const { workspace } = target;
   try {
     for (const point of points) {
-      const attempt = new PipelineProcess(workspace.configPath, ["--as-of", secondClock]);
+      const stopAfter: string | undefined = (killPoints[point] as KillPoint).stopAfterStage;
+      const attempt = new PipelineProcess(
+        workspace.configPath,
+        ["--as-of", secondClock],
+        stopAfter === undefined ? {} : { ECHO_TEST_STOP_AFTER_STAGE: stopAfter },
+      );
       if (record.kills.length > 0) {
         record.lockTakenOver.push(
           await attempt.waitForLog(runStarted, "run started").then(
