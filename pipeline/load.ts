@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { type DuckDBAppender, DuckDBTimestampTZValue } from "@duckdb/node-api";
 import type { IngestedSource } from "./ingest.ts";
+import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
 import type { Database } from "./lib/db.ts";
 import { sha256 } from "./lib/hash.ts";
 import type { LandingColumn, LandingValue, SourceAdapter, SourceStatus } from "./sources/types.ts";
@@ -232,6 +233,7 @@ async function landSnapshot(
   const after = await db.one<{ n: number }>(
     `select count(*)::integer as n from landing.${adapter.landingTable}`,
   );
+  pauseHereForCrashTest("load:observations-landed");
   await db.run(
     `insert into landing.snapshots (snapshot_hash, source, first_run_id, fetched_at, observation_count)
      values (?, ?, ?, ?, ?)`,

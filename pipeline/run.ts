@@ -32,6 +32,7 @@ import {
 import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
 import { compactUtc } from "./lib/clock.ts";
+import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
@@ -122,10 +123,7 @@ class StageClock {
         heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
         rss_mb: Math.round(memory.rss / 1_048_576),
       });
-      // For the crash tests only: the process stops itself right after reporting the stage (the line is in
-      // the pipe: writes to a pipe are synchronous on Linux), so their SIGKILL lands exactly at the
-      // boundary, not after a next stage quick enough to finish first.
-      if (process.env.ECHO_TEST_STOP_AFTER_STAGE === stage) process.kill(process.pid, "SIGSTOP");
+      pauseHereForCrashTest(`after:${stage}`);
     }
   }
 }

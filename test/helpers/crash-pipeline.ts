@@ -44,7 +44,7 @@ export class PipelineProcess {
   #pending = "";
   #done = false;
 
-  /** `env`: added to the test's environment (e.g. ECHO_TEST_STOP_AFTER_STAGE). */
+  /** `env`: added to the test's environment (e.g. ECHO_TEST_PAUSE_AT). */
   constructor(configPath: string, args: readonly string[], env: Record<string, string> = {}) {
     this.#child = spawn(
       process.execPath,

@@ -1,6 +1,5 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readLedger } from "../../pipeline/history.ts";
 import {
@@ -106,14 +105,15 @@ async function writeRelativeConfig(workspace: Workspace): Promise<void> {
 interface KillPoint {
   name: string;
   /** Resolves once the attempt has reached the point; it is killed right after. */
-  reach(attempt: PipelineProcess, target: CrashWorkspace, loadMs: number): Promise<void>;
+  reach(attempt: PipelineProcess, target: CrashWorkspace): Promise<void>;
   /** A log line the attempt must not have printed: proof that the kill came before it. */
   before: { what: string; matches: (line: LogLine) => boolean };
   /**
-   * A stage boundary: the attempt stops itself (SIGSTOP) once it reports this stage finished, so the kill
-   * lands there even when the next stage is quicker than the test's reaction (report takes milliseconds).
+   * Where the attempt stops itself (SIGSTOP, `ECHO_TEST_PAUSE_AT`), so the kill lands exactly there even when
+   * what follows is quicker than the test's reaction: the report takes milliseconds, and so does the load of
+   * a small delivery.
    */
-  stopAfterStage?: string;
+  pauseAt?: string;
 }
 
 const atLog = (matches: (line: LogLine) => boolean, what: string) => async (attempt: PipelineProcess) => {
@@ -121,6 +121,7 @@ const atLog = (matches: (line: LogLine) => boolean, what: string) => async (atte
 };
 const runStarted = (line: LogLine) => line.message === "run started";
 const dbtStarted = (line: LogLine) => line.message === "dbt build started";
+const pausedForCrashTest = (line: LogLine) => line.message === "paused for a crash test";
 
 const killPoints = {
   initToIngest: {
@@ -131,21 +132,20 @@ const killPoints = {
   ingestToLoad: {
     name: "between ingest and load",
     reach: atLog(stageFinished("ingest"), "ingest finished"),
-    stopAfterStage: "ingest",
+    pauseAt: "after:ingest",
     before: { what: "load finished", matches: stageFinished("load") },
   },
   insideLoad: {
     name: "inside load, while it lands observations",
-    async reach(attempt, _target, loadMs) {
-      await attempt.waitForLog(stageFinished("ingest"), "ingest finished");
-      await sleep(Math.max(1, Math.round(loadMs / 3)));
-    },
+    // Inside the load's transaction, once the first new delivery's observations are inserted.
+    reach: atLog(pausedForCrashTest, "paused inside load"),
+    pauseAt: "load:observations-landed",
     before: { what: "load finished", matches: stageFinished("load") },
   },
   loadToTransform: {
     name: "between load and transform",
     reach: atLog(stageFinished("load"), "load finished"),
-    stopAfterStage: "load",
+    pauseAt: "after:load",
     before: { what: "transform finished", matches: stageFinished("transform") },
   },
   insideTransform: {
@@ -163,13 +163,13 @@ const killPoints = {
   transformToQuality: {
     name: "between transform and quality",
     reach: atLog(stageFinished("transform"), "transform finished"),
-    stopAfterStage: "transform",
+    pauseAt: "after:transform",
     before: { what: "export finished", matches: stageFinished("export") },
   },
   qualityToExport: {
     name: "between quality and export",
     reach: atLog(stageFinished("quality"), "quality finished"),
-    stopAfterStage: "quality",
+    pauseAt: "after:quality",
     before: { what: "export finished", matches: stageFinished("export") },
   },
   insideExport: {
@@ -196,13 +196,13 @@ const killPoints = {
   exportToReport: {
     name: "between export and report",
     reach: atLog(stageFinished("export"), "export finished"),
-    stopAfterStage: "export",
+    pauseAt: "after:export",
     before: { what: "report finished", matches: stageFinished("report") },
   },
   afterReport: {
     name: "after report, before the run is recorded as finished",
     reach: atLog(stageFinished("report"), "report finished"),
-    stopAfterStage: "report",
+    pauseAt: "after:report",
     before: { what: "nothing after it", matches: () => false },
   },
 } satisfies Record<string, KillPoint>;
@@ -242,18 +242,17 @@ const readText = (path: string) => readFile(path, "utf8").catch(() => undefined)
 async function runChain(
   target: CrashWorkspace,
   points: readonly KillPointId[],
-  loadMs: number,
   options: { refuseSecondDuring?: KillPointId } = {},
 ): Promise<ChainRecord> {
   const record: ChainRecord = { kills: [], lockTakenOver: [] };
   const { workspace } = target;
   try {
     for (const point of points) {
-      const stopAfter: string | undefined = (killPoints[point] as KillPoint).stopAfterStage;
+      const pauseAt: string | undefined = (killPoints[point] as KillPoint).pauseAt;
       const attempt = new PipelineProcess(
         workspace.configPath,
         ["--as-of", secondClock],
-        stopAfter === undefined ? {} : { ECHO_TEST_STOP_AFTER_STAGE: stopAfter },
+        pauseAt === undefined ? {} : { ECHO_TEST_PAUSE_AT: pauseAt },
       );
       if (record.kills.length > 0) {
         record.lockTakenOver.push(
@@ -269,7 +268,7 @@ async function runChain(
         const exit = await second.exited;
         record.refused = { holderPid: attempt.pid, exit, lockTextAfter: await readText(target.lockPath) };
       }
-      await killPoints[point].reach(attempt, target, loadMs);
+      await killPoints[point].reach(attempt, target);
       attempt.killGroup();
       const exit = await attempt.exited;
       const survivors = await waitForGroupGone(attempt.pid);
@@ -340,9 +339,6 @@ describe("a pipeline killed with SIGKILL at any point, then run again", () => {
     await template.input("advisory_not_applicable.csv", inputs.csv);
     const first = await template.run(["--as-of", firstClock]);
     if (first.exitCode !== 0) throw new Error(`run 1 failed (exit ${first.exitCode}):\n${first.stderr}`);
-    const loadMs = JSON.parse(
-      first.stderr.split("\n").find((line) => line.includes('"stage":"load"')) ?? "{}",
-    ).duration_ms as number;
     previousOutputs = await readOutputTree(template.outputDir);
 
     const clone = async () => {
@@ -357,10 +353,10 @@ describe("a pipeline killed with SIGKILL at any point, then run again", () => {
     // Two streams of dbt runs, one per core, of about the same length: the reference run 2 and then the
     // late chain beside the early chain.
     const [earlyChain, [referenceRun, lateChain]] = await Promise.all([
-      runChain(early, chains.early, loadMs, { refuseSecondDuring: "insideTransform" }),
+      runChain(early, chains.early, { refuseSecondDuring: "insideTransform" }),
       reference.workspace
         .run(["--as-of", secondClock])
-        .then(async (run) => [run, await runChain(late, chains.late, loadMs)] as const),
+        .then(async (run) => [run, await runChain(late, chains.late)] as const),
     ]);
     if (referenceRun.exitCode !== 0) {
       throw new Error(`run 2 without a kill failed (exit ${referenceRun.exitCode}):\n${referenceRun.stderr}`);
