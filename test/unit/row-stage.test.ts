@@ -1,0 +1,120 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IngestedSource } from "../../pipeline/ingest.ts";
+import { initDatabase } from "../../pipeline/init.ts";
+import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
+import { canonicalJson, sha256 } from "../../pipeline/lib/hash.ts";
+import { loadSources, RowStage } from "../../pipeline/load.ts";
+import { defineAdapter, type LandingValue } from "../../pipeline/sources/types.ts";
+
+// A landing table of its own, so an INTEGER column is covered too (the real tables are all VARCHAR today).
+const adapter = defineAdapter<LandingValue[]>({
+  name: "row_stage_probe",
+  landing: {
+    name: "row_stage_probe",
+    columns: [
+      { name: "text_value", type: "VARCHAR" },
+      { name: "number_value", type: "INTEGER" },
+      { name: "other_text", type: "VARCHAR" },
+    ],
+  },
+  toLandingRow: (row) => row,
+  async *fetchItems() {},
+});
+
+const rows: LandingValue[][] = [
+  ["curl", 7, "8.5.0-2"],
+  ['quote"and\\back', null, "ctl\u0000\u001b\u007f"],
+  ["\u2028\u2029", -2147483648, "é😀"],
+  ["\ud800 lone", 2147483647, "and \udfff another"],
+  ["looks like an escape: \\ud800", 0, ""],
+  [null, null, null],
+  // The first row again: one landing row, two positions in the snapshot.
+  ["curl", 7, "8.5.0-2"],
+];
+
+let scratch: string;
+let db: Database;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "row-stage-"));
+  db = await openDatabase(join(scratch, "probe.duckdb"));
+  await initDatabase(db);
+  await db.run(
+    `create table landing.row_stage_probe (content_hash varchar primary key, source varchar, run_id varchar,
+       fetched_at timestamptz, text_value varchar, number_value integer, other_text varchar)`,
+  );
+});
+
+afterAll(async () => {
+  db.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function stageAndLoad(input: readonly LandingValue[][], runId: string) {
+  const stage = await RowStage.open(db, adapter);
+  input.forEach((row, index) => {
+    stage.add(row, index + 10);
+  });
+  const staged = stage.finish();
+  const ingested: IngestedSource = {
+    adapter,
+    fetchedAt: new Date("2026-11-01T00:00:00Z"),
+    staged,
+    rejections: [],
+    health: adapter.health(),
+    unchanged: false,
+    incremental: false,
+    checkpoint: null,
+  };
+  const [loaded] = await loadSources(db, runId, [ingested]);
+  return { staged, loaded };
+}
+
+describe("rows staged as JSON and landed by DuckDB", () => {
+  it("keys each row by the canonical hash and stores its values as the appender would", async () => {
+    const { loaded } = await stageAndLoad(rows, "run-1");
+    expect(loaded?.newObservations).toBe(rows.length - 1);
+    const landed = await db.all<{
+      content_hash: string;
+      text_value: string | null;
+      number_value: number | null;
+      other_text: string | null;
+    }>("select content_hash, text_value, number_value, other_text from landing.row_stage_probe");
+    const byHash = new Map(landed.map((row) => [row.content_hash, row]));
+    for (const row of rows) {
+      const found = byHash.get(sha256(canonicalJson(row)));
+      expect(found, JSON.stringify(row)).toBeDefined();
+      // A lone surrogate cannot be stored as UTF-8: it is kept as U+FFFD, as the appender used to store it.
+      const wellFormed = (value: LandingValue) => (typeof value === "string" ? value.toWellFormed() : value);
+      expect([found?.text_value, found?.number_value, found?.other_text]).toEqual(row.map(wellFormed));
+    }
+  });
+
+  it("records every position of a row in the snapshot, and the staged table is gone", async () => {
+    const members = await db.all<{ content_hash: string; position: number }>(
+      "select content_hash, position from landing.snapshot_members order by position",
+    );
+    // The repeated row keeps its first position.
+    expect(members.map((member) => member.position)).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(members[0]?.content_hash).toBe(sha256(canonicalJson(rows[0])));
+    const tables = await db.all(
+      "select 1 from duckdb_tables() where temporary and table_name like 'staged_%'",
+    );
+    expect(tables).toHaveLength(0);
+  });
+
+  it("gives the same snapshot for the same rows and a new one when only their order changes", async () => {
+    const again = await stageAndLoad(rows, "run-2");
+    const first = await db.one<{ snapshot_hash: string }>(
+      "select snapshot_hash from landing.snapshots where first_run_id = 'run-1'",
+    );
+    expect(again.staged.snapshotHash).toBe(first?.snapshot_hash);
+    expect(again.loaded?.newSnapshot).toBe(false);
+    const reordered = await stageAndLoad([...rows].reverse(), "run-3");
+    expect(reordered.staged.snapshotHash).not.toBe(first?.snapshot_hash);
+    expect(reordered.loaded?.newObservations).toBe(0);
+  });
+});
