@@ -108,6 +108,11 @@ export const qualityCheckIds = [
 ] as const;
 export type QualityCheckId = (typeof qualityCheckIds)[number];
 
+/** A size DuckDB's memory_limit accepts: decimal (KB, MB, GB, TB) or binary (KiB … TiB) units. */
+const duckdbMemorySize = /^\d+(?:\.\d+)?\s*(?:[KMGT]B|[KMGT]iB)$/;
+const memorySizeMessage = 'must be a size with its unit, such as "2GB" or "1.5GiB"';
+export const defaultDuckdbMemoryLimit = "2GB";
+
 export const configSchema = z
   .object({
     database: z.string().trim().min(1, "must not be empty").default(".state/echo-advisory.duckdb"),
@@ -118,6 +123,21 @@ export const configSchema = z
      * Default: <output_dir>/history.
      */
     history_dir: z.string().trim().min(1, "must not be empty").optional(),
+    duckdb: z
+      .object({
+        /**
+         * DuckDB's memory cap, for the pipeline's own connection and for dbt's: work larger than this spills
+         * to a folder beside the database instead of growing the process (25× the vendor's data took 7 GB
+         * without it).
+         */
+        memory_limit: z
+          .string({ error: memorySizeMessage })
+          .trim()
+          .regex(duckdbMemorySize, memorySizeMessage)
+          .default(defaultDuckdbMemoryLimit),
+      })
+      .strict()
+      .default({ memory_limit: defaultDuckdbMemoryLimit }),
     site: z
       .object({
         /** Public address of the published site; history_url in advisory_current.json is absolute under it. */

@@ -668,6 +668,7 @@ async function withInspectedDatabase<T>(
       access_mode: "READ_ONLY",
       autoinstall_known_extensions: "false",
       threads: "2",
+      memory_limit: config.duckdb.memory_limit,
     });
     db = new Database(instance, await instance.connect());
   } catch (error) {

@@ -80,6 +80,7 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   const env = {
     ECHO_DUCKDB_PATH: config.database,
     ECHO_DBT_THREADS: String(config.dbt.threads),
+    ECHO_DUCKDB_MEMORY_LIMIT: config.duckdb.memory_limit,
     DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
     DO_NOT_TRACK: "1",
     DBT_PARTIAL_PARSE: "true",

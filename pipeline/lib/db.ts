@@ -7,11 +7,13 @@ import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from "@duckdb
  * Parquet) is built into the packaged library. The connection must be closed before dbt runs, because
  * DuckDB allows one writing process per database file.
  */
-export async function openDatabase(path: string): Promise<Database> {
+export async function openDatabase(path: string, options: { memoryLimit?: string } = {}): Promise<Database> {
   await mkdir(dirname(path), { recursive: true });
   const instance = await DuckDBInstance.create(path, {
     autoinstall_known_extensions: "false",
     threads: "2",
+    // Beyond it DuckDB spills to <database>.tmp; without it, its own default is 80% of the machine's memory.
+    ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
   });
   const connection = await instance.connect();
   return new Database(instance, connection);
@@ -69,8 +71,12 @@ export class Database {
   }
 }
 
-export async function withDatabase<T>(path: string, work: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase(path);
+export async function withDatabase<T>(
+  path: string,
+  work: (db: Database) => Promise<T>,
+  options: { memoryLimit?: string } = {},
+): Promise<T> {
+  const db = await openDatabase(path, options);
   try {
     return await work(db);
   } finally {

@@ -50,6 +50,7 @@ describe("a valid config", () => {
       database: join(repoRoot, ".state/echo-advisory.duckdb"),
       output_dir: join(repoRoot, "output/sample"),
       history_dir: join(repoRoot, "output/sample/history"),
+      duckdb: { memory_limit: "2GB" },
       dbt: {
         project_dir: join(repoRoot, "dbt_project"),
         executable: join(repoRoot, "dbt_project/.venv/bin/dbt"),
@@ -98,6 +99,7 @@ describe("a valid config", () => {
       database: "/srv/echo/conf/.state/echo-advisory.duckdb",
       output_dir: "/srv/echo/conf/output",
       history_dir: "/srv/echo/conf/output/history",
+      duckdb: { memory_limit: "2GB" },
       site: {},
       dbt: {
         project_dir: "/srv/echo/conf/dbt_project",
@@ -229,6 +231,16 @@ describe("a config with a YAML syntax error", () => {
 });
 
 describe("a config that does not match the schema", () => {
+  it("takes DuckDB's memory cap in DuckDB's units and refuses a size without one, naming the key", () => {
+    const binary = parseConfig(config(...MINIMAL, "duckdb:", "  memory_limit: 1.5 GiB"), CONFIG_PATH);
+    expect(binary.duckdb.memory_limit).toBe("1.5 GiB");
+    for (const value of ["2048", "2 gigs", "80%", '""']) {
+      const error = configErrorFrom(config(...MINIMAL, "duckdb:", `  memory_limit: ${value}`));
+      expect(error.location, value).toEqual({ file: CONFIG_PATH, key: "duckdb.memory_limit", line: 7 });
+      expect(error.message).toBe('must be a size with its unit, such as "2GB" or "1.5GiB"');
+    }
+  });
+
   it("rejects an unknown key, naming its full path and line", () => {
     const error = configErrorFrom(
       config("sources:", "  echo_data:", "    locaton: data.json", "  echo_csv:", "    location: na.csv"),

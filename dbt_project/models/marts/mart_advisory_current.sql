@@ -34,24 +34,32 @@ source_catalogue as (
 
 ),
 
+{#- Lists are sorted after aggregating rather than by an ordered aggregate: an ordered aggregate buffers every
+    group's rows in memory, which a million advisories under a memory limit cannot afford. A source appears
+    once per advisory (tested), so sorting the source's own entry orders by source. -#}
 stances_per_advisory as (
 
     select
         advisory_id,
         list_sort(list(source) filter (where agrees)) as agreeing_sources,
         list_sort(list(source) filter (where dissents)) as dissenting_sources,
-        string_agg(source_name || ' (' || dissent_position || ')', ', ' order by source)
-            filter (where dissents) as dissent_summary
+        list_sort(
+            list({'source': source, 'text': source_name || ' (' || dissent_position || ')'}) filter (where dissents)
+        ) as dissents
     from stances
     group by advisory_id
 
 ),
 
-evidence_per_advisory as (
+{#- Each advisory's evidence list is pivoted (one column per source, then made a list), not aggregated with
+    list(): list() keeps every group's entries in memory, which at a million advisories failed under a 2 GB
+    memory limit, while the pivot's per-source values spill. -#}
+evidence_by_source as (
 
-    select
-        advisory_id,
-        list(
+    pivot (
+        select
+            advisory_id,
+            source,
             {
                 'source': source,
                 'signal': signal,
@@ -61,11 +69,31 @@ evidence_per_advisory as (
                 'record_date': strftime(record_date, '%Y-%m-%dT%H:%M:%SZ'),
                 'fetched_at': strftime(fetched_at, '%Y-%m-%dT%H:%M:%SZ'),
                 'stale': is_stale
-            }
-            order by source
-        ) as evidence
-    from evidence
+            } as entry
+        from evidence
+    )
+    on source
+    using any_value(entry)
     group by advisory_id
+
+),
+
+evidence_slots as (
+
+    select
+        advisory_id,
+        list_value(*columns(* exclude (advisory_id))) as slots
+    from evidence_by_source
+
+),
+
+{#- A source appears once per advisory (tested), so sorting the entries orders them by source. -#}
+evidence_per_advisory as (
+
+    select
+        advisory_id,
+        list_sort(list_filter(slots, lambda entry: entry is not null)) as evidence
+    from evidence_slots
 
 ),
 
@@ -96,8 +124,10 @@ explained as (
             'decisions.evidence_record', 'decisions.evidence_date', 'decisions.evidence_first_fetched_at'
         ) }}
         || case
-            when stances_per_advisory.dissent_summary is not null
-                then ' Not every source agrees: ' || stances_per_advisory.dissent_summary || '.'
+            when len(stances_per_advisory.dissents) > 0
+                then ' Not every source agrees: '
+                    || array_to_string(list_transform(stances_per_advisory.dissents, lambda dissent: dissent.text), ', ')
+                    || '.'
             else ''
         end
         || case
