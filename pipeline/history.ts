@@ -435,21 +435,56 @@ interface TransitionRow {
 
 const isoOrNull = (value: string | null) => (value === null ? null : new Date(value).toISOString());
 
-/** This run's transitions as dbt decided them, in ledger form, ordered by advisory. */
-export async function readRunTransitions(db: Database, runId: string): Promise<LedgerTransition[]> {
-  const rows = await db.all<TransitionRow>(
-    `select
-       run_id, as_of::varchar as as_of, advisory_id, from_state, to_state, state_type, rule_id, reason_code,
-       fixed_version, unaffected_from_version, confidence::double as confidence, deciding_source,
-       evidence_signal, evidence_version, evidence_reason, evidence_release, evidence_record,
-       evidence_date::varchar as evidence_date, evidence_fetched_at::varchar as evidence_fetched_at,
-       is_evidence_stale, contributing_sources, dissenting_sources
+/**
+ * Each of the run's transitions as one JSON text, ordered by advisory: DuckDB hands a row to JavaScript value
+ * by value, which for a first run's million transitions took half of the export, while JSON.parse of one text
+ * per row is native. The values parse to what the row objects held (strings, numbers, lists, null).
+ */
+const runTransitionsSql = `select
+       to_json(struct_pack(
+         run_id, as_of := as_of::varchar, advisory_id, from_state, to_state, state_type, rule_id, reason_code,
+         fixed_version, unaffected_from_version, confidence := confidence::double, deciding_source,
+         evidence_signal, evidence_version, evidence_reason, evidence_release, evidence_record,
+         evidence_date := evidence_date::varchar, evidence_fetched_at := evidence_fetched_at::varchar,
+         is_evidence_stale, contributing_sources, dissenting_sources
+       ))::varchar as transition
      from marts.mart_advisory_transitions
      where run_id = ?
-     order by advisory_id`,
+     order by advisory_id`;
+
+/** This run's transitions as dbt decided them, in ledger form, ordered by advisory. */
+export async function readRunTransitions(db: Database, runId: string): Promise<LedgerTransition[]> {
+  const transitions: LedgerTransition[] = [];
+  for await (const chunk of streamRunTransitions(db, runId)) transitions.push(...chunk);
+  return transitions;
+}
+
+/**
+ * The same, a chunk at a time: a first run at 25× the vendor's data makes a million transitions, which held
+ * at once in JavaScript were most of the run's peak memory.
+ */
+export async function* streamRunTransitions(db: Database, runId: string): AsyncGenerator<LedgerTransition[]> {
+  for await (const rows of db.stream<{ transition: string }>(runTransitionsSql, [runId])) {
+    yield rows.map((row) => toLedgerTransition(JSON.parse(row.transition) as TransitionRow));
+  }
+}
+
+/** How many of this run's transitions go from each state to each other one. */
+export async function countRunTransitions(
+  db: Database,
+  runId: string,
+): Promise<{ from: string | null; to: string | null; count: number }[]> {
+  return db.all(
+    `select from_state as "from", to_state as "to", count(*)::integer as count
+     from marts.mart_advisory_transitions
+     where run_id = ?
+     group by from_state, to_state`,
     [runId],
   );
-  return rows.map((row) => ({
+}
+
+function toLedgerTransition(row: TransitionRow): LedgerTransition {
+  return {
     run_id: row.run_id,
     as_of: new Date(row.as_of).toISOString(),
     advisory_id: row.advisory_id,
@@ -477,7 +512,7 @@ export async function readRunTransitions(db: Database, runId: string): Promise<L
           },
     contributing_sources: row.contributing_sources ?? [],
     dissenting_sources: row.dissenting_sources ?? [],
-  }));
+  };
 }
 
 /** Canonical text of one run's file: one transition per line, keys in schema order, sorted by advisory. */
@@ -502,12 +537,19 @@ function* ledgerChunks(transitions: readonly LedgerTransition[]): Generator<stri
 export function runLedgerFile(
   historyDir: string,
   runId: string,
-  transitions: readonly LedgerTransition[],
-): { path: string; content: Iterable<string> | null } {
+  transitionCount: number,
+  transitions: AsyncIterable<readonly LedgerTransition[]>,
+): { path: string; content: AsyncIterable<string> | null } {
   return {
     path: ledgerPath(historyDir, runId),
-    content: transitions.length === 0 ? null : ledgerChunks(transitions),
+    content: transitionCount === 0 ? null : streamedLedgerChunks(transitions),
   };
+}
+
+async function* streamedLedgerChunks(
+  transitions: AsyncIterable<readonly LedgerTransition[]>,
+): AsyncGenerator<string> {
+  for await (const chunk of transitions) yield* ledgerChunks(chunk);
 }
 
 /**

@@ -88,21 +88,28 @@ export interface VexRow extends VexAdvisory {
   vex_justification: string | null;
 }
 
-/** Every advisory's statement fields, ordered by advisory_id, a chunk at a time. */
+/**
+ * Every advisory's statement fields, ordered by advisory_id, a chunk at a time. Each row comes as one JSON
+ * text, parsed here: DuckDB hands rows to JavaScript value by value, which at a million advisories took
+ * half of this file's time, and JSON.parse is native.
+ */
 export async function* streamVexRows(db: Database): AsyncGenerator<VexRow[]> {
-  yield* db.stream<VexRow>(`
+  const chunks = db.stream<{ fields: string }>(`
     select
-      advisory_id,
-      cve_id,
-      package_name,
-      fixed_version,
-      explanation,
-      strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at,
-      vex_status,
-      vex_justification
+      to_json(struct_pack(
+        advisory_id,
+        cve_id,
+        package_name,
+        fixed_version,
+        explanation,
+        decided_at := strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ'),
+        vex_status,
+        vex_justification
+      ))::varchar as fields
     from marts.mart_advisory_current
     order by advisory_id
   `);
+  for await (const rows of chunks) yield rows.map((row) => JSON.parse(row.fields) as VexRow);
 }
 
 /** The statements of openvex.json, ordered as given, as VexRow chunks from streamVexRows. */

@@ -21,13 +21,13 @@ import {
   vendorFeedText,
 } from "./export.ts";
 import {
-  type LedgerTransition,
+  countRunTransitions,
   latestLedgerRun,
   readLedgerToRestore,
-  readRunTransitions,
   restoreLedger,
   runLedgerFile,
   runSummaryPath,
+  streamRunTransitions,
 } from "./history.ts";
 import { type IngestedSource, ingestSources } from "./ingest.ts";
 import { initDatabase } from "./init.ts";
@@ -247,7 +247,8 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             );
             return { checks: results, guard: decision };
           });
-          const transitions = await readRunTransitions(reopened, runId);
+          const transitionCounts = sortTransitionCounts(await countRunTransitions(reopened, runId));
+          const transitionCount = transitionCounts.reduce((total, entry) => total + entry.count, 0);
           const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
           const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
           const files = {
@@ -271,7 +272,12 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
               // A dry run leaves output/ as it was, and a blocked run publishes only its report.
               if (status !== "succeeded") return count;
               // The ledger first: published outputs never show a decision the history does not hold.
-              const ledgerFile = runLedgerFile(config.history_dir, runId, transitions);
+              const ledgerFile = runLedgerFile(
+                config.history_dir,
+                runId,
+                transitionCount,
+                streamRunTransitions(reopened, runId),
+              );
               if (ledgerFile.content === null) release.remove(ledgerFile.path);
               else {
                 await release.stage(ledgerFile.path, hashedChunks(ledgerHash, ledgerFile.content));
@@ -319,7 +325,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
                 clockPinned: options.clockPinned ?? false,
                 ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
                 advisoryCount,
-                transitions: summariseTransitions(transitions),
+                transitions: transitionCounts,
                 stages: stages.timings,
                 stateDistribution: await readStateDistribution(reopened),
                 rules,
@@ -365,7 +371,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
               );
             await recordDbtTimings(reopened, runId, transform.nodes);
             await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
-            return { runId, summary, files, transitionCount: transitions.length, exitCode };
+            return { runId, summary, files, transitionCount, exitCode };
           } finally {
             // Whatever was staged and not published (a failure, a dry run) is removed.
             await release.discard();
@@ -639,16 +645,7 @@ function toSummaryJson(summary: RunSummary) {
 }
 
 /** How many advisories moved between which states in this run, largest moves first. */
-function summariseTransitions(transitions: readonly LedgerTransition[]): TransitionCount[] {
-  const counts = new Map<string, TransitionCount>();
-  for (const transition of transitions) {
-    const key = `${transition.from_state ?? ""}>${transition.to_state ?? ""}`;
-    const entry = counts.get(key) ?? { from: transition.from_state, to: transition.to_state, count: 0 };
-    entry.count += 1;
-    counts.set(key, entry);
-  }
+function sortTransitionCounts(counts: TransitionCount[]): TransitionCount[] {
   const label = (entry: TransitionCount) => `${entry.from ?? ""}>${entry.to ?? ""}`;
-  return [...counts.values()].sort(
-    (a, b) => b.count - a.count || (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0),
-  );
+  return counts.sort((a, b) => b.count - a.count || (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0));
 }
