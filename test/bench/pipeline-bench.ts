@@ -20,6 +20,8 @@ export interface RunFigures {
   stages: Record<string, number>;
   /** Largest sum of the resident memory of the run's processes seen at any sample (every 50 ms). */
   peak_rss_mb: number;
+  /** The same, per stage: the stage running is the one after the last the run logged as finished. */
+  peak_rss_mb_by_stage: Record<string, number>;
   /** Rows in the tables the models built (intermediate and marts), and those rows over the transform time. */
   model_rows: number;
   /** Null when dbt did not run (the decisions of the previous run were kept). */
@@ -54,20 +56,24 @@ export async function timePipelineRun(
     [join(repoRoot, "pipeline/cli.ts"), "--config", configPath, ...args],
     {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ECHO_LOG_LEVEL: "quiet" },
+      // Info as JSON: its "stage finished" lines tell the memory sampler which stage is running.
+      env: { ...process.env, ECHO_LOG_LEVEL: "info", ECHO_LOG_FORMAT: "json" },
     },
   );
-  const sampler = sampleTreeMemory(child.pid ?? 0);
+  let finishedStages = 0;
+  const sampler = sampleTreeMemory(child.pid ?? 0, () => runStages[finishedStages] ?? "after");
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk;
   });
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    // Log lines are written whole, but a chunk may end mid-line: count the finished ones seen so far.
     stderr += chunk;
+    finishedStages = stderr.match(/"message":"stage finished"/g)?.length ?? 0;
   });
   const exitCode = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
-  const peakBytes = sampler.stop();
+  const memory = sampler.stop();
   const wallSeconds = (performance.now() - started) / 1000;
   const failed = exitCode !== 0 && exitCode !== 3;
   if (failed && !options.allowFailure)
@@ -89,7 +95,10 @@ export async function timePipelineRun(
     exit_code: exitCode,
     wall_seconds: round(wallSeconds),
     stages,
-    peak_rss_mb: Math.round(peakBytes / 1_048_576),
+    peak_rss_mb: toMegabytes(memory.peak),
+    peak_rss_mb_by_stage: Object.fromEntries(
+      [...memory.byLabel].map(([stage, bytes]) => [stage, toMegabytes(bytes)]),
+    ),
     model_rows: modelRows,
     model_rows_per_second: dbtRan ? Math.round(modelRows / transformSeconds) : null,
     history_rows_added: (await countHistoryRows(historyDir)) - historyBefore,
@@ -125,7 +134,7 @@ export async function timeSiteBuild(
   return {
     label,
     build_seconds: round(buildSeconds),
-    peak_rss_mb: Math.round(sampler.stop() / 1_048_576),
+    peak_rss_mb: toMegabytes(sampler.stop().peak),
     ...(failure === undefined ? {} : { failure }),
   };
 }
@@ -162,15 +171,24 @@ async function countModelRows(database: string): Promise<{ modelRows: number; ad
   });
 }
 
+/** The stages of a run in the order it logs them finished ("stage finished"). */
+const runStages = ["config", "init", "ingest", "load", "transform", "quality", "export", "report"];
+
+const toMegabytes = (bytes: number) => Math.round(bytes / 1_048_576);
+
 /**
  * Samples the resident memory of a process and all its descendants every 50 ms; `stop` gives the largest
- * total seen. Linux only (/proc), which is where the benchmark runs. Finding the descendants means reading
+ * total seen, and the largest under each label `labelNow` gave at the time of a sample. Linux only (/proc), which is where the benchmark runs. Finding the descendants means reading
  * every process's stat, so that is done every second (a new dbt process is found within one), and each
  * sample reads only the known processes' statm: scanning /proc every 50 ms took a third of a core from the
  * two the benchmarked run has.
  */
-export function sampleTreeMemory(rootPid: number): { stop(): number } {
+export function sampleTreeMemory(
+  rootPid: number,
+  labelNow?: () => string,
+): { stop(): { peak: number; byLabel: Map<string, number> } } {
   let peak = 0;
+  const byLabel = new Map<string, number>();
   let sampling = false;
   let tree: number[] = [rootPid];
   let scannedAt = 0;
@@ -182,7 +200,10 @@ export function sampleTreeMemory(rootPid: number): { stop(): number } {
         tree = await descendantsOf(rootPid);
         scannedAt = performance.now();
       }
-      peak = Math.max(peak, await residentBytes(tree));
+      const label = labelNow?.();
+      const resident = await residentBytes(tree);
+      peak = Math.max(peak, resident);
+      if (label !== undefined) byLabel.set(label, Math.max(byLabel.get(label) ?? 0, resident));
     } finally {
       sampling = false;
     }
@@ -190,7 +211,7 @@ export function sampleTreeMemory(rootPid: number): { stop(): number } {
   return {
     stop() {
       clearInterval(timer);
-      return peak;
+      return { peak, byLabel };
     },
   };
 }
@@ -249,6 +270,9 @@ export function pipelineBenchTable(runs: RunFigures[], sites: SiteBuildFigures[]
       ).padStart(13),
       String(run.history_rows_added).padStart(10),
     ].join(" "),
+    `  peak RSS by stage: ${Object.entries(run.peak_rss_mb_by_stage)
+      .map(([stage, megabytes]) => `${stage} ${megabytes.toLocaleString("en")} MB`)
+      .join(", ")}`,
     ...(run.failure ? [`  FAILED ${run.failure.replace(/\n/g, "\n  ")}`] : []),
   ]);
   const siteLines = sites.map(
