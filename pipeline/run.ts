@@ -223,162 +223,158 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         return { transform: await runDbtBuild(config, options.dbtSession), decisionInputs: inputs };
       });
 
-      return await withDatabase(
-        config.database,
-        async (reopened) => {
-          await recordDecisionInputs(reopened, runId, decisionInputs);
-          await ensurePrimarySourceUsable(reopened);
-          const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
-          const qualityContext = {
-            runId,
-            asOf: options.asOf,
-            config,
-            sources,
-            decisionsReusedFrom: transform.reusedDecisionsOf,
-          };
-          // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
-          const { checks, guard } = await stages.time("quality", async () => {
-            const results = await runQualityChecks(reopened, qualityContext);
-            const decision = await evaluatePublishGuard(
-              reopened,
-              qualityContext,
-              results,
-              options.acceptMassChange ?? false,
+      return await withRunDatabase(config, async (reopened) => {
+        await recordDecisionInputs(reopened, runId, decisionInputs);
+        await ensurePrimarySourceUsable(reopened);
+        const sources = await summariseSources(reopened, config, ingested, loaded, options.asOf);
+        const qualityContext = {
+          runId,
+          asOf: options.asOf,
+          config,
+          sources,
+          decisionsReusedFrom: transform.reusedDecisionsOf,
+        };
+        // Checks and the guard come before anything is published: a run that looks wrong publishes nothing.
+        const { checks, guard } = await stages.time("quality", async () => {
+          const results = await runQualityChecks(reopened, qualityContext);
+          const decision = await evaluatePublishGuard(
+            reopened,
+            qualityContext,
+            results,
+            options.acceptMassChange ?? false,
+          );
+          return { checks: results, guard: decision };
+        });
+        const transitionCounts = sortTransitionCounts(await countRunTransitions(reopened, runId));
+        const transitionCount = transitionCounts.reduce((total, entry) => total + entry.count, 0);
+        const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
+        const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
+        const files = {
+          advisoryCurrent: advisoryCurrentPath(config.output_dir),
+          report: reportPath(config.output_dir, options.asOf),
+          summary: `${config.output_dir}/run_summary.json`,
+          vendorFeed: vendorFeedPath(config.output_dir),
+          openVex: openVexPath(config.output_dir),
+          ledger: null as string | null,
+        };
+        // Everything this run publishes is staged first (each file written to a temporary as soon as it is
+        // built) and published in one step at the end of the report stage, so a run killed at any point
+        // leaves the previous release or the new one.
+        const release = new StagedRelease(config.output_dir);
+        // Digests of the ledger file and advisory_current.json as staged, for the next run's reuse check.
+        const ledgerHash = createHash("sha256");
+        const publishedHash = createHash("sha256");
+        try {
+          const advisoryCount = await stages.time("export", async () => {
+            const count = await countCurrentAdvisories(reopened);
+            // A dry run leaves output/ as it was, and a blocked run publishes only its report.
+            if (status !== "succeeded") return count;
+            // The ledger first: published outputs never show a decision the history does not hold.
+            const ledgerFile = runLedgerFile(
+              config.history_dir,
+              runId,
+              transitionCount,
+              streamRunTransitions(reopened, runId),
             );
-            return { checks: results, guard: decision };
-          });
-          const transitionCounts = sortTransitionCounts(await countRunTransitions(reopened, runId));
-          const transitionCount = transitionCounts.reduce((total, entry) => total + entry.count, 0);
-          const status: RunStatus = options.dryRun ? "dry_run" : guard.publish ? "succeeded" : "blocked";
-          const exitCode = guard.publish ? 0 : EXIT_BLOCKED;
-          const files = {
-            advisoryCurrent: advisoryCurrentPath(config.output_dir),
-            report: reportPath(config.output_dir, options.asOf),
-            summary: `${config.output_dir}/run_summary.json`,
-            vendorFeed: vendorFeedPath(config.output_dir),
-            openVex: openVexPath(config.output_dir),
-            ledger: null as string | null,
-          };
-          // Everything this run publishes is staged first (each file written to a temporary as soon as it is
-          // built) and published in one step at the end of the report stage, so a run killed at any point
-          // leaves the previous release or the new one.
-          const release = new StagedRelease(config.output_dir);
-          // Digests of the ledger file and advisory_current.json as staged, for the next run's reuse check.
-          const ledgerHash = createHash("sha256");
-          const publishedHash = createHash("sha256");
-          try {
-            const advisoryCount = await stages.time("export", async () => {
-              const count = await countCurrentAdvisories(reopened);
-              // A dry run leaves output/ as it was, and a blocked run publishes only its report.
-              if (status !== "succeeded") return count;
-              // The ledger first: published outputs never show a decision the history does not hold.
-              const ledgerFile = runLedgerFile(
-                config.history_dir,
-                runId,
-                transitionCount,
-                streamRunTransitions(reopened, runId),
-              );
-              if (ledgerFile.content === null) release.remove(ledgerFile.path);
-              else {
-                await release.stage(ledgerFile.path, hashedChunks(ledgerHash, ledgerFile.content));
-                files.ledger = ledgerFile.path;
-              }
-              // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
-              await writeOpenVex(release, files.openVex, reopened, count, {
-                asOf: options.asOf,
-                publicUrl: config.site.public_url,
-              });
-              await release.stage(
-                files.advisoryCurrent,
-                hashedChunks(
-                  publishedHash,
-                  advisoryDocumentText(
-                    options.asOf,
-                    count,
-                    streamAdvisoryLines(reopened, config.site.public_url),
-                  ),
+            if (ledgerFile.content === null) release.remove(ledgerFile.path);
+            else {
+              await release.stage(ledgerFile.path, hashedChunks(ledgerHash, ledgerFile.content));
+              files.ledger = ledgerFile.path;
+            }
+            // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
+            await writeOpenVex(release, files.openVex, reopened, count, {
+              asOf: options.asOf,
+              publicUrl: config.site.public_url,
+            });
+            await release.stage(
+              files.advisoryCurrent,
+              hashedChunks(
+                publishedHash,
+                advisoryDocumentText(
+                  options.asOf,
+                  count,
+                  streamAdvisoryLines(reopened, config.site.public_url),
                 ),
-              );
-              await release.stage(files.vendorFeed, vendorFeedText(reopened));
-              return count;
-            });
-            const summary = await stages.time("report", async () => {
-              const rules = await reopened.all<RuleCount>(
-                "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
-              );
-              const rejected = await reopened.all<RejectedRecordSummary>(
-                "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
-                [runId, config.report.list_limit],
-              );
-              const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
-              const countNodes = (prefix: string) =>
-                transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
-              const built: RunSummary = {
-                runId,
-                startedAt,
-                finishedAt: new Date(),
-                asOf: options.asOf,
-                configPath: config.configPath,
-                status,
-                exitCode,
-                publish: guard,
-                clockPinned: options.clockPinned ?? false,
-                ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
-                advisoryCount,
-                transitions: transitionCounts,
-                stages: stages.timings,
-                stateDistribution: await readStateDistribution(reopened),
-                rules,
-                sources,
-                rejected,
-                rejectedTotal,
-                checks,
-                dbt: {
-                  elapsedSeconds: transform.elapsedSeconds,
-                  models: countNodes("model."),
-                  seeds: countNodes("seed."),
-                  tests: countNodes("test."),
-                  unitTests: countNodes("unit_test."),
-                  warnings: transform.warnings.length,
-                  reusedDecisionsOf: transform.reusedDecisionsOf,
-                  modelTimings: transform.nodes
-                    .filter((node) => node.uniqueId.startsWith("model."))
-                    .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
-                    .map((node) => ({
-                      model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
-                      seconds: node.executionTimeSeconds,
-                    })),
-                },
-              };
-              // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
-              // Each run also keeps its own copy of the summary in the history, so the site can show every run.
-              if (status !== "dry_run") {
-                const summaryText = serialiseJson(toSummaryJson(built));
-                await release.stage(files.report, renderRunReport(built));
-                await release.stage(runSummaryPath(config.history_dir, runId), summaryText);
-                await release.stage(files.summary, summaryText);
-                await release.publish();
-              }
-              return built;
-            });
-            if (status === "succeeded")
-              await recordPublishedState(
-                reopened,
-                runId,
-                startedWith,
-                files.ledger === null ? null : ledgerHash.digest("hex"),
-                publishedHash.digest("hex"),
-              );
-            await recordDbtTimings(reopened, runId, transform.nodes);
-            await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
-            return { runId, summary, files, transitionCount, exitCode };
-          } finally {
-            // Whatever was staged and not published (a failure, a dry run) is removed.
-            await release.discard();
-          }
-        },
-        duckdbOptions(config),
-      );
+              ),
+            );
+            await release.stage(files.vendorFeed, vendorFeedText(reopened));
+            return count;
+          });
+          const summary = await stages.time("report", async () => {
+            const rules = await reopened.all<RuleCount>(
+              "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
+            );
+            const rejected = await reopened.all<RejectedRecordSummary>(
+              "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
+              [runId, config.report.list_limit],
+            );
+            const rejectedTotal = ingested.reduce((sum, source) => sum + source.rejections.length, 0);
+            const countNodes = (prefix: string) =>
+              transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
+            const built: RunSummary = {
+              runId,
+              startedAt,
+              finishedAt: new Date(),
+              asOf: options.asOf,
+              configPath: config.configPath,
+              status,
+              exitCode,
+              publish: guard,
+              clockPinned: options.clockPinned ?? false,
+              ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
+              advisoryCount,
+              transitions: transitionCounts,
+              stages: stages.timings,
+              stateDistribution: await readStateDistribution(reopened),
+              rules,
+              sources,
+              rejected,
+              rejectedTotal,
+              checks,
+              dbt: {
+                elapsedSeconds: transform.elapsedSeconds,
+                models: countNodes("model."),
+                seeds: countNodes("seed."),
+                tests: countNodes("test."),
+                unitTests: countNodes("unit_test."),
+                warnings: transform.warnings.length,
+                reusedDecisionsOf: transform.reusedDecisionsOf,
+                modelTimings: transform.nodes
+                  .filter((node) => node.uniqueId.startsWith("model."))
+                  .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
+                  .map((node) => ({
+                    model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
+                    seconds: node.executionTimeSeconds,
+                  })),
+              },
+            };
+            // A dry run leaves output/ exactly as it was; a blocked run explains itself in its report.
+            // Each run also keeps its own copy of the summary in the history, so the site can show every run.
+            if (status !== "dry_run") {
+              const summaryText = serialiseJson(toSummaryJson(built));
+              await release.stage(files.report, renderRunReport(built));
+              await release.stage(runSummaryPath(config.history_dir, runId), summaryText);
+              await release.stage(files.summary, summaryText);
+              await release.publish();
+            }
+            return built;
+          });
+          if (status === "succeeded")
+            await recordPublishedState(
+              reopened,
+              runId,
+              startedWith,
+              files.ledger === null ? null : ledgerHash.digest("hex"),
+              publishedHash.digest("hex"),
+            );
+          await recordDbtTimings(reopened, runId, transform.nodes);
+          await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
+          return { runId, summary, files, transitionCount, exitCode };
+        } finally {
+          // Whatever was staged and not published (a failure, a dry run) is removed.
+          await release.discard();
+        }
+      });
     } catch (error) {
       await recordFailure(config, runId, error, stages.timings);
       throw error;
@@ -540,12 +536,14 @@ function duckdbOptions(config: Config): { memoryLimit: string } {
   return { memoryLimit: config.duckdb.memory_limit };
 }
 
+function withRunDatabase<T>(config: Config, work: (db: Database) => Promise<T>): Promise<T> {
+  return withDatabase(config.database, work, duckdbOptions(config));
+}
+
 async function recordFailure(config: Config, runId: string, error: unknown, timings: StageTiming[]) {
   try {
-    await withDatabase(
-      config.database,
-      (db) => finishRun(db, runId, "failed", error instanceof PipelineError ? error.exitCode : 1, timings),
-      duckdbOptions(config),
+    await withRunDatabase(config, (db) =>
+      finishRun(db, runId, "failed", error instanceof PipelineError ? error.exitCode : 1, timings),
     );
   } catch (ledgerError) {
     log.warn("could not record the failed run in the ledger", {
