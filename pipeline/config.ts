@@ -111,7 +111,7 @@ export type QualityCheckId = (typeof qualityCheckIds)[number];
 /** A size DuckDB's memory_limit accepts: decimal (KB, MB, GB, TB) or binary (KiB … TiB) units. */
 const duckdbMemorySize = /^\d+(?:\.\d+)?\s*(?:[KMGT]B|[KMGT]iB)$/;
 const memorySizeMessage = 'must be a size with its unit, such as "2GB" or "1.5GiB"';
-export const defaultDuckdbMemoryLimit = "2GB";
+export const defaultDuckdbMemoryLimit = "1.5GB";
 
 export const configSchema = z
   .object({

@@ -50,7 +50,7 @@ describe("a valid config", () => {
       database: join(repoRoot, ".state/echo-advisory.duckdb"),
       output_dir: join(repoRoot, "output/sample"),
       history_dir: join(repoRoot, "output/sample/history"),
-      duckdb: { memory_limit: "2GB" },
+      duckdb: { memory_limit: "1.5GB" },
       dbt: {
         project_dir: join(repoRoot, "dbt_project"),
         executable: join(repoRoot, "dbt_project/.venv/bin/dbt"),
@@ -99,7 +99,7 @@ describe("a valid config", () => {
       database: "/srv/echo/conf/.state/echo-advisory.duckdb",
       output_dir: "/srv/echo/conf/output",
       history_dir: "/srv/echo/conf/output/history",
-      duckdb: { memory_limit: "2GB" },
+      duckdb: { memory_limit: "1.5GB" },
       site: {},
       dbt: {
         project_dir: "/srv/echo/conf/dbt_project",
