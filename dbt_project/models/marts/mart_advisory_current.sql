@@ -34,9 +34,9 @@ source_catalogue as (
 
 ),
 
-{#- Lists are sorted after aggregating rather than by an ordered aggregate: an ordered aggregate buffers every
-    group's rows in memory, which a million advisories under a memory limit cannot afford. A source appears
-    once per advisory (tested), so sorting the source's own entry orders by source. -#}
+{#- Lists are sorted after aggregating rather than by an ordered aggregate, which buffers every group's rows
+    before sorting them; this form built under the memory cap at 25× the vendor's data. A source appears once
+    per advisory (tested), so sorting the (source, text) entries orders them by source. -#}
 stances_per_advisory as (
 
     select
@@ -52,8 +52,8 @@ stances_per_advisory as (
 ),
 
 {#- Each advisory's evidence list is pivoted (one column per source, then made a list), not aggregated with
-    list(): list() keeps every group's entries in memory, which at a million advisories failed under a 2 GB
-    memory limit, while the pivot's per-source values spill. -#}
+    list(): at a million advisories list() failed for lack of memory under a 2 GB cap, and the pivot built
+    under it (any_value per source keeps one entry per group, not a growing list). -#}
 evidence_by_source as (
 
     pivot (
