@@ -17,21 +17,6 @@ export type { LedgerTransition };
 /** The history folder the pipeline wrote (config `history_dir`); ECHO_HISTORY_DIR when it is not under output. */
 export const historyDir = process.env.ECHO_HISTORY_DIR ?? join(outputDir, "history");
 
-export interface LedgerFileEntry {
-  runId: string;
-  path: string;
-}
-
-/** The ledger files, oldest run first. */
-export function listLedger(): Promise<LedgerFileEntry[]> {
-  return listLedgerFiles(historyDir);
-}
-
-/** One run's transitions in file order, validated as the pipeline validates them. */
-export function readTransitions(file: LedgerFileEntry): AsyncGenerator<LedgerTransition> {
-  return readLedgerFileTransitions(file.path, file.runId);
-}
-
 /** What one pass over the ledger gives the pages: each run's decision changes, grouped, and every timeline. */
 export interface LedgerScan {
   runs: LedgerRunChanges[];
@@ -58,10 +43,11 @@ export function scanLedger(): Promise<LedgerScan> {
   scan ??= (async () => {
     const timelines = new ParkedShards();
     const runs: LedgerRunChanges[] = [];
-    for (const file of await listLedger()) {
+    // Oldest run first; each file's transitions validated as the pipeline validates them.
+    for (const file of await listLedgerFiles(historyDir)) {
       const grouper = new TransitionGrouper(groupListLimit);
       let asOf: string | undefined;
-      for await (const transition of readTransitions(file)) {
+      for await (const transition of readLedgerFileTransitions(file.path, file.runId)) {
         asOf ??= new Date(transition.as_of).toISOString();
         grouper.add(transition);
         const {
