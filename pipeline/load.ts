@@ -137,6 +137,7 @@ export class RowStage {
   /** Snapshot text not yet hashed: hashing in large pieces rather than a call per row. */
   private snapshotPending = "";
   private count = 0;
+  private lastPosition = 0;
 
   private constructor(table: string, appender: DuckDBAppender, source: string) {
     this.table = table;
@@ -153,10 +154,17 @@ export class RowStage {
     return new RowStage(table, appender, adapter.name);
   }
 
-  /** `position`: where the row stood in the input (a CSV line); its 1-based order when not given. */
+  /**
+   * `position`: where the row stood in the input (a CSV line); its 1-based order when not given. Positions must
+   * rise: the load finds each distinct row again by its position.
+   */
   add(row: readonly LandingValue[], position?: number): void {
+    const at = position ?? this.count + 1;
+    if (!(at > this.lastPosition)) {
+      throw new Error(`${this.table}: row position ${at} does not follow ${this.lastPosition}`);
+    }
+    this.lastPosition = at;
     this.count += 1;
-    const at = position ?? this.count;
     const text = JSON.stringify(row);
     // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
     this.snapshotPending += `${this.count === 1 ? "" : "\n"}${at} ${text}`;
@@ -205,8 +213,8 @@ export class RowStage {
 
 export interface StagedRows {
   /**
-   * Temporary table: position, content_hash (null until the load computes it, unless the row needed it done
-   * in JavaScript) and row_json, the landing row as a JSON array.
+   * Temporary table: position (unique, rising), content_hash (null, for the load to compute, unless the row
+   * needed it done in JavaScript) and row_json, the landing row as a JSON array.
    */
   table: string;
   count: number;
@@ -243,20 +251,31 @@ async function landSnapshot(
       column.type === "VARCHAR" ? `row_values[${index + 1}]` : `row_values[${index + 1}]::${column.type}`,
     )
     .join(", ");
-  await db.run(`update temp.${staged.table} set content_hash = sha256(row_json) where content_hash is null`);
+  // The members first: one row per distinct content, at its first position. Filling in the staged table's
+  // content_hash with an UPDATE instead made the 25× run fail with "Out of Memory" inside OSV's load, under
+  // the 1.5 GB cap (an update holds its undo data in memory until it commits); this form completes there.
+  await db.run(
+    `insert into landing.snapshot_members (snapshot_hash, content_hash, position)
+     select ?, coalesce(content_hash, sha256(row_json)) as row_hash, min(position)
+     from temp.${staged.table} group by row_hash`,
+    [staged.snapshotHash],
+  );
   const before = await db.one<{ n: number }>(
     `select count(*)::integer as n from landing.${adapter.landingTable}`,
   );
+  // Each new content is read back at its member position, so each row is hashed once.
   await db.run(
     `insert into landing.${adapter.landingTable} (content_hash, source, run_id, fetched_at, ${columnNames})
      select content_hash, ?, ?, ?, ${columnValues}
      from (
-       select distinct on (content_hash) content_hash, from_json(row_json, '["VARCHAR"]') as row_values
-       from temp.${staged.table}
-       where content_hash not in (select content_hash from landing.${adapter.landingTable})
-       order by content_hash
+       select members.content_hash, from_json(staged.row_json, '["VARCHAR"]') as row_values
+       from landing.snapshot_members as members
+       inner join temp.${staged.table} as staged on staged.position = members.position
+       where members.snapshot_hash = ?
+         and members.content_hash not in (select content_hash from landing.${adapter.landingTable})
+       order by members.content_hash
      )`,
-    [adapter.name, runId, fetchedAt],
+    [adapter.name, runId, fetchedAt, staged.snapshotHash],
   );
   const after = await db.one<{ n: number }>(
     `select count(*)::integer as n from landing.${adapter.landingTable}`,
@@ -266,11 +285,6 @@ async function landSnapshot(
     `insert into landing.snapshots (snapshot_hash, source, first_run_id, fetched_at, observation_count)
      values (?, ?, ?, ?, ?)`,
     [staged.snapshotHash, adapter.name, runId, fetchedAt, staged.count],
-  );
-  await db.run(
-    `insert into landing.snapshot_members (snapshot_hash, content_hash, position)
-     select ?, content_hash, min(position) from temp.${staged.table} group by content_hash`,
-    [staged.snapshotHash],
   );
   return (after?.n ?? 0) - (before?.n ?? 0);
 }

@@ -117,4 +117,34 @@ describe("rows staged as JSON and landed by DuckDB", () => {
     expect(reordered.staged.snapshotHash).not.toBe(first?.snapshot_hash);
     expect(reordered.loaded?.newObservations).toBe(0);
   });
+
+  it("lands only the rows a later snapshot adds, each with its own values, whatever their positions", async () => {
+    const added: LandingValue[] = ["zlib", 42, "1:1.3.dfsg-3"];
+    // The new row sits between known ones, so its position differs from every position landed before.
+    const { loaded } = await stageAndLoad([rows[2] ?? [], added, rows[0] ?? []], "run-4");
+    expect(loaded?.newObservations).toBe(1);
+    const landed = await db.all<{
+      text_value: string;
+      number_value: number;
+      other_text: string;
+      run_id: string;
+    }>(
+      "select text_value, number_value, other_text, run_id from landing.row_stage_probe where content_hash = ?",
+      [sha256(canonicalJson(added))],
+    );
+    expect(landed).toEqual([
+      { text_value: "zlib", number_value: 42, other_text: "1:1.3.dfsg-3", run_id: "run-4" },
+    ]);
+    const total = await db.one<{ n: number }>("select count(*)::integer as n from landing.row_stage_probe");
+    expect(total?.n).toBe(rows.length);
+  });
+
+  it("refuses a position that does not rise, before the row is staged", async () => {
+    const stage = await RowStage.open(db, adapter);
+    stage.add(["a", 1, "x"], 5);
+    expect(() => stage.add(["b", 2, "y"], 5)).toThrow("row position 5 does not follow 5");
+    expect(() => stage.add(["b", 2, "y"], 3)).toThrow("row position 3 does not follow 5");
+    expect(stage.finish().count).toBe(1);
+    await stage.drop(db);
+  });
 });
