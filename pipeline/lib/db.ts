@@ -12,6 +12,9 @@ export async function openDatabase(path: string, options: { memoryLimit?: string
   const instance = await DuckDBInstance.create(path, {
     autoinstall_known_extensions: "false",
     threads: "2",
+    // jemalloc then hands freed memory back to the system as it goes, not at its own pace: in the ×25
+    // benchmark the load stage's peak RSS fell from 3,077 MB to 2,774 MB with it.
+    allocator_background_threads: "true",
     // Beyond it DuckDB spills to <database>.tmp; without it, its own default is 80% of the machine's memory.
     ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
   });
