@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { loadConfig } from "./config.ts";
 import { compactUtc } from "./lib/clock.ts";
 import { Database } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { changeLabel, table, wrap } from "./lib/text-layout.ts";
+import { loadConfig } from "./stages/config.ts";
 
 /**
  * Operator inspection: `explain` shows why one advisory is in its current state, `history` what runs

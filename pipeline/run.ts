@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { type Config, loadConfig } from "./config.ts";
 import {
   findReusableDecisions,
   ledgerListing,
@@ -9,17 +8,7 @@ import {
   readDecisionInputs,
   recordDecisionInputs,
   recordPublishedState,
-} from "./decision-inputs.ts";
-import {
-  advisoryCurrentPath,
-  advisoryDocumentText,
-  countCurrentAdvisories,
-  readStateDistribution,
-  serialiseJson,
-  streamAdvisoryLines,
-  vendorFeedPath,
-  vendorFeedText,
-} from "./export.ts";
+} from "./history/decision-inputs.ts";
 import {
   countRunTransitions,
   latestLedgerRun,
@@ -28,9 +17,8 @@ import {
   runLedgerFile,
   runSummaryPath,
   streamRunTransitions,
-} from "./history.ts";
-import { type IngestedSource, ingestSources } from "./ingest.ts";
-import { initDatabase } from "./init.ts";
+} from "./history/ledger.ts";
+import { readPublishedEvidence, restorePublishedEvidence } from "./history/published-evidence.ts";
 import { compactUtc } from "./lib/clock.ts";
 import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
 import { type Database, openDatabase, withDatabase } from "./lib/db.ts";
@@ -40,10 +28,23 @@ import { completeInterruptedPublish, StagedRelease } from "./lib/files.ts";
 import { hashedChunks } from "./lib/hash.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
-import { type LoadedSource, loadSources } from "./load.ts";
-import { openVexPath, writeOpenVex } from "./openvex.ts";
-import { readPublishedEvidence, restorePublishedEvidence } from "./published-evidence.ts";
-import { evaluatePublishGuard, runQualityChecks } from "./quality.ts";
+import { enabledAdapters } from "./sources/registry.ts";
+import { type Config, loadConfig } from "./stages/config.ts";
+import {
+  advisoryCurrentPath,
+  advisoryDocumentText,
+  countCurrentAdvisories,
+  readStateDistribution,
+  serialiseJson,
+  streamAdvisoryLines,
+  vendorFeedPath,
+  vendorFeedText,
+} from "./stages/export/advisory-current.ts";
+import { openVexPath, writeOpenVex } from "./stages/export/openvex.ts";
+import { type IngestedSource, ingestSources } from "./stages/ingest.ts";
+import { initDatabase } from "./stages/init.ts";
+import { type LoadedSource, loadSources } from "./stages/load.ts";
+import { evaluatePublishGuard, runQualityChecks } from "./stages/quality.ts";
 import {
   type RejectedRecordSummary,
   type RuleCount,
@@ -54,9 +55,8 @@ import {
   type SourceRunSummary,
   type StageTiming,
   type TransitionCount,
-} from "./report.ts";
-import { enabledAdapters } from "./sources/registry.ts";
-import { keptDecisions, runDbtBuild } from "./transform.ts";
+} from "./stages/report.ts";
+import { keptDecisions, runDbtBuild } from "./stages/transform.ts";
 
 export interface RunOptions {
   configPath: string;
@@ -81,7 +81,7 @@ export interface RunOptions {
   adjustConfig?: (config: Config) => Config;
   /** Run dbt in this already started session instead of a new `dbt` process (for many runs in one process). */
   dbtSession?: DbtSession;
-  /** Run dbt even when the decision inputs are the previous run's (pipeline/decision-inputs.ts). */
+  /** Run dbt even when the decision inputs are the previous run's (pipeline/history/decision-inputs.ts). */
   rebuild?: boolean;
 }
 

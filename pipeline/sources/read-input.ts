@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { isUrl } from "../config.ts";
 import { PipelineError } from "../lib/errors.ts";
+import { isUrl } from "../stages/config.ts";
 import { httpGetBytes } from "./http/client.ts";
 
 /** Reads a source input from a local path or an http(s) URL as bytes. */

@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Config } from "../config.ts";
+import type { Config } from "../stages/config.ts";
 import { debianTrackerAdapter } from "./debian_tracker/index.ts";
 import { echoCsvAdapter, notApplicableLanding } from "./echo_csv/index.ts";
 import { echoAdvisoriesLanding, echoDataAdapter } from "./echo_data/index.ts";

@@ -17,12 +17,12 @@ import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import type { AdvisoryDocument, PublishedAdvisory } from "../export.ts";
-import { type LedgerTransition, ledgerPath, parseLedgerText } from "../history.ts";
+import { type LedgerTransition, ledgerPath, parseLedgerText } from "../history/ledger.ts";
 import { compactUtc } from "../lib/clock.ts";
 import type { PipelineError as PipelineErrorType } from "../lib/errors.ts";
 import { changeLabel, table, wrap } from "../lib/text-layout.ts";
 import type { RunOutcome, RunSummaryJson } from "../run.ts";
+import type { AdvisoryDocument, PublishedAdvisory } from "../stages/export/advisory-current.ts";
 import { advisoryIdOf, type DemoStep, demoFiles, demoSubjects } from "./demo-data.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

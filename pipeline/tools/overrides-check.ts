@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse } from "csv-parse/sync";
-import { loadConfig } from "../config.ts";
-import { readRunTransitions } from "../history.ts";
+import { readRunTransitions } from "../history/ledger.ts";
 import { isClockPinned, resolveClock } from "../lib/clock.ts";
 import { withDatabase } from "../lib/db.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
@@ -12,6 +11,7 @@ import { runPipeline } from "../run.ts";
 import { parseNotApplicableCsv } from "../sources/echo_csv/index.ts";
 import { parseEchoData } from "../sources/echo_data/index.ts";
 import { decodeUtf8, readInput } from "../sources/read-input.ts";
+import { loadConfig } from "../stages/config.ts";
 
 const usage = `Usage: npm run overrides:check -- [options]
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type LedgerFile, readLedger } from "../../pipeline/history.ts";
+import { type LedgerFile, readLedger } from "../../pipeline/history/ledger.ts";
 import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   type BrowserSession,

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { initDatabase } from "../../pipeline/init.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
+import { initDatabase } from "../../pipeline/stages/init.ts";
 import { createWorkspace, repoRoot, type Workspace } from "../helpers/workspace.ts";
 
 const projectDir = join(repoRoot, "dbt_project");

@@ -4,13 +4,13 @@ import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { loadConfig, parseConfig } from "../../pipeline/config.ts";
-import { type IngestedSource, ingestSources } from "../../pipeline/ingest.ts";
 import { type Database, openDatabase, withDatabase } from "../../pipeline/lib/db.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { type RunSummaryJson, runPipeline } from "../../pipeline/run.ts";
 import { enabledAdapters } from "../../pipeline/sources/registry.ts";
 import type { Rejection } from "../../pipeline/sources/types.ts";
+import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
+import { type IngestedSource, ingestSources } from "../../pipeline/stages/ingest.ts";
 import { fileGenerators, type ZipEntrySpec, zipGenerators } from "../corpus/generators.ts";
 import {
   type AdvisoryCurrent,

@@ -1,7 +1,7 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readLedger } from "../../pipeline/history.ts";
+import { readLedger } from "../../pipeline/history/ledger.ts";
 import {
   type DatabaseState,
   periodProblems,

@@ -13,7 +13,7 @@ import {
 
 /**
  * A run whose decision inputs are those of the run before it keeps that run's decisions and leaves dbt out
- * (pipeline/decision-inputs.ts). What it publishes must be what a full dbt build would have published, and
+ * (pipeline/history/decision-inputs.ts). What it publishes must be what a full dbt build would have published, and
  * any change to the data, the fetches, the history files or the published file must bring dbt back.
  */
 const trackerFixture = join(repoRoot, "test/fixtures/sample/upstream/debian_tracker.json");

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../pipeline/config.ts";
 import { readZipEntries } from "../../pipeline/sources/osv/zip.ts";
 import { enabledAdapters } from "../../pipeline/sources/registry.ts";
 import type { FetchItem } from "../../pipeline/sources/types.ts";
 import type { UpstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { loadConfig } from "../../pipeline/stages/config.ts";
 import { generateDataset, type Manifest } from "../../pipeline/tools/generate/index.ts";
 import { buildModel, isVendorCve, OtherCve } from "../../pipeline/tools/generate/model.ts";
 import {

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig } from "../../pipeline/config.ts";
-import { initDatabase } from "../../pipeline/init.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
-import { type CheckResult, evaluatePublishGuard, runQualityChecks } from "../../pipeline/quality.ts";
-import type { SourceRunSummary } from "../../pipeline/report.ts";
+import { parseConfig } from "../../pipeline/stages/config.ts";
+import { initDatabase } from "../../pipeline/stages/init.ts";
+import { type CheckResult, evaluatePublishGuard, runQualityChecks } from "../../pipeline/stages/quality.ts";
+import type { SourceRunSummary } from "../../pipeline/stages/report.ts";
 
 /**
  * Every quality check against a small database shaped like the one dbt leaves behind: clean, none fires;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readLedger } from "../../pipeline/history.ts";
+import { readLedger } from "../../pipeline/history/ledger.ts";
 import type { AdvisoryDetail, AdvisoryIndex } from "../../site/src/lib/advisories.ts";
 import { allShards, shardOf } from "../../site/src/lib/shards.ts";
 import {

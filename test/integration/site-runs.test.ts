@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type LedgerTransition, readLedger, readRunSummaries } from "../../pipeline/history.ts";
+import { type LedgerTransition, readLedger, readRunSummaries } from "../../pipeline/history/ledger.ts";
 import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   createWorkspace,

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../pipeline/config.ts";
+import { loadConfig } from "../../pipeline/stages/config.ts";
 import { defaultConfigPath } from "../../pipeline/tools/scheduled.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../../pipeline/config.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
+import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const CONFIG_PATH = "/srv/echo/conf/config.yaml";

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { projectDigest, publishedFileDigest } from "../../pipeline/decision-inputs.ts";
+import { projectDigest, publishedFileDigest } from "../../pipeline/history/decision-inputs.ts";
 
 describe("the dbt project's digest (a changed project means dbt must run)", () => {
   let project: string;

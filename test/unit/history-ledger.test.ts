@@ -14,7 +14,7 @@ import {
   restoreLedger,
   serialiseLedger,
   writeRunLedger,
-} from "../../pipeline/history.ts";
+} from "../../pipeline/history/ledger.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRunTransitions } from "../../pipeline/history.ts";
+import { readRunTransitions } from "../../pipeline/history/ledger.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
-import { streamVexRows } from "../../pipeline/openvex.ts";
+import { streamVexRows } from "../../pipeline/stages/export/openvex.ts";
 
 /**
  * The ledger's transitions and the OpenVEX statements' fields come out of DuckDB as one JSON text per row

@@ -16,7 +16,7 @@ import {
   serialiseOpenVex,
   type VexAdvisory,
   type VexDecision,
-} from "../../pipeline/openvex.ts";
+} from "../../pipeline/stages/export/openvex.ts";
 import {
   createWorkspace,
   repoRoot,

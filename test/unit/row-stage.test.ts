@@ -2,12 +2,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { IngestedSource } from "../../pipeline/ingest.ts";
-import { initDatabase } from "../../pipeline/init.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import { canonicalJson, sha256 } from "../../pipeline/lib/hash.ts";
-import { loadSources, RowStage } from "../../pipeline/load.ts";
 import { defineAdapter, type LandingValue } from "../../pipeline/sources/types.ts";
+import type { IngestedSource } from "../../pipeline/stages/ingest.ts";
+import { initDatabase } from "../../pipeline/stages/init.ts";
+import { loadSources, RowStage } from "../../pipeline/stages/load.ts";
 
 // A landing table of its own, so an INTEGER column is covered too (the real tables are all VARCHAR today).
 const adapter = defineAdapter<LandingValue[]>({

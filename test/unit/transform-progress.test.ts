@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countFinishedNodes } from "../../pipeline/transform.ts";
+import { countFinishedNodes } from "../../pipeline/stages/transform.ts";
 
 describe("dbt progress counting", () => {
   it("counts one finished node per result event in dbt's JSON log, whatever the node kind", () => {

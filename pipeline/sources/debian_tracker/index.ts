@@ -1,4 +1,4 @@
-import type { Config } from "../../config.ts";
+import type { Config } from "../../stages/config.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
 import { readSnapshotFile, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";

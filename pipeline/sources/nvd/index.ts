@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Config } from "../../config.ts";
 import { errorMessage, PipelineError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
+import type { Config } from "../../stages/config.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import { decodeUtf8 } from "../read-input.ts";

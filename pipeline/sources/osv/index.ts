@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Config } from "../../config.ts";
 import { PipelineError } from "../../lib/errors.ts";
+import type { Config } from "../../stages/config.ts";
 import { type HttpClient, HttpError } from "../http/client.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";

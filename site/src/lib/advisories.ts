@@ -5,9 +5,12 @@
 // files until their shard's page is written. Nothing here decides anything.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { AdvisoryDocument, PublishedAdvisory } from "../../../pipeline/export.ts";
+import { wholeFileLimitBytes } from "../../../pipeline/history/published-evidence.ts";
 import { ListedLayoutError, readListedItems } from "../../../pipeline/lib/listed-document.ts";
-import { wholeFileLimitBytes } from "../../../pipeline/published-evidence.ts";
+import type {
+  AdvisoryDocument,
+  PublishedAdvisory,
+} from "../../../pipeline/stages/export/advisory-current.ts";
 import { type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";

@@ -5,8 +5,8 @@ import type { RunSummaryJson } from "../../../pipeline/run.ts";
 
 export const outputDir = resolve(process.env.ECHO_OUTPUT_DIR ?? "output");
 
-export type { StateCount } from "../../../pipeline/export.ts";
-export type { RuleCount } from "../../../pipeline/report.ts";
+export type { StateCount } from "../../../pipeline/stages/export/advisory-current.ts";
+export type { RuleCount } from "../../../pipeline/stages/report.ts";
 
 /** run_summary.json, typed as the report stage writes it. */
 export type RunSummary = RunSummaryJson;

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
-import { readRunSummaries } from "../../../pipeline/history.ts";
+import { readRunSummaries } from "../../../pipeline/history/ledger.ts";
 import { historyDir, type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
 import { groupListLimit, type TransitionGroup, TransitionGrouper } from "./transition-groups.ts";

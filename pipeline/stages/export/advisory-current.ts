@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import type { Database } from "./lib/db.ts";
-import { ListedDocument } from "./lib/listed-document.ts";
+import type { Database } from "../../lib/db.ts";
+import { ListedDocument } from "../../lib/listed-document.ts";
 
 /** One advisory as published in advisory_current.json. Field order here is the order in the file. */
 export interface PublishedAdvisory {

@@ -2,10 +2,10 @@ import { readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
+import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
+import { PipelineError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
 import type { Config } from "./config.ts";
-import type { DbtInvocation, DbtOutputListener, DbtSession } from "./lib/dbt-session.ts";
-import { PipelineError } from "./lib/errors.ts";
-import { log } from "./lib/log.ts";
 
 const runResultsSchema = z.object({
   elapsed_time: z.number(),
@@ -36,7 +36,7 @@ export interface TransformResult {
   reusedDecisionsOf: string | null;
 }
 
-/** The transform of a run that keeps the previous run's decisions (pipeline/decision-inputs.ts). */
+/** The transform of a run that keeps the previous run's decisions (pipeline/history/decision-inputs.ts). */
 export function keptDecisions(runId: string): TransformResult {
   return { elapsedSeconds: 0, nodes: [], warnings: [], reusedDecisionsOf: runId };
 }

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { historyUrl, type StateCount } from "./export.ts";
-import { compactUtc } from "./lib/clock.ts";
+import { compactUtc } from "../lib/clock.ts";
+import type { SourceHealth, SourceStatus } from "../sources/types.ts";
+import { historyUrl, type StateCount } from "./export/advisory-current.ts";
 import type { CheckResult, PublishDecision } from "./quality.ts";
-import type { SourceHealth, SourceStatus } from "./sources/types.ts";
 
 export interface StageTiming {
   stage: string;

@@ -1,10 +1,10 @@
 import { createHash, type Hash } from "node:crypto";
 import { type DuckDBAppender, DuckDBTimestampTZValue } from "@duckdb/node-api";
+import { pauseHereForCrashTest } from "../lib/crash-test-pause.ts";
+import type { Database } from "../lib/db.ts";
+import { sha256 } from "../lib/hash.ts";
+import type { LandingValue, SourceAdapter, SourceStatus } from "../sources/types.ts";
 import type { IngestedSource } from "./ingest.ts";
-import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
-import type { Database } from "./lib/db.ts";
-import { sha256 } from "./lib/hash.ts";
-import type { LandingValue, SourceAdapter, SourceStatus } from "./sources/types.ts";
 
 export interface LoadedSource {
   source: string;

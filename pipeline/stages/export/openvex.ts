@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import type { PublishedAdvisory } from "./export.ts";
-import type { Database } from "./lib/db.ts";
-import { PipelineError } from "./lib/errors.ts";
-import type { StagedRelease } from "./lib/files.ts";
-import { canonicalJson } from "./lib/hash.ts";
-import { ListedDocument } from "./lib/listed-document.ts";
+import type { Database } from "../../lib/db.ts";
+import { PipelineError } from "../../lib/errors.ts";
+import type { StagedRelease } from "../../lib/files.ts";
+import { canonicalJson } from "../../lib/hash.ts";
+import { ListedDocument } from "../../lib/listed-document.ts";
+import type { PublishedAdvisory } from "./advisory-current.ts";
 
 /**
  * output/openvex.json: every advisory as one OpenVEX v0.2.0 statement

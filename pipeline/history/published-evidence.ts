@@ -1,10 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
-import { advisoryCurrentPath } from "./export.ts";
-import type { Database } from "./lib/db.ts";
-import { PipelineError } from "./lib/errors.ts";
-import { parseOwnJsonFile } from "./lib/json-file.ts";
-import { ListedLayoutError, readListedItems } from "./lib/listed-document.ts";
+import type { Database } from "../lib/db.ts";
+import { PipelineError } from "../lib/errors.ts";
+import { parseOwnJsonFile } from "../lib/json-file.ts";
+import { ListedLayoutError, readListedItems } from "../lib/listed-document.ts";
+import { advisoryCurrentPath } from "../stages/export/advisory-current.ts";
 
 /**
  * The evidence of the previously published advisory_current.json, kept between runs with the history (the

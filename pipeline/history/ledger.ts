@@ -3,12 +3,12 @@ import { createReadStream } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { compactUtc } from "./lib/clock.ts";
-import type { Database } from "./lib/db.ts";
-import { PipelineError } from "./lib/errors.ts";
-import { writeFileAtomic } from "./lib/files.ts";
-import { parseOwnJsonFile } from "./lib/json-file.ts";
-import type { RunSummaryJson } from "./run.ts";
+import { compactUtc } from "../lib/clock.ts";
+import type { Database } from "../lib/db.ts";
+import { PipelineError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/files.ts";
+import { parseOwnJsonFile } from "../lib/json-file.ts";
+import type { RunSummaryJson } from "../run.ts";
 
 /**
  * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),

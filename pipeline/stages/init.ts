@@ -1,8 +1,8 @@
-import { createDecisionInputsTable } from "./decision-inputs.ts";
-import { createHistoryTables } from "./history.ts";
-import type { Database } from "./lib/db.ts";
-import { createPublishedEvidenceTable } from "./published-evidence.ts";
-import { landingTables } from "./sources/registry.ts";
+import { createDecisionInputsTable } from "../history/decision-inputs.ts";
+import { createHistoryTables } from "../history/ledger.ts";
+import { createPublishedEvidenceTable } from "../history/published-evidence.ts";
+import type { Database } from "../lib/db.ts";
+import { landingTables } from "../sources/registry.ts";
 
 /**
  * Creates what the pipeline writes before dbt runs: the run ledger (`meta`) and the landing tables

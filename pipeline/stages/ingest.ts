@@ -1,8 +1,8 @@
-import type { Database } from "./lib/db.ts";
-import { errorMessage } from "./lib/errors.ts";
-import { log } from "./lib/log.ts";
+import type { Database } from "../lib/db.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import type { FetchContext, Rejection, SourceAdapter, SourceHealth } from "../sources/types.ts";
 import { RowStage, type StagedRows } from "./load.ts";
-import type { FetchContext, Rejection, SourceAdapter, SourceHealth } from "./sources/types.ts";
 
 export interface IngestedSource {
   // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { PipelineError } from "./lib/errors.ts";
+import { PipelineError } from "../lib/errors.ts";
 
 /**
  * A local path (resolved against the config file) or an http(s) URL (kept as is). Control characters
@@ -92,7 +92,7 @@ const httpSettings = z
   })
   .strict();
 
-/** Every quality check the quality stage runs (pipeline/quality.ts), by id. */
+/** Every quality check the quality stage runs (pipeline/stages/quality.ts), by id. */
 export const qualityCheckIds = [
   "advisory_fields_complete",
   "advisory_ids_unique",

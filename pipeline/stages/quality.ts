@@ -1,5 +1,5 @@
+import type { Database } from "../lib/db.ts";
 import type { Config, QualityCheckId } from "./config.ts";
-import type { Database } from "./lib/db.ts";
 import type { SourceRunSummary } from "./report.ts";
 
 export type Severity = "error" | "warn";
@@ -20,7 +20,7 @@ export interface QualityContext {
   config: Config;
   /** Per-source health of this run, with the age of the data in use. */
   sources: readonly SourceRunSummary[];
-  /** dbt did not run: the decisions are this earlier run's (pipeline/decision-inputs.ts). */
+  /** dbt did not run: the decisions are this earlier run's (pipeline/history/decision-inputs.ts). */
   decisionsReusedFrom?: string | null;
 }
 
