@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { compactUtc } from "./lib/clock.ts";
+import { runIdOf } from "./formats/run-id.ts";
 import { Database } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { changeLabel, table, wrap } from "./lib/text-layout.ts";
@@ -463,7 +463,7 @@ function normaliseRunId(value: string): string {
   const trimmed = value.trim();
   if (runIdPattern.test(trimmed)) return trimmed;
   const parsed = /^\d{4}-\d{2}-\d{2}T/.test(trimmed) ? new Date(trimmed) : new Date(Number.NaN);
-  if (!Number.isNaN(parsed.getTime())) return compactUtc(parsed);
+  if (!Number.isNaN(parsed.getTime())) return runIdOf(parsed);
   throw new PipelineError(`'${value}' is not a run id`, {
     hint: "run ids look like 20260301T060000Z; list them with: npm run pipeline -- history",
     exitCode: 2,

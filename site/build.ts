@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { completeInterruptedPublish } from "../pipeline/lib/files.ts";
+import { completeInterruptedPublish } from "../pipeline/formats/release-journal.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Paths the pages read are fixed now, before the working directory changes.

@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { advisoryCurrentPath } from "../formats/advisory-current.ts";
 import type { Database } from "../lib/db.ts";
 import { PipelineError } from "../lib/errors.ts";
-import { advisoryCurrentPath } from "../stages/export/advisory-current.ts";
 
 /**
  * Everything dbt decides from, as digests, so a run can tell that its decisions would be those of the run

@@ -1,61 +1,21 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { z } from "zod";
-import { compactUtc } from "../lib/clock.ts";
+import { readFile, rm } from "node:fs/promises";
+import {
+  type LedgerTransition,
+  ledgerPath,
+  listLedgerFiles,
+  parseLedgerText,
+  serialiseLedger,
+  streamedLedgerChunks,
+} from "../formats/ledger.ts";
 import type { Database } from "../lib/db.ts";
-import { PipelineError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/files.ts";
-import { parseOwnJsonFile } from "../lib/json-file.ts";
-import type { RunSummaryJson } from "../run.ts";
 
 /**
- * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),
- * one JSON object per line, one file per run that changed something (`transitions/<run id>.jsonl`). The
- * database is a cache that may be lost (CI machines are ephemeral); these files are the history. They only
- * grow: a run adds at most one new file and never rewrites an older one, so they diff and merge well in git.
+ * The decision ledger in the database: history.advisory_transitions holds what the ledger files
+ * (formats/ledger.ts) hold, restored from them at the start of every run, since the database is a cache that
+ * may be lost and the files are the history.
  */
-export const transitionsDirName = "transitions";
-
-const runIdPattern = /^\d{8}T\d{6}Z$/;
-const fileNamePattern = /^(\d{8}T\d{6}Z)\.jsonl$/;
-
-const nullableText = z.string().min(1).nullable();
-
-export const ledgerTransition = z
-  .object({
-    run_id: z.string().regex(runIdPattern, "must be a run id such as 20260131T070000Z"),
-    as_of: z.iso.datetime({ offset: true }),
-    advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
-    from_state: nullableText,
-    to_state: nullableText,
-    state_type: z.enum(["final", "non_final"]).nullable(),
-    rule_id: nullableText,
-    reason_code: nullableText,
-    fixed_version: nullableText,
-    unaffected_from_version: nullableText,
-    confidence: z.number().min(0).max(1).nullable(),
-    deciding_source: nullableText,
-    evidence: z
-      .object({
-        signal: nullableText,
-        version: nullableText,
-        reason: nullableText,
-        release: nullableText,
-        record: nullableText,
-        date: z.iso.datetime({ offset: true }).nullable(),
-        fetched_at: z.iso.datetime({ offset: true }).nullable(),
-        stale: z.boolean(),
-      })
-      .strict()
-      .nullable(),
-    contributing_sources: z.array(z.string()),
-    dissenting_sources: z.array(z.string()),
-  })
-  .strict();
-export type LedgerTransition = z.infer<typeof ledgerTransition>;
-
 /** Columns of history.advisory_transitions, in table order; evidence is flattened, lists kept as lists. */
 const tableColumns = [
   ["run_id", "varchar not null"],
@@ -106,10 +66,6 @@ export interface LedgerFile {
   /** SHA-256 of the file's bytes: a later run tells from it that the history is as this run left it. */
   sha256: string;
   transitions: LedgerTransition[];
-}
-
-export function ledgerPath(historyDir: string, runId: string): string {
-  return join(historyDir, transitionsDirName, `${runId}.jsonl`);
 }
 
 /**
@@ -178,147 +134,6 @@ async function readLedgerFiles(
     });
   }
   return files;
-}
-
-/**
- * The ledger files, oldest run first, without reading them. A file not named as the pipeline names them
- * stops the reader: it would be history nobody can place.
- */
-export async function listLedgerFiles(historyDir: string): Promise<{ runId: string; path: string }[]> {
-  const directory = join(historyDir, transitionsDirName);
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the history directory: ${(error as Error).message}`, {
-      location: { file: directory },
-    });
-  }
-  const files: { runId: string; path: string }[] = [];
-  for (const name of names.sort()) {
-    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
-    const match = fileNamePattern.exec(name);
-    const path = join(directory, name);
-    if (!match) {
-      throw new PipelineError("unexpected file in the history directory", {
-        location: { file: path },
-        hint: "history files are named <run id>.jsonl, e.g. 20260131T070000Z.jsonl; move other files elsewhere",
-        exitCode: 2,
-      });
-    }
-    files.push({ runId: match[1] as string, path });
-  }
-  return files;
-}
-
-/**
- * A ledger file's transitions. Given as bytes it is split into lines before any decoding: a first run at 25×
- * the vendor's data writes a million lines, more text than one JavaScript string can hold.
- */
-export function parseLedgerText(text: string | Buffer, path: string, runId: string): LedgerTransition[] {
-  const lines = typeof text === "string" ? text.split("\n") : splitLines(text);
-  if (lines.at(-1) === "") lines.pop();
-  else if (lines.length > 0) throw truncatedLedger(path, lines.length);
-  const checker = new LedgerLineChecker(path, runId);
-  return lines.map((line, index) => checker.check(line, index + 1));
-}
-
-/**
- * A ledger file's transitions, read a chunk at a time and checked as parseLedgerText checks them, for a
- * reader that needs each transition once (the site): a million of them never sit in memory together.
- */
-export async function* readLedgerFileTransitions(
-  path: string,
-  runId: string,
-): AsyncGenerator<LedgerTransition> {
-  const checker = new LedgerLineChecker(path, runId);
-  let pending: Buffer = Buffer.alloc(0);
-  let lineNumber = 0;
-  for await (const chunk of createReadStream(path)) {
-    const bytes = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
-    let start = 0;
-    for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
-      lineNumber += 1;
-      yield checker.check(bytes.toString("utf8", start, end), lineNumber);
-      start = end + 1;
-    }
-    pending = bytes.subarray(start);
-  }
-  if (pending.length > 0) throw truncatedLedger(path, lineNumber + 1);
-}
-
-function truncatedLedger(path: string, line: number): PipelineError {
-  return new PipelineError("the last line has no line end: the file looks truncated", {
-    location: { file: path, line },
-    exitCode: 2,
-  });
-}
-
-/** Checks a ledger file's lines in order: each a valid transition of the file's run, no advisory twice. */
-class LedgerLineChecker {
-  private readonly seen = new Set<string>();
-  private checkedAsOf: string | undefined;
-  private readonly path: string;
-  private readonly runId: string;
-
-  constructor(path: string, runId: string) {
-    this.path = path;
-    this.runId = runId;
-  }
-
-  check(line: string, lineNumber: number): LedgerTransition {
-    const location = { file: this.path, line: lineNumber };
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new PipelineError(`not a JSON object: ${(error as Error).message}`, { location, exitCode: 2 });
-    }
-    const parsed = ledgerTransition.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new PipelineError(issue?.message ?? "invalid transition", {
-        location: { ...location, key: issue?.path.join(".") || "(line)" },
-        exitCode: 2,
-      });
-    }
-    const transition = parsed.data;
-    if (transition.run_id !== this.runId) {
-      throw new PipelineError(`run_id ${transition.run_id} does not match the file's run ${this.runId}`, {
-        location: { ...location, key: "run_id" },
-        exitCode: 2,
-      });
-    }
-    // Every line of a run has the same as_of: checked once, not a million times.
-    if (transition.as_of !== this.checkedAsOf && compactUtc(new Date(transition.as_of)) !== this.runId) {
-      throw new PipelineError(`as_of ${transition.as_of} is not the time of run ${this.runId}`, {
-        location: { ...location, key: "as_of" },
-        exitCode: 2,
-      });
-    }
-    if (this.seen.has(transition.advisory_id)) {
-      throw new PipelineError(`advisory ${transition.advisory_id} appears twice in one run`, {
-        location: { ...location, key: "advisory_id" },
-        exitCode: 2,
-      });
-    }
-    this.seen.add(transition.advisory_id);
-    this.checkedAsOf = transition.as_of;
-    return transition;
-  }
-}
-
-/** The bytes' lines as text, split at each "\n" (the last one empty when the bytes end with one). */
-function splitLines(bytes: Buffer): string[] {
-  const lines: string[] = [];
-  let start = 0;
-  for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
-    lines.push(bytes.toString("utf8", start, end));
-    start = end + 1;
-  }
-  lines.push(bytes.toString("utf8", start));
-  return lines;
 }
 
 /** The latest run the ledger knows, so that a run never decides "before" history it would contradict. */
@@ -515,21 +330,6 @@ function toLedgerTransition(row: TransitionRow): LedgerTransition {
   };
 }
 
-/** Canonical text of one run's file: one transition per line, keys in schema order, sorted by advisory. */
-export function serialiseLedger(transitions: readonly LedgerTransition[]): string {
-  return [...ledgerChunks(transitions)].join("");
-}
-
-/** The ledger's lines, a thousand at a time: a first run's million transitions pass V8's longest string. */
-function* ledgerChunks(transitions: readonly LedgerTransition[]): Generator<string> {
-  for (let start = 0; start < transitions.length; start += 1000) {
-    let chunk = "";
-    for (const transition of transitions.slice(start, start + 1000))
-      chunk += `${JSON.stringify(ledgerTransition.parse(transition))}\n`;
-    yield chunk;
-  }
-}
-
 /**
  * This run's ledger file as one file of the run's release: its content, or `null` (remove it) when the run
  * changed nothing, so a re-run of the same run (same clock) replaces what the earlier attempt wrote.
@@ -544,12 +344,6 @@ export function runLedgerFile(
     path: ledgerPath(historyDir, runId),
     content: transitionCount === 0 ? null : streamedLedgerChunks(transitions),
   };
-}
-
-async function* streamedLedgerChunks(
-  transitions: AsyncIterable<readonly LedgerTransition[]>,
-): AsyncGenerator<string> {
-  for await (const chunk of transitions) yield* ledgerChunks(chunk);
 }
 
 /**
@@ -568,90 +362,4 @@ export async function writeRunLedger(
   }
   await writeFileAtomic(path, serialiseLedger(transitions));
   return path;
-}
-
-/**
- * Per-run summaries: every run that is not a dry run (published or blocked) keeps a copy of its
- * run_summary.json as `runs/<run id>.json`, so the site can show every run and not only the latest. A re-run of
- * the same run (same clock) replaces its file; no other run touches it.
- */
-export const runSummariesDirName = "runs";
-
-const summaryFileNamePattern = /^(\d{8}T\d{6}Z)\.json$/;
-
-/** The few fields every reader relies on; the rest is passed through as written (see RunSummaryJson). */
-const runSummaryShape = z.looseObject({
-  run_id: z.string().regex(runIdPattern, "must be a run id such as 20260131T070000Z"),
-  status: z.string().min(1),
-  as_of: z.iso.datetime({ offset: true }),
-  advisory_count: z.number().int().min(0),
-  state_distribution: z.array(
-    z.looseObject({ state: z.string(), state_type: z.string(), count: z.number().int().min(0) }),
-  ),
-  transitions: z.array(
-    z.looseObject({ from: z.string().nullable(), to: z.string().nullable(), count: z.number().int().min(0) }),
-  ),
-  checks: z.array(
-    z.looseObject({
-      check_id: z.string(),
-      severity: z.string(),
-      passed: z.boolean(),
-      failing_count: z.number().int().min(0),
-      examples: z.array(z.string()),
-    }),
-  ),
-});
-
-export interface RunSummaryFile {
-  runId: string;
-  path: string;
-  summary: RunSummaryJson;
-}
-
-export function runSummaryPath(historyDir: string, runId: string): string {
-  return join(historyDir, runSummariesDirName, `${runId}.json`);
-}
-
-/**
- * Reads every per-run summary, oldest run first. A file that is not a run summary stops the reader with its
- * name (and the key at fault): a page built from half-read history would misstate what happened.
- */
-export async function readRunSummaries(historyDir: string): Promise<RunSummaryFile[]> {
-  const directory = join(historyDir, runSummariesDirName);
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the run summaries directory: ${(error as Error).message}`, {
-      location: { file: directory },
-    });
-  }
-  const files: RunSummaryFile[] = [];
-  for (const name of names.sort()) {
-    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
-    const match = summaryFileNamePattern.exec(name);
-    const path = join(directory, name);
-    if (!match) {
-      throw new PipelineError("unexpected file in the run summaries directory", {
-        location: { file: path },
-        hint: "run summaries are named <run id>.json, e.g. 20260131T070000Z.json; move other files elsewhere",
-        exitCode: 2,
-      });
-    }
-    const runId = match[1] as string;
-    files.push({ runId, path, summary: parseRunSummaryText(await readFile(path, "utf8"), path, runId) });
-  }
-  return files;
-}
-
-export function parseRunSummaryText(text: string, path: string, runId: string): RunSummaryJson {
-  const summary = parseOwnJsonFile(text, path, runSummaryShape, "not a run summary");
-  if (summary.run_id !== runId) {
-    throw new PipelineError(`run_id ${summary.run_id} does not match the file's run ${runId}`, {
-      location: { file: path, key: "run_id" },
-      exitCode: 2,
-    });
-  }
-  return summary as unknown as RunSummaryJson;
 }

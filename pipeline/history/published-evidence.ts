@@ -1,10 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
+import { advisoryCurrentPath } from "../formats/advisory-current.ts";
+import { ListedLayoutError, readListedItems, wholeFileLimitBytes } from "../formats/listed-document.ts";
 import type { Database } from "../lib/db.ts";
 import { PipelineError } from "../lib/errors.ts";
 import { parseOwnJsonFile } from "../lib/json-file.ts";
-import { ListedLayoutError, readListedItems } from "../lib/listed-document.ts";
-import { advisoryCurrentPath } from "../stages/export/advisory-current.ts";
 
 /**
  * The evidence of the previously published advisory_current.json, kept between runs with the history (the
@@ -64,9 +64,6 @@ export async function createPublishedEvidenceTable(db: Database): Promise<void> 
 }
 
 const hint = "restore the file from git (it is what the previous run published), or remove it to start over";
-
-/** Beyond this size the file is read a line at a time: V8 cannot hold one string of much more. */
-export const wholeFileLimitBytes = 256 * 1024 * 1024;
 
 /**
  * Reads the evidence of the advisory_current.json published in outputDir, a chunk at a time; none when there

@@ -31,11 +31,3 @@ export function resolveClock(asOf: string | undefined, env: NodeJS.ProcessEnv = 
 export function isClockPinned(asOf: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
   return asOf !== undefined || (env.SOURCE_DATE_EPOCH !== undefined && env.SOURCE_DATE_EPOCH !== "");
 }
-
-/** 2026-01-31T07:05:00.000Z → 20260131T070500Z: sortable and safe in file names. */
-export function compactUtc(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-}

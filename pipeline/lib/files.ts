@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { PipelineError } from "./errors.ts";
+import { applyJournal, type JournalEntry, journalName } from "../formats/release-journal.ts";
 
 /**
  * Writes through a temporary file in the same directory and renames it into place, so a reader (or a
@@ -59,14 +59,6 @@ export type FileContent = string | Uint8Array | Iterable<string> | AsyncIterable
 export interface PublishedFile {
   path: string;
   content: FileContent | null;
-}
-
-const journalName = ".publish-journal.json";
-
-interface JournalEntry {
-  /** Relative to the journal's folder, so a moved workspace still recovers. */
-  path: string;
-  temporary: string | null;
 }
 
 /**
@@ -155,63 +147,4 @@ export async function publishFiles(journalDir: string, files: readonly Published
     throw error;
   }
   await release.publish();
-}
-
-/**
- * Finishes a publish a killed process left half done (its journal is still there): the renames it had not
- * made yet are made, so the folder holds the complete new set. Returns how many files it completed.
- */
-export async function completeInterruptedPublish(journalDir: string): Promise<number> {
-  const journalPath = join(journalDir, journalName);
-  let text: string;
-  try {
-    text = await readFile(journalPath, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw error;
-  }
-  const journal = parseJournal(text, journalPath);
-  return applyJournal(journalDir, journal);
-}
-
-async function applyJournal(journalDir: string, journal: readonly JournalEntry[]): Promise<number> {
-  let applied = 0;
-  for (const entry of journal) {
-    const path = resolve(journalDir, entry.path);
-    if (entry.temporary === null) {
-      await rm(path, { force: true });
-      continue;
-    }
-    try {
-      await rename(resolve(journalDir, entry.temporary), path);
-      applied += 1;
-    } catch (error) {
-      // Already renamed before the kill: nothing left to do for this file.
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-  }
-  await rm(join(journalDir, journalName), { force: true });
-  return applied;
-}
-
-function parseJournal(text: string, path: string): JournalEntry[] {
-  const problem = (what: string) =>
-    new PipelineError(`the interrupted publish's journal is unreadable: ${what}`, {
-      location: { file: path },
-      hint: "the journal is written atomically, so this is not from a crash; compare the folder with its last commit, then delete the journal",
-    });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw problem(error instanceof Error ? error.message : String(error));
-  }
-  const files = (parsed as { files?: unknown } | null)?.files;
-  if (!Array.isArray(files)) throw problem('no "files" list');
-  return files.map((entry, index) => {
-    const { path: target, temporary } = (entry ?? {}) as Record<string, unknown>;
-    if (typeof target !== "string" || !(typeof temporary === "string" || temporary === null))
-      throw problem(`files[${index}] needs a "path" and a "temporary" (a path or null)`);
-    return { path: target, temporary };
-  });
 }

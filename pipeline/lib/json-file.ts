@@ -32,3 +32,8 @@ export function parseOwnJsonFile<Schema extends z.ZodType>(
   }
   return parsed.data;
 }
+
+/** Two-space indented JSON with a trailing newline, for small documents people read. */
+export function serialiseJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,8 +1,8 @@
 import type { Database } from "../lib/db.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
+import { RowStage, type StagedRows } from "../lib/row-stage.ts";
 import type { FetchContext, Rejection, SourceAdapter, SourceHealth } from "../sources/types.ts";
-import { RowStage, type StagedRows } from "./load.ts";
 
 export interface IngestedSource {
   // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type

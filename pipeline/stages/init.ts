@@ -1,8 +1,24 @@
-import { createDecisionInputsTable } from "../history/decision-inputs.ts";
-import { createHistoryTables } from "../history/ledger.ts";
-import { createPublishedEvidenceTable } from "../history/published-evidence.ts";
-import type { Database } from "../lib/db.ts";
+import {
+  createDecisionInputsTable,
+  ledgerListing,
+  type PublishedState,
+  publishedFileDigest,
+} from "../history/decision-inputs.ts";
+import {
+  createHistoryTables,
+  latestLedgerRun,
+  readLedgerToRestore,
+  restoreLedger,
+} from "../history/ledger.ts";
+import {
+  createPublishedEvidenceTable,
+  readPublishedEvidence,
+  restorePublishedEvidence,
+} from "../history/published-evidence.ts";
+import { type Database, openDatabase } from "../lib/db.ts";
+import { log } from "../lib/log.ts";
 import { landingTables } from "../sources/registry.ts";
+import type { Config } from "./config.ts";
 
 /**
  * Creates what the pipeline writes before dbt runs: the run ledger (`meta`) and the landing tables
@@ -129,5 +145,44 @@ export async function initDatabase(db: Database): Promise<void> {
         `alter table landing.${table.name} add column if not exists ${column.name} ${column.type}`,
       );
     }
+  }
+}
+
+export interface InitialisedRun {
+  db: Database;
+  /** The latest run the ledger files know: the run's clock may not be before it. */
+  latestLedgerRun: string | undefined;
+  /** What this run starts from on disk, for telling whether its decisions can be the previous run's. */
+  startedWith: PublishedState;
+}
+
+/**
+ * Opens the run's database and makes it hold what the published files hold: the schema, the decision
+ * ledger (restored from its files, the history's truth) and the evidence last published (which keeps when
+ * each observation was first fetched, should the database be new). A damaged file stops the run here,
+ * before anything is recorded.
+ */
+export async function initialiseRun(config: Config): Promise<InitialisedRun> {
+  const db = await openDatabase(config.database, { memoryLimit: config.duckdb.memory_limit });
+  try {
+    await initDatabase(db);
+    const ledger = await readLedgerToRestore(db, config.history_dir);
+    const startedWith: PublishedState = {
+      ledger: ledgerListing(ledger.files),
+      published: await publishedFileDigest(config.output_dir),
+    };
+    const evidence = await restorePublishedEvidence(db, readPublishedEvidence(config.output_dir));
+    const restored = await restoreLedger(db, ledger);
+    log.info("history restored", {
+      files: ledger.files.length,
+      transitions_written: restored,
+      incremental: ledger.incremental,
+      dir: config.history_dir,
+      published_evidence: evidence,
+    });
+    return { db, latestLedgerRun: latestLedgerRun(ledger.files), startedWith };
+  } catch (error) {
+    db.close();
+    throw error;
   }
 }

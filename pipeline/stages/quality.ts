@@ -1,18 +1,9 @@
 import type { Database } from "../lib/db.ts";
+import { PipelineError } from "../lib/errors.ts";
+import type { CheckResult, PublishDecision, Severity, SourceRunSummary } from "../run-summary.ts";
 import type { Config, QualityCheckId } from "./config.ts";
-import type { SourceRunSummary } from "./report.ts";
-
-export type Severity = "error" | "warn";
-
-export interface CheckResult {
-  checkId: QualityCheckId;
-  severity: Severity;
-  passed: boolean;
-  failingCount: number;
-  detail: string;
-  /** A few of the failing items, for the report; ordered so the most important come first. */
-  examples: string[];
-}
+import type { IngestedSource } from "./ingest.ts";
+import type { LoadedSource } from "./load.ts";
 
 export interface QualityContext {
   runId: string;
@@ -255,17 +246,6 @@ export async function runQualityChecks(db: Database, context: QualityContext): P
   return results;
 }
 
-export interface PublishDecision {
-  publish: boolean;
-  /** Why the outputs were not replaced (empty when they were). */
-  reasons: string[];
-  /** Advisories whose state this run changes, against the advisories previously listed. */
-  stateChanges: number;
-  previouslyListed: number;
-  /** --accept-mass-change let a mass change through. */
-  massChangeAccepted: boolean;
-}
-
 /**
  * The publish guard: a run that would change the state of too many advisories at once, or whose
  * error-severity checks fail, still records everything but does not replace what is published.
@@ -305,4 +285,87 @@ export async function evaluatePublishGuard(
     }
   }
   return { publish: reasons.length === 0, reasons, stateChanges, previouslyListed, massChangeAccepted };
+}
+
+export interface QualityStageInput {
+  runId: string;
+  asOf: Date;
+  config: Config;
+  ingested: readonly IngestedSource[];
+  loaded: readonly LoadedSource[];
+  decisionsReusedFrom: string | null;
+  acceptMassChange: boolean;
+}
+
+/**
+ * Before anything is published: each source's health and the age of its data in use, the quality checks,
+ * and the publish guard's verdict. A run that looks wrong publishes nothing.
+ */
+export async function qualityStage(
+  db: Database,
+  input: QualityStageInput,
+): Promise<{ sources: SourceRunSummary[]; checks: CheckResult[]; guard: PublishDecision }> {
+  await ensurePrimarySourceUsable(db);
+  const sources = await summariseSources(db, input.config, input.ingested, input.loaded, input.asOf);
+  const context: QualityContext = {
+    runId: input.runId,
+    asOf: input.asOf,
+    config: input.config,
+    sources,
+    decisionsReusedFrom: input.decisionsReusedFrom,
+  };
+  const checks = await runQualityChecks(db, context);
+  const guard = await evaluatePublishGuard(db, context, checks, input.acceptMassChange);
+  return { sources, checks, guard };
+}
+
+/** Per-source health for the report: how the fetch went, and how old the data in use is. */
+async function summariseSources(
+  db: Database,
+  config: Config,
+  ingested: readonly IngestedSource[],
+  loaded: readonly LoadedSource[],
+  asOf: Date,
+): Promise<SourceRunSummary[]> {
+  const selected = await db.all<{ source: string; is_stale: boolean; snapshot_fetched_at: string }>(
+    "select source, is_stale, snapshot_fetched_at::varchar as snapshot_fetched_at from intermediate.int_source_snapshots_selected",
+  );
+  const bySource = new Map(selected.map((row) => [row.source, row]));
+  return ingested.map((source, index) => {
+    const name = source.adapter.name;
+    const inUse = bySource.get(name);
+    const lastGoodFetchAt = inUse ? new Date(inUse.snapshot_fetched_at).toISOString() : null;
+    const maxAgeHours = (config.sources as Record<string, { max_age_hours?: number } | undefined>)[name]
+      ?.max_age_hours;
+    const tooOld =
+      lastGoodFetchAt !== null &&
+      maxAgeHours !== undefined &&
+      asOf.getTime() - new Date(lastGoodFetchAt).getTime() > maxAgeHours * 3_600_000;
+    const stale = source.health.status === "failed" ? lastGoodFetchAt !== null : tooOld;
+    return {
+      source: name,
+      health: source.health,
+      status: stale ? "stale" : source.health.status,
+      snapshotHash: loaded[index]?.snapshotHash ?? null,
+      newSnapshot: loaded[index]?.newSnapshot ?? false,
+      newObservations: loaded[index]?.newObservations ?? 0,
+      unchanged: source.unchanged,
+      lastGoodFetchAt,
+      maxAgeHours: maxAgeHours ?? null,
+      tooOld,
+    };
+  });
+}
+
+/** Without any good data.json the mart is empty; publishing it would erase every advisory. */
+async function ensurePrimarySourceUsable(db: Database): Promise<void> {
+  const selected = await db.one(
+    "select 1 as usable from intermediate.int_source_snapshots_selected where source = 'echo_data'",
+  );
+  if (!selected) {
+    throw new PipelineError(
+      "no usable data.json: the echo_data source failed and no earlier run loaded it; the published outputs were left as they were",
+      { hint: "fix the echo_data location or file named in the error above and run again" },
+    );
+  }
 }

@@ -1,101 +1,109 @@
 import { join } from "node:path";
-import { compactUtc } from "../lib/clock.ts";
-import type { SourceHealth, SourceStatus } from "../sources/types.ts";
-import { historyUrl, type StateCount } from "./export/advisory-current.ts";
-import type { CheckResult, PublishDecision } from "./quality.ts";
+import { historyUrl } from "../formats/advisory-current.ts";
+import { runReportPath } from "../formats/run-report.ts";
+import type { TransitionCount } from "../formats/run-summary.ts";
+import { type RuleCount, runSummaryFileName, runSummaryPath } from "../formats/run-summary.ts";
+import type { Database } from "../lib/db.ts";
+import type { StagedRelease } from "../lib/files.ts";
+import { serialiseJson } from "../lib/json-file.ts";
+import {
+  type CheckResult,
+  type PublishDecision,
+  type RejectedRecordSummary,
+  type RunStatus,
+  type RunSummary,
+  type SourceRunSummary,
+  type StageTiming,
+  toSummaryJson,
+} from "../run-summary.ts";
+import type { Config } from "./config.ts";
+import { readStateDistribution } from "./export/advisory-current.ts";
+import type { TransformResult } from "./transform.ts";
 
-export interface StageTiming {
-  stage: string;
-  durationMs: number;
-}
-
-export interface SourceRunSummary {
-  source: string;
-  health: SourceHealth;
-  /** ok / degraded / failed as fetched, or stale: its data in use is older than the source's maximum age
-   * or comes from an earlier run because this one failed. */
-  status: SourceStatus | "stale";
-  snapshotHash: string | null;
-  newSnapshot: boolean;
-  newObservations: number;
-  unchanged: boolean;
-  /** When the data in use was fetched; null when the source never delivered. */
-  lastGoodFetchAt: string | null;
-  /** The source's max_age_hours, when it has one. */
-  maxAgeHours: number | null;
-  /** The data in use is older than maxAgeHours. */
-  tooOld: boolean;
-}
-
-export interface RejectedRecordSummary {
-  source: string;
-  file: string | null;
-  line: number | null;
-  key: string | null;
-  reason: string;
-}
-
-export interface RuleCount {
-  priority: number;
-  rule_id: string;
-  state: string;
-  reason_code: string;
-  advisory_count: number;
-}
-
-export interface TransitionCount {
-  from: string | null;
-  to: string | null;
-  count: number;
-}
-
-/** succeeded: published; blocked: the publish guard kept the outputs; dry_run: nothing was to be published. */
-export type RunStatus = "succeeded" | "blocked" | "dry_run";
-
-export interface RunSummary {
+export interface ReportStageInput {
+  config: Config;
   runId: string;
-  startedAt: Date;
-  /** When the report was assembled: the end of the run but for writing it. */
-  finishedAt: Date;
   asOf: Date;
-  configPath: string;
+  startedAt: Date;
+  clockPinned: boolean;
   status: RunStatus;
   exitCode: number;
-  publish: PublishDecision;
-  /** Pinned clock: wall-clock figures are left out so that the report is reproducible. */
-  clockPinned: boolean;
-  /** The site's public address (config site.public_url), for links to advisories. */
-  publicUrl?: string;
+  guard: PublishDecision;
   advisoryCount: number;
-  /** Decision changes this run recorded in the history (new advisories count as from = null). */
   transitions: TransitionCount[];
-  stages: StageTiming[];
-  stateDistribution: StateCount[];
-  rules: RuleCount[];
+  /** The stages so far; the report's own ends up in the run record, not in the report. */
+  stageTimings: StageTiming[];
   sources: SourceRunSummary[];
-  rejected: RejectedRecordSummary[];
-  rejectedTotal: number;
   checks: CheckResult[];
-  dbt: {
-    elapsedSeconds: number;
-    models: number;
-    tests: number;
-    unitTests: number;
-    seeds: number;
-    warnings: number;
-    /** dbt did not run: this run's decision inputs were those of this earlier run, whose decisions stand. */
-    reusedDecisionsOf: string | null;
-    /** Every model's build time in this run, slowest first, from dbt's run_results.json. */
-    modelTimings: { model: string; seconds: number }[];
+  rejectedTotal: number;
+  transform: TransformResult;
+}
+
+/**
+ * Assembles the run's summary, stages the report and the summary (the latest and the run's own copy in the
+ * history), and publishes the release in one step. A dry run publishes nothing; a blocked run publishes only
+ * its report and summary, which say why.
+ */
+export async function reportStage(
+  db: Database,
+  release: StagedRelease,
+  input: ReportStageInput,
+): Promise<RunSummary> {
+  const { config, runId, transform } = input;
+  const rules = await db.all<RuleCount>(
+    "select priority, rule_id, state, reason_code, advisory_count::integer as advisory_count from marts.mart_rule_catalogue order by priority",
+  );
+  const rejected = await db.all<RejectedRecordSummary>(
+    "select source, file, line, key, reason from meta.rejected_records where run_id = ? order by source, line, key limit ?",
+    [runId, config.report.list_limit],
+  );
+  const countNodes = (prefix: string) =>
+    transform.nodes.filter((node) => node.uniqueId.startsWith(prefix)).length;
+  const summary: RunSummary = {
+    runId,
+    startedAt: input.startedAt,
+    finishedAt: new Date(),
+    asOf: input.asOf,
+    configPath: config.configPath,
+    status: input.status,
+    exitCode: input.exitCode,
+    publish: input.guard,
+    clockPinned: input.clockPinned,
+    ...(config.site.public_url ? { publicUrl: config.site.public_url } : {}),
+    advisoryCount: input.advisoryCount,
+    transitions: input.transitions,
+    stages: input.stageTimings,
+    stateDistribution: await readStateDistribution(db),
+    rules,
+    sources: input.sources,
+    rejected,
+    rejectedTotal: input.rejectedTotal,
+    checks: input.checks,
+    dbt: {
+      elapsedSeconds: transform.elapsedSeconds,
+      models: countNodes("model."),
+      seeds: countNodes("seed."),
+      tests: countNodes("test."),
+      unitTests: countNodes("unit_test."),
+      warnings: transform.warnings.length,
+      reusedDecisionsOf: transform.reusedDecisionsOf,
+      modelTimings: transform.nodes
+        .filter((node) => node.uniqueId.startsWith("model."))
+        .sort((a, b) => b.executionTimeSeconds - a.executionTimeSeconds)
+        .map((node) => ({
+          model: node.uniqueId.replace(/^model\.[^.]+\./, ""),
+          seconds: node.executionTimeSeconds,
+        })),
+    },
   };
-}
-
-export function reportFileName(asOf: Date): string {
-  return `run_report_${compactUtc(asOf)}.md`;
-}
-
-export function reportPath(outputDir: string, asOf: Date): string {
-  return join(outputDir, reportFileName(asOf));
+  if (input.status !== "dry_run") {
+    const summaryText = serialiseJson(toSummaryJson(summary));
+    await release.stage(runReportPath(config.output_dir, runId), renderRunReport(summary));
+    await release.stage(runSummaryPath(config.history_dir, runId), summaryText);
+    await release.stage(join(config.output_dir, runSummaryFileName), summaryText);
+    await release.publish();
+  }
+  return summary;
 }
 
 /** Table cells hold text from inputs: keep it from breaking the table or turning into markup. */

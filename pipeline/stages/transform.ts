@@ -2,6 +2,14 @@ import { readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
+import {
+  type DecisionInputs,
+  findReusableDecisions,
+  type PublishedState,
+  type ReuseVerdict,
+  readDecisionInputs,
+} from "../history/decision-inputs.ts";
+import type { Database } from "../lib/db.ts";
 import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
 import { PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
@@ -34,6 +42,46 @@ export interface TransformResult {
   warnings: string[];
   /** dbt did not run: the decision inputs were this earlier run's, and its decisions stand. */
   reusedDecisionsOf: string | null;
+}
+
+export interface TransformStageOptions {
+  /** Run dbt even when the decision inputs are the previous run's. */
+  rebuild: boolean;
+  /** Run dbt in this already started session instead of a new `dbt` process. */
+  dbtSession?: DbtSession | undefined;
+}
+
+/**
+ * Decides every advisory: dbt builds the models over what the run landed, unless the decision inputs (the
+ * landed data, the dbt project, the history) are exactly the previous run's, whose decisions then stand.
+ * Closes the run's connection first: dbt opens the same database file, and DuckDB allows one writing
+ * process at a time.
+ */
+export async function transformStage(
+  db: Database,
+  config: Config,
+  runId: string,
+  startedWith: PublishedState,
+  options: TransformStageOptions,
+): Promise<{ transform: TransformResult; decisionInputs: DecisionInputs }> {
+  let decisionInputs: DecisionInputs;
+  let verdict: ReuseVerdict;
+  try {
+    decisionInputs = await readDecisionInputs(db, runId, config.dbt.project_dir);
+    verdict = options.rebuild
+      ? { reusable: false, reason: "--rebuild" }
+      : await findReusableDecisions(db, runId, decisionInputs, startedWith);
+  } finally {
+    db.close();
+  }
+  if (verdict.reusable) {
+    log.info("decision inputs unchanged: dbt not run, the previous run's decisions stand", {
+      previous_run: verdict.runId,
+    });
+    return { transform: keptDecisions(verdict.runId), decisionInputs };
+  }
+  log.info("dbt runs", { because: verdict.reason });
+  return { transform: await runDbtBuild(config, options.dbtSession), decisionInputs };
 }
 
 /** The transform of a run that keeps the previous run's decisions (pipeline/history/decision-inputs.ts). */

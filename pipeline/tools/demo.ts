@@ -17,12 +17,13 @@ import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import { type LedgerTransition, ledgerPath, parseLedgerText } from "../history/ledger.ts";
-import { compactUtc } from "../lib/clock.ts";
+import type { AdvisoryDocument, PublishedAdvisory } from "../formats/advisory-current.ts";
+import { type LedgerTransition, ledgerPath, parseLedgerText } from "../formats/ledger.ts";
+import { runIdOf } from "../formats/run-id.ts";
+import type { RunSummaryJson } from "../formats/run-summary.ts";
 import type { PipelineError as PipelineErrorType } from "../lib/errors.ts";
 import { changeLabel, table, wrap } from "../lib/text-layout.ts";
-import type { RunOutcome, RunSummaryJson } from "../run.ts";
-import type { AdvisoryDocument, PublishedAdvisory } from "../stages/export/advisory-current.ts";
+import type { RunOutcome } from "../run.ts";
 import { advisoryIdOf, type DemoStep, demoFiles, demoSubjects } from "./demo-data.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -163,7 +164,7 @@ async function main(): Promise<number> {
   try {
     for (const [index, run] of scenario.entries()) {
       const asOf = clockOf(index);
-      const runId = compactUtc(asOf);
+      const runId = runIdOf(asOf);
       await writeInputs(inputDir, run.step);
       heading(`Run ${index + 1} of ${scenario.length}: ${run.title}`);
       out(`${run.purpose}`);

@@ -18,9 +18,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
+import type { AdvisoryDocument } from "../formats/advisory-current.ts";
+import type { RunSummaryJson } from "../formats/run-summary.ts";
 import { errorMessage } from "../lib/errors.ts";
-import type { RunSummaryJson } from "../run.ts";
-import type { AdvisoryDocument } from "../stages/export/advisory-current.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const scheduledScript = join(repoRoot, "pipeline/tools/scheduled.ts");

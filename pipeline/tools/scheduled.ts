@@ -14,8 +14,8 @@ import { appendFile, readFile, stat } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import type { RunSummaryJson } from "../formats/run-summary.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
-import type { RunSummaryJson } from "../run.ts";
 import { type Config, loadConfig } from "../stages/config.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import { type LedgerFile, readLedger } from "../../pipeline/history/ledger.ts";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   type BrowserSession,
   buildSite,

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
-import type { AdvisoryDocument } from "../../pipeline/stages/export/advisory-current.ts";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const sampleDataJson = join(repoRoot, "test/fixtures/sample/data.json");

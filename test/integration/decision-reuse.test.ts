@@ -1,8 +1,8 @@
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   createWorkspace,
   repoRoot,

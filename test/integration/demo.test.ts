@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LedgerTransition, parseLedgerText } from "../../pipeline/history/ledger.ts";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
-import type { AdvisoryDocument } from "../../pipeline/stages/export/advisory-current.ts";
+import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
+import { type LedgerTransition, parseLedgerText } from "../../pipeline/formats/ledger.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import { advisoryIdOf, demoFiles, demoSubjects } from "../../pipeline/tools/demo-data.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 

@@ -1,7 +1,7 @@
 import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseLedgerText } from "../../pipeline/history/ledger.ts";
+import { parseLedgerText } from "../../pipeline/formats/ledger.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
 import {
   type AdvisoryCurrent,

@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import {
   createWorkspace,
   readTree,

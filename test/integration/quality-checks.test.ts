@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
+import type { CheckResult, SourceRunSummary } from "../../pipeline/run-summary.ts";
 import { parseConfig } from "../../pipeline/stages/config.ts";
 import { initDatabase } from "../../pipeline/stages/init.ts";
-import { type CheckResult, evaluatePublishGuard, runQualityChecks } from "../../pipeline/stages/quality.ts";
-import type { SourceRunSummary } from "../../pipeline/stages/report.ts";
+import { evaluatePublishGuard, runQualityChecks } from "../../pipeline/stages/quality.ts";
 
 /**
  * Every quality check against a small database shaped like the one dbt leaves behind: clean, none fires;

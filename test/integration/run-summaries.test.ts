@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRunSummaries, runSummaryPath } from "../../pipeline/history/ledger.ts";
+import { readRunSummaries, runSummaryPath } from "../../pipeline/formats/run-summary.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { createWorkspace, sampleCsv, sampleDataJson, type Workspace } from "../helpers/workspace.ts";
 

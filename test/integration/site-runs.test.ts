@@ -2,8 +2,10 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type LedgerTransition, readLedger, readRunSummaries } from "../../pipeline/history/ledger.ts";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
+import type { LedgerTransition } from "../../pipeline/formats/ledger.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
+import { readRunSummaries } from "../../pipeline/formats/run-summary.ts";
+import { readLedger } from "../../pipeline/history/ledger.ts";
 import {
   createWorkspace,
   repoRoot,

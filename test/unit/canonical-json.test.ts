@@ -2,8 +2,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, sha256 } from "../../pipeline/lib/hash.ts";
+import { rowContentHash } from "../../pipeline/lib/row-stage.ts";
 import type { LandingValue } from "../../pipeline/sources/types.ts";
-import { rowContentHash } from "../../pipeline/stages/load.ts";
 
 /** What canonicalJson must give: JSON.stringify with every object's keys sorted (the earlier implementation). */
 function reference(value: unknown): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compactUtc, resolveClock } from "../../pipeline/lib/clock.ts";
+import { runIdOf } from "../../pipeline/formats/run-id.ts";
+import { resolveClock } from "../../pipeline/lib/clock.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 
 describe("the run clock", () => {
@@ -20,6 +21,6 @@ describe("the run clock", () => {
   });
 
   it("formats compact UTC stamps for file names", () => {
-    expect(compactUtc(new Date("2026-01-31T07:05:09.123Z"))).toBe("20260131T070509Z");
+    expect(runIdOf(new Date("2026-01-31T07:05:09.123Z"))).toBe("20260131T070509Z");
   });
 });

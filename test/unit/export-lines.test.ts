@@ -2,12 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { historyUrl, type PublishedAdvisory } from "../../pipeline/formats/advisory-current.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
-import {
-  historyUrl,
-  type PublishedAdvisory,
-  streamAdvisoryLines,
-} from "../../pipeline/stages/export/advisory-current.ts";
+import { streamAdvisoryLines } from "../../pipeline/stages/export/advisory-current.ts";
 
 /**
  * advisory_current.json's lines are written by DuckDB (to_json) and must be byte for byte what

@@ -3,16 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  createHistoryTables,
   type LedgerTransition,
-  latestLedgerRun,
   ledgerPath,
   parseLedgerText,
-  readLedger,
   readLedgerFileTransitions,
+  serialiseLedger,
+} from "../../pipeline/formats/ledger.ts";
+import {
+  createHistoryTables,
+  latestLedgerRun,
+  readLedger,
   readLedgerToRestore,
   restoreLedger,
-  serialiseLedger,
   writeRunLedger,
 } from "../../pipeline/history/ledger.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";

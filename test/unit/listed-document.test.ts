@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ListedDocument } from "../../pipeline/lib/listed-document.ts";
+import { ListedDocument } from "../../pipeline/formats/listed-document.ts";
 
 describe("a document listed one item per line", () => {
   const members = [

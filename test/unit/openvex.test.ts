@@ -5,12 +5,11 @@ import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 import ajvFormats from "ajv-formats";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { OpenVexDocument, OpenVexStatement } from "../../pipeline/formats/openvex.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
 import { contentHash } from "../../pipeline/lib/hash.ts";
 import {
   buildOpenVexDocument,
-  type OpenVexDocument,
-  type OpenVexStatement,
   OpenVexWriter,
   purlEncode,
   serialiseOpenVex,

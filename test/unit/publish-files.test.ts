@@ -2,8 +2,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { completeInterruptedPublish } from "../../pipeline/formats/release-journal.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import { completeInterruptedPublish, publishFiles, StagedRelease } from "../../pipeline/lib/files.ts";
+import { publishFiles, StagedRelease } from "../../pipeline/lib/files.ts";
 
 const journal = ".publish-journal.json";
 

@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parsePublishedEvidence, readPublishedEvidence } from "../../pipeline/history/published-evidence.ts";
-import { PipelineError } from "../../pipeline/lib/errors.ts";
 import {
   buildAdvisoryDocument,
   type PublishedAdvisory,
   serialiseAdvisoryDocument,
-} from "../../pipeline/stages/export/advisory-current.ts";
+} from "../../pipeline/formats/advisory-current.ts";
+import { parsePublishedEvidence, readPublishedEvidence } from "../../pipeline/history/published-evidence.ts";
+import { PipelineError } from "../../pipeline/lib/errors.ts";
 
 const path = "/out/advisory_current.json";
 

@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import { canonicalJson, sha256 } from "../../pipeline/lib/hash.ts";
+import { RowStage } from "../../pipeline/lib/row-stage.ts";
 import { defineAdapter, type LandingValue } from "../../pipeline/sources/types.ts";
 import type { IngestedSource } from "../../pipeline/stages/ingest.ts";
 import { initDatabase } from "../../pipeline/stages/init.ts";
-import { loadSources, RowStage } from "../../pipeline/stages/load.ts";
+import { loadSources } from "../../pipeline/stages/load.ts";
 
 // A landing table of its own, so an INTEGER column is covered too (the real tables are all VARCHAR today).
 const adapter = defineAdapter<LandingValue[]>({

@@ -1,7 +1,7 @@
 // The scheduled job's messages (pipeline/tools/scheduled.ts): the commit message, the step summary and the
 // path the site is served under. The steps themselves run in test/integration/rehearsal.test.ts.
 import { describe, expect, it } from "vitest";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import {
   commitMessage,
   describeCounts,

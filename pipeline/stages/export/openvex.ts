@@ -1,12 +1,23 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { join } from "node:path";
+import type { PublishedAdvisory } from "../../formats/advisory-current.ts";
+import { ListedDocument } from "../../formats/listed-document.ts";
+import {
+  type OpenVexDocument,
+  type OpenVexStatement,
+  openVexAuthor,
+  openVexContext,
+  openVexDocumentVersion,
+  openVexTooling,
+  type VexJustification,
+  type VexStatus,
+  vexJustifications,
+  vexStatuses,
+} from "../../formats/openvex.ts";
 import type { Database } from "../../lib/db.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import type { StagedRelease } from "../../lib/files.ts";
 import { canonicalJson } from "../../lib/hash.ts";
-import { ListedDocument } from "../../lib/listed-document.ts";
-import type { PublishedAdvisory } from "./advisory-current.ts";
 
 /**
  * output/openvex.json: every advisory as one OpenVEX v0.2.0 statement
@@ -17,30 +28,6 @@ import type { PublishedAdvisory } from "./advisory-current.ts";
  * (rule_catalogue.csv, joined on the deciding rule_id) and, for analyst overrides, from the override reason
  * (override_reasons.csv). This module only reads them and writes the document.
  */
-
-export const openVexContext = "https://openvex.dev/ns/v0.2.0";
-export const openVexAuthor = "echo-advisory";
-export const openVexTooling = "echo-advisory";
-
-/**
- * Always 1. The spec asks for the version to be incremented whenever the content of a document changes;
- * the pipeline keeps no state about earlier documents, so instead a document with different content is a
- * different document: its @id carries a hash of its content (see openVexDocumentId), and every @id is
- * published in exactly one version.
- */
-export const openVexDocumentVersion = 1;
-
-export const vexStatuses = ["not_affected", "affected", "fixed", "under_investigation"] as const;
-export type VexStatus = (typeof vexStatuses)[number];
-
-export const vexJustifications = [
-  "component_not_present",
-  "vulnerable_code_not_present",
-  "vulnerable_code_not_in_execute_path",
-  "vulnerable_code_cannot_be_controlled_by_adversary",
-  "inline_mitigations_already_exist",
-] as const;
-export type VexJustification = (typeof vexJustifications)[number];
 
 /** The OpenVEX status and justification dbt decided for one advisory (as the mart stores them). */
 export interface VexDecision {
@@ -53,27 +40,6 @@ export type VexAdvisory = Pick<
   PublishedAdvisory,
   "advisory_id" | "cve_id" | "package_name" | "fixed_version" | "explanation" | "decided_at"
 >;
-
-export interface OpenVexStatement {
-  vulnerability: { "@id"?: string; name: string };
-  timestamp: string;
-  products: { "@id": string }[];
-  status: VexStatus;
-  justification?: VexJustification;
-  impact_statement?: string;
-  action_statement?: string;
-  status_notes?: string;
-}
-
-export interface OpenVexDocument {
-  "@context": typeof openVexContext;
-  "@id": string;
-  author: string;
-  timestamp: string;
-  version: number;
-  tooling: string;
-  statements: OpenVexStatement[];
-}
 
 export interface OpenVexOptions {
   /** The run's clock: the document's timestamp. Never the wall clock, so a pinned clock reproduces it. */
@@ -373,8 +339,4 @@ export function serialiseOpenVex(document: OpenVexDocument): string {
     "statements",
     document.statements.map((statement) => JSON.stringify(statement)),
   );
-}
-
-export function openVexPath(outputDir: string): string {
-  return join(outputDir, "openvex.json");
 }

@@ -5,12 +5,12 @@
 // files until their shard's page is written. Nothing here decides anything.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { wholeFileLimitBytes } from "../../../pipeline/history/published-evidence.ts";
-import { ListedLayoutError, readListedItems } from "../../../pipeline/lib/listed-document.ts";
-import type {
-  AdvisoryDocument,
-  PublishedAdvisory,
-} from "../../../pipeline/stages/export/advisory-current.ts";
+import type { AdvisoryDocument, PublishedAdvisory } from "../../../pipeline/formats/advisory-current.ts";
+import {
+  ListedLayoutError,
+  readListedItems,
+  wholeFileLimitBytes,
+} from "../../../pipeline/formats/listed-document.ts";
 import { type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";

@@ -6,7 +6,7 @@ import {
   type LedgerTransition,
   listLedgerFiles,
   readLedgerFileTransitions,
-} from "../../../pipeline/history/ledger.ts";
+} from "../../../pipeline/formats/ledger.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";
 import { shardOf } from "./shards.ts";

@@ -5,7 +5,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
-import { readRunSummaries } from "../../../pipeline/history/ledger.ts";
+import { runReportFileNamePattern } from "../../../pipeline/formats/run-report.ts";
+import { readRunSummaries } from "../../../pipeline/formats/run-summary.ts";
 import { historyDir, type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
 import { groupListLimit, type TransitionGroup, TransitionGrouper } from "./transition-groups.ts";
@@ -33,7 +34,7 @@ export interface Run {
 }
 
 const runIdPattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-const reportNamePattern = /^run_report_(\d{8}T\d{6}Z)\.md$/;
+const reportNamePattern = runReportFileNamePattern;
 
 /** 20260131T070000Z → 2026-01-31T07:00:00.000Z */
 export function runIdTime(runId: string): string {

@@ -9,6 +9,12 @@ import { createInterface } from "node:readline";
  *
  * The item count is given up front, because the comma after each item but the last is written with it.
  */
+/**
+ * Beyond this size a reader takes such a file a line at a time: V8 cannot hold one string of much more. A
+ * smaller file may be parsed whole (faster), so it may be any JSON of the same shape.
+ */
+export const wholeFileLimitBytes = 256 * 1024 * 1024;
+
 export class ListedDocument {
   private readonly members: readonly (readonly [string, unknown])[];
   private readonly listKey: string;

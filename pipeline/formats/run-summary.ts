@@ -1,0 +1,182 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { PipelineError } from "../lib/errors.ts";
+import { parseOwnJsonFile } from "../lib/json-file.ts";
+import { runIdFileNamePattern, runIdSchema } from "./run-id.ts";
+
+/**
+ * Per-run summaries: every run that is not a dry run (published or blocked) keeps a copy of its
+ * run_summary.json as `runs/<run id>.json`, so the site can show every run and not only the latest. A re-run of
+ * the same run (same clock) replaces its file; no other run touches it.
+ */
+export const runSummariesDirName = "runs";
+
+const summaryFileNamePattern = runIdFileNamePattern("", ".json");
+
+const count = z.number().int().min(0);
+const isoTime = z.iso.datetime({ offset: true });
+
+/** A figure a pinned clock leaves out (null): it would differ between two runs of the same inputs. */
+const wallClock = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+export const runStatuses = ["succeeded", "blocked", "dry_run"] as const;
+export const sourceSummaryStatuses = ["ok", "degraded", "failed", "skipped", "stale"] as const;
+export const checkSeverities = ["error", "warn"] as const;
+
+export const stateCountSchema = z
+  .object({ state: z.string().min(1), state_type: z.enum(["final", "non_final"]), count })
+  .strict();
+export type StateCount = z.infer<typeof stateCountSchema>;
+
+export const transitionCountSchema = z
+  .object({ from: z.string().nullable(), to: z.string().nullable(), count })
+  .strict()
+  .describe("How many advisories moved from one state to another (null: newly listed, or no longer listed).");
+export type TransitionCount = z.infer<typeof transitionCountSchema>;
+
+export const ruleCountSchema = z
+  .object({
+    priority: z.number().int(),
+    rule_id: z.string().min(1),
+    state: z.string().min(1),
+    reason_code: z.string().min(1),
+    advisory_count: count,
+  })
+  .strict();
+export type RuleCount = z.infer<typeof ruleCountSchema>;
+
+export const sourceSummarySchema = z
+  .object({
+    source: z.string().min(1),
+    status: z.enum(sourceSummaryStatuses),
+    last_good_fetch_at: isoTime.nullable(),
+    data_age_hours: z.number().nullable(),
+    max_age_hours: z.number().nullable(),
+    requests: count,
+    retries: count,
+    observations: count,
+    rejected: count,
+    bytes: count,
+    duration_ms: wallClock(z.number().min(0)),
+    error: z.string().nullable(),
+    snapshot_hash: z.string().nullable(),
+    new_snapshot: z.boolean(),
+  })
+  .strict();
+export type SourceSummary = z.infer<typeof sourceSummarySchema>;
+
+export const checkSummarySchema = z
+  .object({
+    check_id: z.string().min(1),
+    severity: z.enum(checkSeverities),
+    passed: z.boolean(),
+    failing_count: count,
+    examples: z.array(z.string()),
+  })
+  .strict();
+export type CheckSummary = z.infer<typeof checkSummarySchema>;
+
+/** run_summary.json, and each run's copy in <history>/runs/<run id>.json. */
+export const runSummarySchema = z
+  .object({
+    run_id: runIdSchema,
+    status: z.enum(runStatuses),
+    exit_code: z.number().int(),
+    published: z.boolean(),
+    publish_guard: z
+      .object({
+        state_changes: count,
+        previously_listed: count,
+        mass_change_accepted: z.boolean(),
+        reasons: z.array(z.string()),
+      })
+      .strict(),
+    as_of: isoTime,
+    clock_pinned: z.boolean(),
+    started_at: wallClock(isoTime),
+    finished_at: wallClock(isoTime),
+    advisory_count: count,
+    stage_durations_ms: wallClock(z.record(z.string(), z.number().min(0))),
+    state_distribution: z.array(stateCountSchema),
+    transitions: z.array(transitionCountSchema),
+    rules: z.array(ruleCountSchema),
+    sources: z.array(sourceSummarySchema),
+    checks: z.array(checkSummarySchema),
+    rejected_total: count,
+    dbt: z
+      .object({
+        models: wallClock(count),
+        tests: wallClock(count),
+        warnings: wallClock(count),
+        reused_decisions_of: wallClock(runIdSchema),
+        elapsed_seconds: wallClock(z.number().min(0)),
+        model_timings: wallClock(z.array(z.object({ model: z.string(), seconds: z.number() }).strict())),
+      })
+      .strict()
+      .describe("How dbt ran; all null when the clock was pinned (it depends on the database, a cache)."),
+  })
+  .strict();
+export type RunSummaryJson = z.infer<typeof runSummarySchema>;
+
+export const runSummaryFileName = "run_summary.json";
+
+export interface RunSummaryFile {
+  runId: string;
+  path: string;
+  summary: RunSummaryJson;
+}
+
+export function runSummaryPath(historyDir: string, runId: string): string {
+  return join(historyDir, runSummariesDirName, `${runId}.json`);
+}
+
+/**
+ * Reads every per-run summary, oldest run first. A file that is not a run summary stops the reader with its
+ * name (and the key at fault): a page built from half-read history would misstate what happened.
+ */
+export async function readRunSummaries(historyDir: string): Promise<RunSummaryFile[]> {
+  const directory = join(historyDir, runSummariesDirName);
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new PipelineError(`cannot read the run summaries directory: ${(error as Error).message}`, {
+      location: { file: directory },
+    });
+  }
+  const files: RunSummaryFile[] = [];
+  for (const name of names.sort()) {
+    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
+    const match = summaryFileNamePattern.exec(name);
+    const path = join(directory, name);
+    if (!match) {
+      throw new PipelineError("unexpected file in the run summaries directory", {
+        location: { file: path },
+        hint: "run summaries are named <run id>.json, e.g. 20260131T070000Z.json; move other files elsewhere",
+        exitCode: 2,
+      });
+    }
+    const runId = match[1] as string;
+    files.push({ runId, path, summary: parseRunSummaryText(await readFile(path, "utf8"), path, runId) });
+  }
+  return files;
+}
+
+/** A run summary file's content, checked against the schema; a damaged one stops the reader, naming the key. */
+export function parseRunSummary(text: string, path: string): RunSummaryJson {
+  return parseOwnJsonFile(text, path, runSummarySchema, "not a run summary");
+}
+
+/** The same, for a run's own copy in the history, which must be that run's. */
+export function parseRunSummaryText(text: string, path: string, runId: string): RunSummaryJson {
+  const summary = parseRunSummary(text, path);
+  if (summary.run_id !== runId) {
+    throw new PipelineError(`run_id ${summary.run_id} does not match the file's run ${runId}`, {
+      location: { file: path, key: "run_id" },
+      exitCode: 2,
+    });
+  }
+  return summary;
+}
