@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { runIdOf } from "./formats/run-id.ts";
+import type { PublishedAdvisory } from "./formats/advisory.ts";
+import type { LedgerTransition } from "./formats/ledger-transition.ts";
+import { runIdOf, runIdPattern } from "./formats/run-id.ts";
 import { Database } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { changeLabel, table, wrap } from "./lib/text-layout.ts";
@@ -55,7 +57,6 @@ Exit codes:
   2  bad usage, no database yet, or an unknown run or advisory
 `;
 
-const runIdPattern = /^\d{8}T\d{6}Z$/;
 const isoSeconds = "'%Y-%m-%dT%H:%M:%SZ'";
 /** A timestamptz column as an ISO-8601 UTC string, whatever the session's time zone. */
 const iso = (column: string) => `strftime(${column} at time zone 'UTC', ${isoSeconds})`;
@@ -66,39 +67,32 @@ export async function runInspectCommand(command: InspectCommand, args: string[])
 
 // ---------------------------------------------------------------------------------------------- explain
 
-interface EvidenceEntry {
-  source: string;
-  signal: string | null;
-  version: string | null;
-  release: string | null;
-  record: string | null;
-  record_date: string | null;
-  fetched_at: string | null;
-  stale: boolean | null;
-}
-
-interface CurrentRow {
-  advisory_id: string;
-  cve_id: string;
-  package_name: string;
-  state: string;
-  state_type: string;
-  fixed_version: string | null;
+/** The advisory as the mart holds it: its published record's fields, and what the ledger adds. */
+interface CurrentRow
+  extends Pick<
+    PublishedAdvisory,
+    | "advisory_id"
+    | "cve_id"
+    | "package_name"
+    | "state"
+    | "state_type"
+    | "fixed_version"
+    | "rule_id"
+    | "reason_code"
+    | "explanation"
+    | "contributing_sources"
+    | "dissenting_sources"
+    | "evidence"
+  > {
   unaffected_from_version: string | null;
   confidence: number | null;
-  rule_id: string;
   rule_description: string | null;
-  reason_code: string;
-  explanation: string;
   deciding_source: string | null;
   is_retained: boolean;
   decided_at: string | null;
   decided_run_id: string | null;
   first_seen_at: string | null;
   first_seen_run_id: string | null;
-  contributing_sources: string[];
-  dissenting_sources: string[];
-  evidence: EvidenceEntry[];
 }
 
 interface HistoryPeriod {
@@ -357,15 +351,10 @@ interface RunRecord {
   config_path: string;
 }
 
-interface TransitionLine {
-  advisory_id: string;
-  from_state: string | null;
-  to_state: string | null;
-  rule_id: string | null;
-  reason_code: string | null;
-  fixed_version: string | null;
-  deciding_source: string | null;
-}
+type TransitionLine = Pick<
+  LedgerTransition,
+  "advisory_id" | "from_state" | "to_state" | "rule_id" | "reason_code" | "fixed_version" | "deciding_source"
+>;
 
 interface ChangeCount {
   from_state: string | null;

@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 import { PipelineError } from "../lib/errors.ts";
-import { runIdFileNamePattern, runIdOf, runIdSchema } from "./run-id.ts";
+import { type LedgerTransition, ledgerTransition } from "./ledger-transition.ts";
+import { runIdFileNamePattern, runIdOf } from "./run-id.ts";
 
 /**
  * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),
@@ -14,41 +14,6 @@ import { runIdFileNamePattern, runIdOf, runIdSchema } from "./run-id.ts";
 export const transitionsDirName = "transitions";
 
 const fileNamePattern = runIdFileNamePattern("", ".jsonl");
-
-const nullableText = z.string().min(1).nullable();
-
-export const ledgerTransition = z
-  .object({
-    run_id: runIdSchema,
-    as_of: z.iso.datetime({ offset: true }),
-    advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
-    from_state: nullableText,
-    to_state: nullableText,
-    state_type: z.enum(["final", "non_final"]).nullable(),
-    rule_id: nullableText,
-    reason_code: nullableText,
-    fixed_version: nullableText,
-    unaffected_from_version: nullableText,
-    confidence: z.number().min(0).max(1).nullable(),
-    deciding_source: nullableText,
-    evidence: z
-      .object({
-        signal: nullableText,
-        version: nullableText,
-        reason: nullableText,
-        release: nullableText,
-        record: nullableText,
-        date: z.iso.datetime({ offset: true }).nullable(),
-        fetched_at: z.iso.datetime({ offset: true }).nullable(),
-        stale: z.boolean(),
-      })
-      .strict()
-      .nullable(),
-    contributing_sources: z.array(z.string()),
-    dissenting_sources: z.array(z.string()),
-  })
-  .strict();
-export type LedgerTransition = z.infer<typeof ledgerTransition>;
 
 export function ledgerPath(historyDir: string, runId: string): string {
   return join(historyDir, transitionsDirName, `${runId}.jsonl`);

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import {
-  type LedgerTransition,
   ledgerPath,
   listLedgerFiles,
   parseLedgerText,
   serialiseLedger,
   streamedLedgerChunks,
 } from "../formats/ledger.ts";
+import type { LedgerTransition } from "../formats/ledger-transition.ts";
 import type { Database } from "../lib/db.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { historyUrl } from "../formats/advisory-current.ts";
+import { historyUrl } from "../formats/advisory.ts";
 import { runReportPath } from "../formats/run-report.ts";
 import type { TransitionCount } from "../formats/run-summary.ts";
 import { type RuleCount, runSummaryFileName, runSummaryPath } from "../formats/run-summary.ts";

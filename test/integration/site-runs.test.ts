@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { LedgerTransition } from "../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import { readRunSummaries } from "../../pipeline/formats/run-summary.ts";
 import { readLedger } from "../../pipeline/history/ledger.ts";

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { historyUrl, type PublishedAdvisory } from "../../pipeline/formats/advisory-current.ts";
+import { historyUrl, type PublishedAdvisory } from "../../pipeline/formats/advisory.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import { streamAdvisoryLines } from "../../pipeline/stages/export/advisory-current.ts";
 

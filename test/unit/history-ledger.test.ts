@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  type LedgerTransition,
   ledgerPath,
   parseLedgerText,
   readLedgerFileTransitions,
   serialiseLedger,
 } from "../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import {
   createHistoryTables,
   latestLedgerRun,

@@ -2,11 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  buildAdvisoryDocument,
-  type PublishedAdvisory,
-  serialiseAdvisoryDocument,
-} from "../../pipeline/formats/advisory-current.ts";
+import type { PublishedAdvisory } from "../../pipeline/formats/advisory.ts";
+import { buildAdvisoryDocument, serialiseAdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
 import { parsePublishedEvidence, readPublishedEvidence } from "../../pipeline/history/published-evidence.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 

@@ -1,4 +1,4 @@
-import { historyUrl } from "../../formats/advisory-current.ts";
+import { historyUrl } from "../../formats/advisory.ts";
 import type { StateCount } from "../../formats/run-summary.ts";
 import type { Database } from "../../lib/db.ts";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import type { PublishedAdvisory } from "../../formats/advisory-current.ts";
+import type { PublishedAdvisory } from "../../formats/advisory.ts";
 import { ListedDocument } from "../../formats/listed-document.ts";
 import {
   type OpenVexDocument,

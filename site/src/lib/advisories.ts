@@ -5,7 +5,8 @@
 // files until their shard's page is written. Nothing here decides anything.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { AdvisoryDocument, PublishedAdvisory } from "../../../pipeline/formats/advisory-current.ts";
+import type { PublishedAdvisory } from "../../../pipeline/formats/advisory.ts";
+import type { AdvisoryDocument } from "../../../pipeline/formats/advisory-current.ts";
 import {
   ListedLayoutError,
   readListedItems,

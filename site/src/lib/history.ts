@@ -2,11 +2,8 @@
 // (<history>/runs/*.json). The ledger is read a file and a line at a time: a first run at 25× the vendor's
 // data records a million transitions, more than a build should hold at once.
 import { join } from "node:path";
-import {
-  type LedgerTransition,
-  listLedgerFiles,
-  readLedgerFileTransitions,
-} from "../../../pipeline/formats/ledger.ts";
+import { listLedgerFiles, readLedgerFileTransitions } from "../../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";
 import { shardOf } from "./shards.ts";

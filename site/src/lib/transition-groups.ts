@@ -1,5 +1,5 @@
 // Groups a run's transitions by (from, to, rule) as they stream by, for the run pages.
-import type { LedgerTransition } from "../../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
 
 export interface TransitionGroup {
   from: string | null;

@@ -1,49 +1,15 @@
 // Renders one advisory from its shard file. Every value from the data goes in through textContent or an
 // attribute, never as markup: explanations and evidence carry upstream and analyst text.
+import type { PublishedAdvisory, SourceEvidence } from "../../../pipeline/formats/advisory.ts";
+import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
 import { shardOf } from "../lib/shards.ts";
 
-interface Evidence {
-  source: string;
-  signal: string;
-  version: string | null;
-  release: string | null;
-  record: string | null;
-  record_date: string | null;
-  fetched_at: string | null;
-  stale: boolean;
-}
-
-interface TimelineEntry {
-  run_id: string;
-  as_of: string;
-  from_state: string | null;
-  to_state: string | null;
-  rule_id: string | null;
-  reason_code: string | null;
-  fixed_version: string | null;
-  unaffected_from_version: string | null;
-  confidence: number | null;
-  deciding_source: string | null;
-}
-
-interface AdvisoryDetail {
-  advisory_id: string;
-  cve_id: string;
-  package_name: string;
-  state: string;
-  state_type: string;
-  fixed_version: string | null;
-  confidence: number;
-  explanation: string;
-  reason_code: string;
-  rule_id: string;
-  contributing_sources: string[];
-  dissenting_sources: string[];
-  decided_at: string;
-  first_seen: string;
-  evidence: Evidence[];
+/** What the advisory's shard file holds for it: the published record and its timeline from the ledger. */
+type TimelineEntry = Omit<LedgerTransition, "advisory_id" | "contributing_sources" | "dissenting_sources">;
+interface AdvisoryDetail extends PublishedAdvisory {
   timeline: TimelineEntry[];
 }
+type Evidence = SourceEvidence;
 
 const base = import.meta.env.BASE_URL.replace(/\/$/, "");
 
