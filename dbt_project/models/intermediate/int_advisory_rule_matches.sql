@@ -160,7 +160,6 @@ upstream_fixed_version as (
     from upstream
     where signal = 'fixed'
         and fixed_version is not null
-        and fixed_version <> '0'
     qualify row_number() over (
         partition by advisory_id
         order by source_precedence, release_preference nulls last, record_id
@@ -201,7 +200,7 @@ upstream_pending_debian as (
         source_name as deciding_source,
         case
             when signal = 'postponed' then 'the fix is postponed to a later update'
-            when detail ilike '%minor issue%' then 'a minor issue that may be fixed in a point release'
+            when no_dsa_reason = 'minor_issue' then 'a minor issue that may be fixed in a point release'
             else 'open, no fix released yet'
         end as evidence_reason,
         signal as evidence_code,

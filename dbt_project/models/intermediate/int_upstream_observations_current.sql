@@ -130,6 +130,7 @@ final as (
         newest_per_record.urgency,
         newest_per_record.upstream_modified_at,
         newest_per_record.detail,
+        newest_per_record.no_dsa_reason,
         newest_per_record.fetched_at,
         {#- When this exact observation was first fetched: stable while the record is unchanged. -#}
         newest_per_record.first_fetched_at,
