@@ -51,16 +51,12 @@ analyst_override as (
         'analyst_override' as rule_id,
         'echo_csv' as deciding_source,
         overrides.unaffected_from_version as evidence_version,
-        null as evidence_version_key,
         coalesce(
             override_reasons.customer_reason,
             'our security research team determined that it does not apply to this package'
         ) as evidence_reason,
         override_reasons.vex_justification,
         overrides.internal_status as evidence_code,
-        null as evidence_release,
-        null as evidence_record,
-        null::timestamptz as evidence_date,
         overrides.fetched_at as evidence_fetched_at,
         overrides.first_fetched_at as evidence_first_fetched_at,
         overrides.is_stale as is_evidence_stale
@@ -78,12 +74,8 @@ upstream_rejected as (
         advisory_id,
         'upstream_rejected' as rule_id,
         source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
         'status ' || coalesce(detail, 'Rejected') as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
-        null as evidence_release,
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
@@ -101,12 +93,7 @@ upstream_withdrawn as (
         advisory_id,
         'upstream_withdrawn' as rule_id,
         source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
-        null as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
-        null as evidence_release,
         record_id as evidence_record,
         upstream_modified_at as evidence_date,
         fetched_at as evidence_fetched_at,
@@ -124,10 +111,6 @@ distro_not_affected as (
         advisory_id,
         'distro_not_affected' as rule_id,
         source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
-        null as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
         release as evidence_release,
         record_id as evidence_record,
@@ -148,12 +131,7 @@ vendor_fixed_version as (
         'echo_data' as deciding_source,
         fixed_version as evidence_version,
         fixed_version_key as evidence_version_key,
-        null as evidence_reason,
-        null as vex_justification,
         'fixed' as evidence_code,
-        null as evidence_release,
-        null as evidence_record,
-        null::timestamptz as evidence_date,
         fetched_at as evidence_fetched_at,
         first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
@@ -172,8 +150,6 @@ upstream_fixed_version as (
         source_name as deciding_source,
         fixed_version as evidence_version,
         fixed_version_key as evidence_version_key,
-        null as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
         release as evidence_release,
         record_id as evidence_record,
@@ -184,7 +160,6 @@ upstream_fixed_version as (
     from upstream
     where signal = 'fixed'
         and fixed_version is not null
-        and fixed_version <> '0'
     qualify row_number() over (
         partition by advisory_id
         order by source_precedence, release_preference nulls last, record_id
@@ -198,14 +173,11 @@ upstream_wont_fix as (
         advisory_id,
         'upstream_wont_fix' as rule_id,
         source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
         case
             when signal = 'ignored' then 'Debian has decided that no update will be provided'
             when signal = 'end_of_life' then 'security support for the package in that release has ended'
             else 'Debian rates it unimportant and leaves it open, so no security update is planned'
         end as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
         release as evidence_release,
         record_id as evidence_record,
@@ -226,14 +198,11 @@ upstream_pending_debian as (
         advisory_id,
         'upstream_pending' as rule_id,
         source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
         case
             when signal = 'postponed' then 'the fix is postponed to a later update'
-            when detail ilike '%minor issue%' then 'a minor issue that may be fixed in a point release'
+            when no_dsa_reason = 'minor_issue' then 'a minor issue that may be fixed in a point release'
             else 'open, no fix released yet'
         end as evidence_reason,
-        null as vex_justification,
         signal as evidence_code,
         release as evidence_release,
         record_id as evidence_record,
@@ -254,10 +223,7 @@ upstream_pending_osv as (
         upstream.advisory_id,
         'upstream_pending' as rule_id,
         upstream.source_name as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
         'listed as affected without a fixed version' as evidence_reason,
-        null as vex_justification,
         upstream.signal as evidence_code,
         upstream.release as evidence_release,
         upstream.record_id as evidence_record,
@@ -284,14 +250,7 @@ no_signal as (
         advisory_id,
         'no_signal' as rule_id,
         'echo_data' as deciding_source,
-        null as evidence_version,
-        null as evidence_version_key,
-        null as evidence_reason,
-        null as vex_justification,
         'listed_without_fix' as evidence_code,
-        null as evidence_release,
-        null as evidence_record,
-        null::timestamptz as evidence_date,
         fetched_at as evidence_fetched_at,
         first_fetched_at as evidence_first_fetched_at,
         is_stale as is_evidence_stale
@@ -299,6 +258,7 @@ no_signal as (
 
 ),
 
+{#- By name: each rule selects only the evidence it has, and the columns it lacks are null. -#}
 unioned as (
 
     select * from analyst_override

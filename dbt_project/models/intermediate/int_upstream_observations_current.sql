@@ -1,7 +1,9 @@
 {#- Upstream observations in effect for the run being decided. A full delivery replaces everything its
     source said before (so a record Debian drops disappears); incremental deliveries after it add or update
     records. Per record, package and release, the newest delivery wins. Observations from a source that
-    failed in this run stay in use, marked stale. -#}
+    failed in this run stay in use, marked stale. The upstream sources are whichever sources land
+    observations here (each is a source_catalogue row, tested on stg_upstream__observations), so adding one
+    needs no change to this model. -#}
 with
 
 observations as (
@@ -40,6 +42,13 @@ selected_snapshots as (
 
 ),
 
+upstream_sources as (
+
+    select distinct source_name as source
+    from observations
+
+),
+
 deliveries as (
 
     select
@@ -51,8 +60,9 @@ deliveries as (
     from fetches
     inner join runs
         on fetches.run_id = runs.run_id
+    semi join upstream_sources
+        on fetches.source = upstream_sources.source
     where fetches.snapshot_hash is not null
-        and fetches.source in ('debian_tracker', 'osv', 'nvd')
         and runs.run_seq <= (select run_seq from current_run)
 
 ),
@@ -120,6 +130,7 @@ final as (
         newest_per_record.urgency,
         newest_per_record.upstream_modified_at,
         newest_per_record.detail,
+        newest_per_record.no_dsa_reason,
         newest_per_record.fetched_at,
         {#- When this exact observation was first fetched: stable while the record is unchanged. -#}
         newest_per_record.first_fetched_at,

@@ -1,6 +1,7 @@
 {#- Each upstream observation that speaks about an advisory: Debian and OSV observations by package and
-    vulnerability id, NVD observations (package-agnostic) by vulnerability id. Releases are normalised to
-    Debian codenames and ranked by the preference in the debian_releases seed. -#}
+    vulnerability id, NVD observations (package-agnostic) by vulnerability id. Releases are ranked by the
+    preference in the debian_releases seed; they arrive as Debian codenames, the adapters' one vocabulary
+    (the OSV adapter names `Debian:12` bookworm as it parses, because it keeps only the configured releases). -#}
 with
 
 advisories as (
@@ -66,54 +67,53 @@ joined as (
 
 ),
 
-normalised as (
+ranked as (
 
     select
-        joined.* exclude (release),
-        coalesce(debian_releases.release, joined.release) as release,
+        joined.*,
         debian_releases.preference as release_preference
     from joined
     left join debian_releases
         on joined.release = debian_releases.release
-        or joined.release = debian_releases.osv_ecosystem
 
 ),
 
 final as (
 
     select
-        normalised.advisory_id,
-        normalised.source_name,
+        ranked.advisory_id,
+        ranked.source_name,
         source_catalogue.display_name as source_display_name,
         source_catalogue.precedence as source_precedence,
-        normalised.record_id,
-        normalised.vuln_id,
-        normalised.package_name,
-        normalised.release,
-        normalised.release_preference,
-        normalised.signal,
-        normalised.fixed_version,
-        normalised.fixed_version_key,
-        normalised.urgency,
-        normalised.upstream_modified_at,
-        normalised.detail,
-        normalised.fetched_at,
+        ranked.record_id,
+        ranked.vuln_id,
+        ranked.package_name,
+        ranked.release,
+        ranked.release_preference,
+        ranked.signal,
+        ranked.fixed_version,
+        ranked.fixed_version_key,
+        ranked.urgency,
+        ranked.upstream_modified_at,
+        ranked.detail,
+        ranked.no_dsa_reason,
+        ranked.fetched_at,
         {#- When this observation, as the published evidence shows it (signal, version, release and record),
             was first fetched: the earlier of the landing date and the date last published for the same
             evidence, so it survives a lost database (stg_history__published_evidence). Only the release and
             record the evidence showed can match; the others keep their landing date. -#}
-        least(normalised.first_fetched_at, published.fetched_at) as first_fetched_at,
-        normalised.is_stale
-    from normalised
+        least(ranked.first_fetched_at, published.fetched_at) as first_fetched_at,
+        ranked.is_stale
+    from ranked
     left join source_catalogue
-        on normalised.source_name = source_catalogue.source
+        on ranked.source_name = source_catalogue.source
     left join published
-        on normalised.advisory_id = published.advisory_id
-        and normalised.source_name = published.source
-        and normalised.signal = published.signal
-        and normalised.fixed_version is not distinct from published.version
-        and normalised.release is not distinct from published.release
-        and normalised.record_id is not distinct from published.record
+        on ranked.advisory_id = published.advisory_id
+        and ranked.source_name = published.source
+        and ranked.signal = published.signal
+        and ranked.fixed_version is not distinct from published.version
+        and ranked.release is not distinct from published.release
+        and ranked.record_id is not distinct from published.record
 
 )
 

@@ -23,6 +23,14 @@ renamed as (
         urgency,
         try_cast(upstream_modified_at as timestamptz) as upstream_modified_at,
         detail,
+        {#- Why Debian issues no DSA for an entry it leaves open: minor_issue (the tracker marks it no-dsa
+            without a reason), ignored or postponed. Read from the adapter's detail, which begins "no-dsa:
+            minor issue" for the first (pipeline/sources/debian_tracker/parse.ts), as long as the landing
+            table has no column for it; the rules read this code, never the text. -#}
+        case
+            when source_name = 'debian_tracker' and signal in ('ignored', 'postponed') then signal
+            when source_name = 'debian_tracker' and starts_with(detail, 'no-dsa: minor issue') then 'minor_issue'
+        end as no_dsa_reason,
         payload_hash,
         payload_ref,
         run_id as first_seen_run_id,
