@@ -174,6 +174,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
             loaded: landed,
             decisionsReusedFrom: transform.reusedDecisionsOf,
             acceptMassChange: options.acceptMassChange ?? false,
+            dbtNodes: transform.nodes,
           }),
         );
         const transitions = sortTransitionCounts(await countRunTransitions(reopened, runId));

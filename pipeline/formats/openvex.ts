@@ -44,7 +44,16 @@ export const openVexStatementSchema = z
       .strict(),
     timestamp: rfc3339Seconds.describe("When the advisory's current decision was made (decided_at)."),
     products: z
-      .array(z.object({ "@id": z.string().regex(/^pkg:/, "must be a package URL (purl)").describe("A package URL (purl).") }).strict())
+      .array(
+        z
+          .object({
+            "@id": z
+              .string()
+              .regex(/^pkg:/, "must be a package URL (purl)")
+              .describe("A package URL (purl)."),
+          })
+          .strict(),
+      )
       .min(1),
     status: z.enum(vexStatuses),
     justification: z.enum(vexJustifications).optional(),

@@ -13,6 +13,13 @@ export interface QualityContext {
   sources: readonly SourceRunSummary[];
   /** dbt did not run: the decisions are this earlier run's (pipeline/history/decision-inputs.ts). */
   decisionsReusedFrom?: string | null;
+  /** dbt's data test results behind the decisions in use: this run's, or the last dbt build's. */
+  dbtTests: readonly DbtTestResult[];
+}
+
+export interface DbtTestResult {
+  uniqueId: string;
+  status: string;
 }
 
 interface CheckDefinition {
@@ -23,7 +30,27 @@ interface CheckDefinition {
   failingItems: (db: Database, context: QualityContext) => Promise<string[]>;
 }
 
-const finalStates = "('fixed', 'not_applicable', 'wont_fix')";
+/** The final states, as the advisory_states seed names them (dbt loads it into reference). */
+const finalStates = "(select state from reference.advisory_states where state_type = 'final')";
+
+/**
+ * The named dbt data tests on a model's columns (`<test>:<column>`), as dbt ran them for the decisions in
+ * use: each one that did not pass is a failing item, and so is one that is missing from dbt's results (a
+ * check must never pass because its test was removed).
+ */
+function dbtTestFailures(context: QualityContext, model: string, tests: readonly string[]): string[] {
+  const failing: string[] = [];
+  for (const test of tests) {
+    const [kind, column] = test.split(":") as [string, string];
+    const prefix = `.${kind}_${model}_${column}.`;
+    const result = context.dbtTests.find(
+      (node) => node.uniqueId.startsWith("test.") && node.uniqueId.includes(prefix),
+    );
+    if (result === undefined) failing.push(`${kind} ${model}.${column}: not among dbt's test results`);
+    else if (result.status !== "pass") failing.push(`${kind} ${model}.${column}: dbt test ${result.status}`);
+  }
+  return failing;
+}
 
 /** Runs a query whose rows have one `item` column, with `$run_id` and `$as_of` bound. */
 async function items(db: Database, sql: string, context: QualityContext): Promise<string[]> {
@@ -46,27 +73,24 @@ const checks: readonly CheckDefinition[] = [
     checkId: "advisory_fields_complete",
     defaultSeverity: "error",
     description: () => "every advisory has a state, a state type, a rule, a reason code and an explanation",
-    failingItems: (db, context) =>
-      items(
-        db,
-        `select advisory_id as item from marts.mart_advisory_current
-         where state is null or state_type is null or rule_id is null or reason_code is null
-            or coalesce(trim(explanation), '') = ''
-         order by advisory_id`,
-        context,
-      ),
+    // dbt's data tests on the mart assert this (not_null, and not_blank on the explanation); their results
+    // are read back here rather than the condition computed a second time.
+    failingItems: async (_db, context) =>
+      dbtTestFailures(context, "mart_advisory_current", [
+        "not_null:state",
+        "not_null:state_type",
+        "not_null:rule_id",
+        "not_null:reason_code",
+        "not_null:explanation",
+        "not_blank:explanation",
+      ]),
   },
   {
     checkId: "advisory_ids_unique",
     defaultSeverity: "error",
     description: () => "advisory ids are unique",
-    failingItems: (db, context) =>
-      items(
-        db,
-        `select advisory_id || ' (' || count(*) || ' rows)' as item from marts.mart_advisory_current
-         group by advisory_id having count(*) > 1 order by advisory_id`,
-        context,
-      ),
+    failingItems: async (_db, context) =>
+      dbtTestFailures(context, "mart_advisory_current", ["unique:advisory_id", "not_null:advisory_id"]),
   },
   {
     checkId: "final_states_have_evidence",
@@ -295,6 +319,8 @@ export interface QualityStageInput {
   loaded: readonly LoadedSource[];
   decisionsReusedFrom: string | null;
   acceptMassChange: boolean;
+  /** The nodes dbt built in this run (none when the previous run's decisions stand). */
+  dbtNodes: readonly DbtTestResult[];
 }
 
 /**
@@ -313,6 +339,7 @@ export async function qualityStage(
     config: input.config,
     sources,
     decisionsReusedFrom: input.decisionsReusedFrom,
+    dbtTests: input.decisionsReusedFrom === null ? input.dbtNodes : await lastRecordedDbtTests(db),
   };
   const checks = await runQualityChecks(db, context);
   const guard = await evaluatePublishGuard(db, context, checks, input.acceptMassChange);
@@ -368,4 +395,17 @@ async function ensurePrimarySourceUsable(db: Database): Promise<void> {
       { hint: "fix the echo_data location or file named in the error above and run again" },
     );
   }
+}
+
+/** The data test results of the last run that built the models, from the run ledger. */
+export async function lastRecordedDbtTests(db: Database): Promise<DbtTestResult[]> {
+  return db.all<DbtTestResult>(
+    `select unique_id as "uniqueId", status from meta.dbt_node_timings
+     where unique_id like 'test.%' and run_id = (
+       select timings.run_id from meta.dbt_node_timings as timings
+       inner join meta.runs as runs on runs.run_id = timings.run_id
+       where timings.unique_id like 'test.%'
+       order by runs.run_seq desc limit 1
+     )`,
+  );
 }

@@ -82,7 +82,11 @@ describe("published files match their formats", () => {
   it("data.json, openvex.json and run_summary.json", async () => {
     expectValid("data", vendorFeedSchema, await readJson(join(workspace.outputDir, "data.json")));
     expectValid("openvex", openVexDocumentSchema, await readJson(join(workspace.outputDir, "openvex.json")));
-    expectValid("run_summary", runSummarySchema, await readJson(join(workspace.outputDir, "run_summary.json")));
+    expectValid(
+      "run_summary",
+      runSummarySchema,
+      await readJson(join(workspace.outputDir, "run_summary.json")),
+    );
     for (const runId of ["20260201T000000Z", "20260202T000000Z"]) {
       const copy = await readJson(join(workspace.outputDir, "history/runs", `${runId}.json`));
       expectValid("run_summary", runSummarySchema, copy);
@@ -109,7 +113,11 @@ describe("published files match their formats", () => {
 
   it("refuses what breaks the contract: the schemas are not vacuous", () => {
     const validate = ajv.compile(jsonSchemaOf(entry("advisory_current")));
-    const broken = { generated_at: "yesterday", advisory_count: -1, advisories: [{ advisory_id: "no-colon" }] };
+    const broken = {
+      generated_at: "yesterday",
+      advisory_count: -1,
+      advisories: [{ advisory_id: "no-colon" }],
+    };
     expect(validate(broken)).toBe(false);
     expect(advisoryCurrentSchema.safeParse(broken).success).toBe(false);
     const extraField = { generated_at: "2026-02-01T00:00:00Z", advisory_count: 0, advisories: [], extra: 1 };

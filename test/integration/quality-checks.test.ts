@@ -6,7 +6,11 @@ import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import type { CheckResult, SourceRunSummary } from "../../pipeline/run-summary.ts";
 import { parseConfig } from "../../pipeline/stages/config.ts";
 import { initDatabase } from "../../pipeline/stages/init.ts";
-import { evaluatePublishGuard, runQualityChecks } from "../../pipeline/stages/quality.ts";
+import {
+  evaluatePublishGuard,
+  lastRecordedDbtTests,
+  runQualityChecks,
+} from "../../pipeline/stages/quality.ts";
 
 /**
  * Every quality check against a small database shaped like the one dbt leaves behind: clean, none fires;
@@ -24,6 +28,10 @@ async function createMarts(db: Database) {
   await db.run(`
     create schema marts;
     create schema intermediate;
+    create schema reference;
+    create table reference.advisory_states as
+      select * from (values ('under_investigation', 'non_final'), ('pending_upstream', 'non_final'),
+        ('fixed', 'final'), ('not_applicable', 'final'), ('wont_fix', 'final')) as states(state, state_type);
     create table marts.mart_advisory_current (
       advisory_id varchar, state varchar, state_type varchar, rule_id varchar, reason_code varchar,
       explanation varchar, deciding_source varchar, is_retained boolean,
@@ -63,6 +71,22 @@ async function createMarts(db: Database) {
   `);
 }
 
+/** dbt's data tests on the mart that two checks read back, as dbt reports them (all passed). */
+const martTests = [
+  "not_null_mart_advisory_current_state",
+  "not_null_mart_advisory_current_state_type",
+  "not_null_mart_advisory_current_rule_id",
+  "not_null_mart_advisory_current_reason_code",
+  "not_null_mart_advisory_current_explanation",
+  "not_blank_mart_advisory_current_explanation",
+  "unique_mart_advisory_current_advisory_id",
+  "not_null_mart_advisory_current_advisory_id",
+].map((name) => ({ uniqueId: `test.echo_advisory.${name}.0123456789`, status: "pass" }));
+
+function withStatus(name: string, status: string) {
+  return martTests.map((test) => (test.uniqueId.includes(`.${name}.`) ? { ...test, status } : test));
+}
+
 function source(overrides: Partial<SourceRunSummary>): SourceRunSummary {
   return {
     source: "echo_data",
@@ -82,7 +106,13 @@ function source(overrides: Partial<SourceRunSummary>): SourceRunSummary {
 describe("quality checks", () => {
   let db: Database;
   let directory: string;
-  const context = (sources: SourceRunSummary[] = [source({})]) => ({ runId, asOf, config, sources });
+  const context = (sources: SourceRunSummary[] = [source({})], dbtTests = martTests) => ({
+    runId,
+    asOf,
+    config,
+    sources,
+    dbtTests,
+  });
   const failing = (results: CheckResult[]) =>
     Object.fromEntries(
       results.filter((result) => !result.passed).map((result) => [result.checkId, result.examples]),
@@ -140,10 +170,17 @@ describe("quality checks", () => {
       maxAgeHours: 48,
       tooOld: true,
     });
-    const results = await runQualityChecks(db, context([source({}), stale]));
+    // dbt's tests on the mart found the blank explanation and the repeated id (at warn severity, else dbt
+    // would have stopped the run).
+    const dbtTests = withStatus("not_blank_mart_advisory_current_explanation", "warn").map((test) =>
+      test.uniqueId.includes(".unique_mart_advisory_current_advisory_id.")
+        ? { ...test, status: "warn" }
+        : test,
+    );
+    const results = await runQualityChecks(db, context([source({}), stale], dbtTests));
     expect(failing(results)).toEqual({
-      advisory_fields_complete: ["bash:CVE-2024-0004"],
-      advisory_ids_unique: ["curl:CVE-2024-0001 (2 rows)"],
+      advisory_fields_complete: ["not_blank mart_advisory_current.explanation: dbt test warn"],
+      advisory_ids_unique: ["unique mart_advisory_current.advisory_id: dbt test warn"],
       final_states_have_evidence: ["vim:CVE-2024-0005 wont_fix (upstream_wont_fix)"],
       stalled_advisories: ["zlib:CVE-2024-0002 under_investigation since 2026-04-01 (70 days)"],
       regressions: ["tar:CVE-2024-0006: fixed → under_investigation by no_signal (awaiting_analysis)"],
@@ -191,7 +228,7 @@ describe("quality checks", () => {
       ...config,
       quality: { ...config.quality, severities: { regressions: "error" as const } },
     };
-    const strictContext = { runId, asOf, config: strict, sources: [source({})] };
+    const strictContext = { runId, asOf, config: strict, sources: [source({})], dbtTests: martTests };
     const results = await runQualityChecks(db, strictContext);
     expect(results.find((result) => result.checkId === "regressions")).toMatchObject({
       severity: "error",
@@ -206,5 +243,38 @@ describe("quality checks", () => {
     const accepted = await evaluatePublishGuard(db, strictContext, results, true);
     expect(accepted).toMatchObject({ publish: false, massChangeAccepted: true });
     expect(accepted.reasons).toHaveLength(1);
+  });
+
+  it("a check dbt's tests answer fails when its test is missing from dbt's results", async () => {
+    const withoutUnique = martTests.filter((test) => !test.uniqueId.includes(".unique_"));
+    const results = await runQualityChecks(db, context([source({})], withoutUnique));
+    expect(failing(results)).toEqual({
+      advisory_ids_unique: ["unique mart_advisory_current.advisory_id: not among dbt's test results"],
+    });
+  });
+
+  it("a run that keeps the previous decisions reads the last dbt build's test results from the ledger", async () => {
+    const record = (run: string, tests: { uniqueId: string; status: string }[]) =>
+      Promise.all(
+        tests.map((test) =>
+          db.run("insert into meta.dbt_node_timings values (?, ?, ?, 0.1)", [
+            run,
+            test.uniqueId,
+            test.status,
+          ]),
+        ),
+      );
+    // The older build found a problem; the newer one (the build whose decisions stand) did not.
+    await db.run(`insert into meta.runs (run_id, run_seq, started_at, as_of, status, config_path) values
+      ('20260501T000000Z', 0, '2026-05-01', '2026-05-01', 'succeeded', 'c')`);
+    await record("20260501T000000Z", withStatus("not_null_mart_advisory_current_state", "warn"));
+    await record("20260601T000000Z", martTests);
+    expect(await lastRecordedDbtTests(db)).toEqual(expect.arrayContaining(martTests));
+    await db.run("delete from meta.dbt_node_timings where run_id = '20260601T000000Z'");
+    const older = await lastRecordedDbtTests(db);
+    const results = await runQualityChecks(db, context([source({})], older));
+    expect(failing(results)).toEqual({
+      advisory_fields_complete: ["not_null mart_advisory_current.state: dbt test warn"],
+    });
   });
 });
