@@ -23,7 +23,7 @@ import type { RunSummaryJson } from "../run.ts";
 import type { AdvisoryDocument } from "../stages/export/advisory-current.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const scheduledScript = join(repoRoot, "pipeline/tools/scheduled.ts");
+const scheduledScript = join(repoRoot, "pipeline/ops/scheduled.ts");
 const sampleDir = join(repoRoot, "test/fixtures/sample");
 
 const configName = "config.rehearsal.yaml";

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../pipeline/stages/config.ts";
-import { defaultConfigPath } from "../../pipeline/tools/scheduled.ts";
+import { defaultConfigPath } from "../../pipeline/ops/scheduled.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
 describe("config.live.yaml", () => {

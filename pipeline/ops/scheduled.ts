@@ -30,7 +30,7 @@ export const botIdentity = {
   email: "41898282+github-actions[bot]@users.noreply.github.com",
 };
 
-const usage = `Usage: node pipeline/tools/scheduled.ts <run|commit|push|site> [pipeline options]
+const usage = `Usage: node pipeline/ops/scheduled.ts <run|commit|push|site> [pipeline options]
 
   run      npm run scheduled:run [-- --as-of <time> ...]: runs the pipeline with --config $ECHO_CONFIG
            (default ${defaultConfigPath}); options after -- go to the pipeline. ECHO_ACCEPT_MASS_CHANGE=true
