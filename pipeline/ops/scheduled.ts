@@ -1,5 +1,5 @@
 // The scheduled job's steps (.github/workflows/pipeline.yml), one npm script each, so that the workflow, a
-// developer and the rehearsal (pipeline/tools/rehearse.ts) run exactly the same thing:
+// developer and the rehearsal (tools/rehearse/rehearse.ts) run exactly the same thing:
 //
 //   npm run scheduled:run     runs the pipeline on $ECHO_CONFIG (default config.live.yaml); its exit code
 //                             passes through (3: the publish guard refused), and a line goes to

@@ -1,4 +1,4 @@
-import { buildZip } from "../helpers/zip.ts";
+import { buildZip } from "../../tools/synthetic/zip.ts";
 
 /*
  * Corpus inputs too large (or too binary) to check in: cases.yaml names them by `generator` (a file) or

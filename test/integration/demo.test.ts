@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LedgerTransition, parseLedgerText } from "../../pipeline/history/ledger.ts";
 import type { RunSummaryJson } from "../../pipeline/run.ts";
 import type { AdvisoryDocument } from "../../pipeline/stages/export/advisory-current.ts";
-import { advisoryIdOf, demoFiles, demoSubjects } from "../../pipeline/tools/demo-data.ts";
+import { advisoryIdOf, demoFiles, demoSubjects } from "../../tools/demo/demo-data.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
 /**
  * `npm run demo` end to end, site included (its build takes a few seconds): four pipeline runs in a fresh
  * workspace, and what the demo prints about each, checked against the files the runs wrote.
  */
-const demo = join(repoRoot, "pipeline/tools/demo.ts");
+const demo = join(repoRoot, "tools/demo/demo.ts");
 const overridden = advisoryIdOf(demoSubjects.overridden);
 const pending = advisoryIdOf(demoSubjects.pending);
 const runIds = ["20260301T060000Z", "20260302T060000Z", "20260303T060000Z", "20260304T060000Z"];

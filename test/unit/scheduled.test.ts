@@ -1,13 +1,13 @@
 // The scheduled job's messages (pipeline/ops/scheduled.ts): the commit message, the step summary and the
 // path the site is served under. The steps themselves run in test/integration/rehearsal.test.ts.
 import { describe, expect, it } from "vitest";
-import type { RunSummaryJson } from "../../pipeline/run.ts";
 import {
   commitMessage,
   describeCounts,
   pagesBase,
   stepSummaryMarkdown,
 } from "../../pipeline/ops/scheduled.ts";
+import type { RunSummaryJson } from "../../pipeline/run.ts";
 
 function summary(overrides: Partial<RunSummaryJson> = {}): RunSummaryJson {
   return {

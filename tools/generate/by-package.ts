@@ -1,10 +1,10 @@
 import { join } from "node:path";
+import { Random } from "../synthetic/random.ts";
+import { FileSink } from "../synthetic/sinks.ts";
+import { cveDescription } from "../synthetic/text.ts";
 import { type AdvisoryView, advisoryView, otherCveTracker, type TrackerRelease } from "./details.ts";
 import type { DatasetModel } from "./model.ts";
-import { FileSink } from "./output.ts";
-import { Random } from "./prng.ts";
 import { CSV_QUOTED_HEADER } from "./proportions.ts";
-import { cveDescription } from "./text.ts";
 
 /**
  * The files ordered by package, written in one pass over the package names in sorted order: the vendor's

@@ -1,4 +1,4 @@
-import { allocate, hashUnit, Random } from "./prng.ts";
+import { allocate, hashUnit, Random } from "../synthetic/random.ts";
 import {
   ADVISORIES_PER_PACKAGE_QUANTILES,
   CVE_YEARS,

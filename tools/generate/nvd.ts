@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import { momentAfter, momentInYear, nvdTime, referenceTime } from "./dates.ts";
+import { momentAfter, momentInYear, nvdTime, referenceTime } from "../synthetic/dates.ts";
+import { Random } from "../synthetic/random.ts";
+import { DirectorySink } from "../synthetic/sinks.ts";
+import { cveDescription, productName, spanishDescription } from "../synthetic/text.ts";
 import { type DatasetModel, isVendorCve, NvdFlag, OtherCve } from "./model.ts";
-import { DirectorySink } from "./output.ts";
-import { Random } from "./prng.ts";
 import {
   NVD_CVSS_VERSIONS,
   NVD_VULN_STATUS,
@@ -11,7 +12,6 @@ import {
   NVD_WITH_WEAKNESSES,
   NVD_WITHOUT_CVE_TAGS,
 } from "./proportions.ts";
-import { cveDescription, productName, spanishDescription } from "./text.ts";
 
 /**
  * NVD API 2.0 response pages (`{ resultsPerPage, startIndex, totalResults, format, version, timestamp,

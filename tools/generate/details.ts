@@ -1,5 +1,5 @@
+import { Random } from "../synthetic/random.ts";
 import { type DatasetModel, type Scenario, scenarios, vulnIdOf } from "./model.ts";
-import { Random } from "./prng.ts";
 import {
   CSV_FIXED_VERSION_KINDS,
   CSV_INTERNAL_STATUS,

@@ -17,12 +17,12 @@ import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import { type LedgerTransition, ledgerPath, parseLedgerText } from "../history/ledger.ts";
-import { compactUtc } from "../lib/clock.ts";
-import type { PipelineError as PipelineErrorType } from "../lib/errors.ts";
-import { changeLabel, table, wrap } from "../lib/text-layout.ts";
-import type { RunOutcome, RunSummaryJson } from "../run.ts";
-import type { AdvisoryDocument, PublishedAdvisory } from "../stages/export/advisory-current.ts";
+import { type LedgerTransition, ledgerPath, parseLedgerText } from "../../pipeline/history/ledger.ts";
+import { compactUtc } from "../../pipeline/lib/clock.ts";
+import type { PipelineError as PipelineErrorType } from "../../pipeline/lib/errors.ts";
+import { changeLabel, table, wrap } from "../../pipeline/lib/text-layout.ts";
+import type { RunOutcome, RunSummaryJson } from "../../pipeline/run.ts";
+import type { AdvisoryDocument, PublishedAdvisory } from "../../pipeline/stages/export/advisory-current.ts";
 import { advisoryIdOf, type DemoStep, demoFiles, demoSubjects } from "./demo-data.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -116,9 +116,9 @@ async function main(): Promise<number> {
   // The runs happen in this process (a process per run cost about 1.5 s more each, on Node's start-up and
   // module loading): the pipeline's own log is kept to errors, as the demo prints what the runs decided.
   process.env.ECHO_LOG_LEVEL ??= "quiet";
-  const { runPipeline } = await import("../run.ts");
-  const { runInspectCommand } = await import("../inspect.ts");
-  const { PipelineError } = await import("../lib/errors.ts");
+  const { runPipeline } = await import("../../pipeline/run.ts");
+  const { runInspectCommand } = await import("../../pipeline/inspect.ts");
+  const { PipelineError } = await import("../../pipeline/lib/errors.ts");
   const describeError = (error: unknown) =>
     error instanceof PipelineError ? (error as PipelineErrorType).describe() : errorText(error);
   const requested = values.out ?? values.keep;
@@ -155,7 +155,7 @@ async function main(): Promise<number> {
 
   // One dbt process serves the four runs: a new `dbt` per run spent about 7 s of each run importing dbt and
   // parsing the project.
-  const { DbtSession } = await import("../lib/dbt-session.ts");
+  const { DbtSession } = await import("../../pipeline/lib/dbt-session.ts");
   const dbtSession = new DbtSession(
     join(repoRoot, "dbt_project/.venv/bin/dbt"),
     join(repoRoot, "dbt_project"),

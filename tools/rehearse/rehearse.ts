@@ -18,9 +18,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import { errorMessage } from "../lib/errors.ts";
-import type { RunSummaryJson } from "../run.ts";
-import type { AdvisoryDocument } from "../stages/export/advisory-current.ts";
+import { errorMessage } from "../../pipeline/lib/errors.ts";
+import type { RunSummaryJson } from "../../pipeline/run.ts";
+import type { AdvisoryDocument } from "../../pipeline/stages/export/advisory-current.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const scheduledScript = join(repoRoot, "pipeline/ops/scheduled.ts");
@@ -131,7 +131,7 @@ async function git(cwd: string, args: string[]): Promise<string> {
 function configText(): string {
   return [
     "# The rehearsal's configuration: the bundled sample, upstream sources in mock mode, state and output",
-    "# inside this repository like config.live.yaml. Written by pipeline/tools/rehearse.ts.",
+    "# inside this repository like config.live.yaml. Written by tools/rehearse/rehearse.ts.",
     "database: .state/rehearsal.duckdb",
     "output_dir: output",
     "dbt:",
