@@ -18,7 +18,7 @@ import {
   VENDOR_ADVISORIES,
   VENDOR_OPEN_ADVISORIES,
   VENDOR_PACKAGES,
-} from "../../tools/generate/proportions.ts";
+} from "../../tools/synthetic/proportions.ts";
 import { testFetchContext } from "../helpers/context.ts";
 import { observations, rejections } from "../helpers/items.ts";
 import { repoRoot } from "../helpers/workspace.ts";

@@ -1,10 +1,10 @@
 import { join } from "node:path";
+import { CSV_QUOTED_HEADER } from "../synthetic/proportions.ts";
 import { Random } from "../synthetic/random.ts";
 import { FileSink } from "../synthetic/sinks.ts";
 import { cveDescription } from "../synthetic/text.ts";
 import { type AdvisoryView, advisoryView, otherCveTracker, type TrackerRelease } from "./details.ts";
 import type { DatasetModel } from "./model.ts";
-import { CSV_QUOTED_HEADER } from "./proportions.ts";
 
 /**
  * The files ordered by package, written in one pass over the package names in sorted order: the vendor's

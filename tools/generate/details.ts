@@ -1,5 +1,3 @@
-import { Random } from "../synthetic/random.ts";
-import { type DatasetModel, type Scenario, scenarios, vulnIdOf } from "./model.ts";
 import {
   CSV_FIXED_VERSION_KINDS,
   CSV_INTERNAL_STATUS,
@@ -9,7 +7,9 @@ import {
   TRACKER_URGENCY_FROM_NVD,
   UPSTREAM_VERSION_PARTS,
   VENDOR_PACKAGES,
-} from "./proportions.ts";
+} from "../synthetic/proportions.ts";
+import { Random } from "../synthetic/random.ts";
+import { type DatasetModel, type Scenario, scenarios, vulnIdOf } from "./model.ts";
 
 /**
  * What every source says about one advisory, derived from its scenario and the seed alone, so that the

@@ -1,235 +1,30 @@
 import { join } from "node:path";
-import { momentAfter, momentInYear, nvdTime, referenceTime } from "../synthetic/dates.ts";
+import { momentAfter, momentInYear, referenceTime } from "../synthetic/dates.ts";
+import { NvdFlag, type NvdFlagValue, nvdPage, nvdRecord, nvdResultsPerPage } from "../synthetic/nvd.ts";
 import { Random } from "../synthetic/random.ts";
 import { DirectorySink } from "../synthetic/sinks.ts";
-import { cveDescription, productName, spanishDescription } from "../synthetic/text.ts";
-import { type DatasetModel, isVendorCve, NvdFlag, OtherCve } from "./model.ts";
-import {
-  NVD_CVSS_VERSIONS,
-  NVD_VULN_STATUS,
-  NVD_WITH_CONFIGURATIONS,
-  NVD_WITH_SPANISH_DESCRIPTION,
-  NVD_WITH_WEAKNESSES,
-  NVD_WITHOUT_CVE_TAGS,
-} from "./proportions.ts";
+import { type DatasetModel, isVendorCve, OtherCve } from "./model.ts";
 
 /**
- * NVD API 2.0 response pages (`{ resultsPerPage, startIndex, totalResults, format, version, timestamp,
- * vulnerabilities: [{ cve }] }`), 2,000 records a page as a full paged pull receives them, in the real
- * `cve` shape with the measured mix of statuses, CVSS versions and disputed tags.
+ * The dataset's NVD: API 2.0 response pages, 2,000 records a page as a full paged pull receives them, one
+ * record (tools/synthetic/nvd.ts) per CVE of the universe that NVD has.
  */
-
-export const nvdResultsPerPage = 2000;
-
-/** The CNAs that assigned the sampled records (the eight most frequent, measured counts of 170). */
-const sources: Readonly<Record<string, number>> = {
-  "cve@mitre.org": 76,
-  "secalert@redhat.com": 19,
-  "security-advisories@github.com": 14,
-  "cna@vuldb.com": 8,
-  "security@apache.org": 5,
-  "talos-cna@cisco.com": 5,
-  "secure@intel.com": 4,
-  "psirt@nvidia.com": 4,
-};
-
-const severities = [
-  { severity: "LOW", score: 3.3, vector: "AV:L/AC:L/PR:L/UI:N/S:U/C:L/I:N/A:N" },
-  { severity: "MEDIUM", score: 5.5, vector: "AV:L/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H" },
-  { severity: "MEDIUM", score: 6.5, vector: "AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H" },
-  { severity: "HIGH", score: 7.5, vector: "AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H" },
-  { severity: "HIGH", score: 8.8, vector: "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H" },
-  { severity: "CRITICAL", score: 9.8, vector: "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" },
-] as const;
 
 /** Whether the CVE is in this dataset's NVD: every CVE the vendor lists, the others as the scale keeps. */
 export function inNvd(model: DatasetModel, cve: number): boolean {
   return isVendorCve(model, cve) || model.otherCvePackage[cve] !== OtherCve.notIncluded;
 }
 
-function cvss3(version: "3.0" | "3.1", pick: (typeof severities)[number], source: string, primary: boolean) {
-  const [av, ac, pr, ui, s, c, i, a] = pick.vector.split("/").map((part) => part.split(":")[1]);
-  const word: Record<string, string> = { N: "NONE", L: "LOW", H: "HIGH", R: "REQUIRED", U: "UNCHANGED" };
-  const vectorWord: Record<string, string> = {
-    N: "NETWORK",
-    L: "LOCAL",
-    A: "ADJACENT_NETWORK",
-    P: "PHYSICAL",
-  };
-  return {
-    source,
-    type: primary ? "Primary" : "Secondary",
-    cvssData: {
-      version,
-      vectorString: `CVSS:${version}/${pick.vector}`,
-      baseScore: pick.score,
-      baseSeverity: pick.severity,
-      attackVector: vectorWord[av ?? "N"],
-      attackComplexity: word[ac ?? "L"],
-      privilegesRequired: word[pr ?? "N"],
-      userInteraction: ui === "R" ? "REQUIRED" : "NONE",
-      scope: s === "U" ? "UNCHANGED" : "CHANGED",
-      confidentialityImpact: word[c ?? "N"],
-      integrityImpact: word[i ?? "N"],
-      availabilityImpact: word[a ?? "N"],
-    },
-    exploitabilityScore: pick.score >= 7 ? 3.9 : 1.8,
-    impactScore: pick.score >= 9 ? 5.9 : 3.6,
-  };
-}
-
-function cvss2(pick: (typeof severities)[number]) {
-  const score = Math.min(10, Math.round((pick.score - 0.3) * 10) / 10);
-  return {
-    source: "nvd@nist.gov",
-    type: "Primary",
-    cvssData: {
-      version: "2.0",
-      vectorString: score >= 7 ? "AV:N/AC:L/Au:N/C:P/I:P/A:P" : "AV:N/AC:M/Au:N/C:N/I:N/A:P",
-      baseScore: score,
-      accessVector: "NETWORK",
-      accessComplexity: score >= 7 ? "LOW" : "MEDIUM",
-      authentication: "NONE",
-      confidentialityImpact: score >= 7 ? "PARTIAL" : "NONE",
-      integrityImpact: score >= 7 ? "PARTIAL" : "NONE",
-      availabilityImpact: "PARTIAL",
-    },
-    baseSeverity: score >= 7 ? "HIGH" : score >= 4 ? "MEDIUM" : "LOW",
-    exploitabilityScore: 10.0,
-    impactScore: score >= 7 ? 6.4 : 2.9,
-    acInsufInfo: false,
-    obtainAllPrivilege: false,
-    obtainUserPrivilege: false,
-    obtainOtherPrivilege: false,
-    userInteractionRequired: false,
-  };
-}
-
-function cvss4(pick: (typeof severities)[number], source: string) {
-  return {
-    source,
-    type: "Secondary",
-    cvssData: {
-      version: "4.0",
-      vectorString: `CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:${pick.score >= 7 ? "H" : "L"}/VI:N/VA:H/SC:N/SI:N/SA:N`,
-      baseScore: Math.min(10, pick.score + 0.4),
-      baseSeverity: pick.severity,
-      attackVector: "NETWORK",
-      attackComplexity: "LOW",
-      attackRequirements: "NONE",
-      privilegesRequired: "NONE",
-      userInteraction: "NONE",
-    },
-  };
-}
-
-/** Record `cve` as NVD serves it inside `vulnerabilities[].cve`. */
-export function nvdRecord(model: DatasetModel, cve: number): Record<string, unknown> {
+/** Record `cve` of the universe: published in its id's year, modified in the four years before "now". */
+export function datasetNvdRecord(model: DatasetModel, cve: number): Record<string, unknown> {
   const random = Random.of(model.seed, "nvd", cve);
-  const id = model.universe.idOf(cve);
-  const year = model.universe.yearOf(cve);
-  const published = momentInYear(year, random);
+  const published = momentInYear(model.universe.yearOf(cve), random);
   const lastModified = momentAfter(Math.max(published, referenceTime - 4 * 365 * 86_400_000), random);
-  const source = random.weighted(sources);
-  const flag = model.nvdFlag[cve] as number;
-  if (flag === NvdFlag.rejected) {
-    return {
-      id,
-      sourceIdentifier: source,
-      published: nvdTime(published),
-      lastModified: nvdTime(lastModified),
-      vulnStatus: "Rejected",
-      cveTags: [],
-      descriptions: [
-        {
-          lang: "en",
-          value: random.chance(0.5)
-            ? "Rejected reason: This CVE ID has been rejected or withdrawn by its CVE Numbering Authority."
-            : "** REJECT ** DO NOT USE THIS CANDIDATE NUMBER. Reason: This candidate is a duplicate of another CVE.",
-        },
-      ],
-      metrics: {},
-      references: [],
-    };
-  }
-  const product = productName(model.seed, cve);
-  let description = cveDescription(model.seed, cve);
-  if (flag === NvdFlag.descriptionDisputed) {
-    description = `** DISPUTED ** ${description} NOTE: the vendor disputes this because the behaviour is documented.`;
-  } else if (flag === NvdFlag.taggedDisputed) {
-    description = `${description} NOTE: this is disputed by the supplier because it requires a crafted local configuration.`;
-  }
-  const descriptions: { lang: string; value: string }[] = [{ lang: "en", value: description }];
-  if (random.chance(NVD_WITH_SPANISH_DESCRIPTION)) {
-    descriptions.push({ lang: "es", value: spanishDescription(model.seed, cve) });
-  }
-  const pick = random.pick(severities);
-  const versions = random.weighted(NVD_CVSS_VERSIONS).split("+");
-  const metrics: Record<string, unknown[]> = {};
-  if (versions.includes("V40")) metrics.cvssMetricV40 = [cvss4(pick, source)];
-  if (versions.includes("V31")) metrics.cvssMetricV31 = [cvss3("3.1", pick, "nvd@nist.gov", true)];
-  if (versions.includes("V30")) metrics.cvssMetricV30 = [cvss3("3.0", pick, "nvd@nist.gov", true)];
-  if (versions.includes("V2")) metrics.cvssMetricV2 = [cvss2(pick)];
-  const record: Record<string, unknown> = {
-    id,
-    sourceIdentifier: source,
-    published: nvdTime(published),
-    lastModified: nvdTime(lastModified),
-    vulnStatus: random.weighted(NVD_VULN_STATUS),
-  };
-  const tagged = flag === NvdFlag.taggedDisputed;
-  if (tagged || !random.chance(NVD_WITHOUT_CVE_TAGS)) {
-    record.cveTags = tagged ? [{ sourceIdentifier: source, tags: ["disputed"] }] : [];
-  }
-  record.descriptions = descriptions;
-  record.metrics = metrics;
-  if (random.chance(NVD_WITH_WEAKNESSES)) {
-    record.weaknesses = [
-      {
-        source: "nvd@nist.gov",
-        type: "Primary",
-        description: [
-          { lang: "en", value: random.chance(0.2) ? "NVD-CWE-noinfo" : `CWE-${random.between(20, 1300)}` },
-        ],
-      },
-    ];
-  }
-  if (random.chance(NVD_WITH_CONFIGURATIONS)) {
-    const matches = random.between(1, 3);
-    record.configurations = [
-      {
-        nodes: [
-          {
-            operator: "OR",
-            negate: false,
-            cpeMatch: Array.from({ length: matches }, (_, match) => ({
-              vulnerable: true,
-              criteria: `cpe:2.3:a:${product}:${product}:*:*:*:*:*:*:*:*`,
-              versionEndExcluding: `${match + 1}.${random.between(0, 20)}.${random.between(0, 9)}`,
-              matchCriteriaId: `${(cve * 2_654_435_761 + match).toString(16).slice(-8).toUpperCase().padStart(8, "0")}-${random
-                .nextUint32()
-                .toString(16)
-                .toUpperCase()
-                .padStart(8, "0")
-                .slice(0, 4)}-4${String(match).padStart(3, "0")}-8000-${String(cve).padStart(12, "0")}`,
-            })),
-          },
-        ],
-      },
-    ];
-  }
-  const referenceCount = random.chance(0.1) ? random.between(8, 17) : random.between(1, 6);
-  record.references = Array.from({ length: referenceCount }, (_, reference) => ({
-    url:
-      reference === 0
-        ? `https://security-tracker.debian.org/tracker/${id}`
-        : `https://${product}.example.org/security/${id.toLowerCase()}-${reference}`,
-    source,
-    ...(reference < 3
-      ? { tags: reference === 1 ? ["Patch", "Vendor Advisory"] : ["Third Party Advisory"] }
-      : {}),
-  }));
-  return record;
+  const flag = model.nvdFlag[cve] as NvdFlagValue;
+  return nvdRecord(
+    { seed: model.seed, cve, id: model.universe.idOf(cve), flag, published, lastModified },
+    random,
+  );
 }
 
 export interface NvdOutput {
@@ -254,15 +49,7 @@ export function writeNvd(model: DatasetModel, outDir: string): NvdOutput {
     let page: unknown[] = [];
     let startIndex = 0;
     const flush = () => {
-      const body = {
-        resultsPerPage: nvdResultsPerPage,
-        startIndex,
-        totalResults: total,
-        format: "NVD_CVE",
-        version: "2.0",
-        timestamp: "2026-03-01T00:00:00.000",
-        vulnerabilities: page.map((cve) => ({ cve })),
-      };
+      const body = nvdPage(page, startIndex, nvdResultsPerPage, total);
       sink.writeFile(`nvd-cves-page-${String(pages).padStart(5, "0")}.json`, JSON.stringify(body));
       pages += 1;
       startIndex += page.length;
@@ -273,7 +60,7 @@ export function writeNvd(model: DatasetModel, outDir: string): NvdOutput {
       const flag = model.nvdFlag[cve] as number;
       if (flag === NvdFlag.rejected) rejected += 1;
       else if (flag !== NvdFlag.plain) disputed += 1;
-      page.push(nvdRecord(model, cve));
+      page.push(datasetNvdRecord(model, cve));
       if (page.length === nvdResultsPerPage) flush();
     }
     if (page.length > 0 || pages === 0) flush();

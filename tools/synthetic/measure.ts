@@ -4,7 +4,7 @@
  * (proportions.ts records the results as named constants). It prints figures only, never records, so
  * nothing of the real data ends up in the repository.
  *
- *   node tools/generate/measure.ts [shared data dir, default ../shared/data]
+ *   node tools/synthetic/measure.ts [shared data dir, default ../shared/data]
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
