@@ -11,8 +11,8 @@ import { enabledAdapters } from "../../pipeline/sources/registry.ts";
 import type { Rejection } from "../../pipeline/sources/types.ts";
 import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
 import { type IngestedSource, ingestSources } from "../../pipeline/stages/ingest.ts";
-import { buildZip } from "../../tools/synthetic/zip.ts";
-import { fileGenerators, type ZipEntrySpec, zipGenerators } from "../corpus/generators.ts";
+import { buildZip, type ZipEntrySpec } from "../../tools/synthetic/zip.ts";
+import { fileGenerators, zipGenerators } from "../corpus/generators.ts";
 import {
   type AdvisoryCurrent,
   createWorkspace,
