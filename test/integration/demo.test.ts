@@ -159,7 +159,7 @@ describe("npm run demo", () => {
     const step = { overrideRow: true, pendingFixed: false };
     expect(demoFiles(step)).toEqual(demoFiles(step));
     expect(demoFiles(step)["advisory_not_applicable.csv"]).toContain(
-      `${demoSubjects.overridden.cveId},${demoSubjects.overridden.packageName},not_applicable,,`,
+      `${demoSubjects.overridden.cveId},${demoSubjects.overridden.packageName},not_applicable,"",`,
     );
   });
 

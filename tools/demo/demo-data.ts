@@ -1,8 +1,21 @@
+import {
+  type ReleaseState,
+  type TrackerEntry,
+  TrackerJsonWriter,
+  type TrackerRelease,
+  trackerEntry,
+  trackerRelease,
+} from "../synthetic/debian-tracker.ts";
+import { DataJsonWriter, NotApplicableCsvWriter, type NotApplicableRow } from "../synthetic/echo-data.ts";
+import { NvdFlag, nvdRecordInYear } from "../synthetic/nvd.ts";
+import { StringSink } from "../synthetic/sinks.ts";
+
 /**
- * The mock data `npm run demo` feeds the pipeline, generated in code and written in the real formats: the
- * vendor's `data.json`, the research team's not-applicable CSV, the Debian Security Tracker's JSON and NVD
- * CVE records (file mode). It is small (30 packages) and deterministic: the same scenario step always gives
- * byte-identical files. Nothing here decides a state; it only sets up what each source says.
+ * The mock data `npm run demo` feeds the pipeline, written in the real formats by the synthetic-data
+ * library (tools/synthetic): the vendor's `data.json`, the research team's not-applicable CSV, the Debian
+ * Security Tracker's JSON and NVD CVE records (file mode). It is small (30 packages) and deterministic: the
+ * same scenario step always gives byte-identical files. Nothing here decides a state; it only sets up what
+ * each source says.
  */
 
 /** The package/CVE pairs the scenario is about. */
@@ -127,217 +140,179 @@ function generateAdvisories(): Generated[] {
   return advisories;
 }
 
-type TrackerRelease = Record<string, unknown>;
-type TrackerDocument = Record<
-  string,
-  Record<string, { description: string; releases: Record<string, TrackerRelease> }>
->;
-
+/** The seed of the NVD records' streams. */
+const demoSeed = 1;
+/** The version every suite has, where a release entry names none of its own. */
 const repositoryVersion = "1.0-1";
 
-/** One release entry in the tracker's shape (`repositories` names the version in that suite). */
-function release(codename: string, fields: TrackerRelease): TrackerRelease {
-  return { status: "open", repositories: { [codename]: repositoryVersion }, urgency: "medium", ...fields };
-}
-
 /** The same verdict in bookworm, trixie and sid, as the tracker usually has it. */
-function allReleases(fields: (codename: string) => TrackerRelease): Record<string, TrackerRelease> {
+function allReleases(
+  state: (codename: string) => ReleaseState,
+  urgency = "medium",
+): Record<string, TrackerRelease> {
   return Object.fromEntries(
-    ["bookworm", "trixie", "sid"].map((codename) => [codename, release(codename, fields(codename))]),
+    ["bookworm", "trixie", "sid"].map((codename) => [
+      codename,
+      trackerRelease(codename, state(codename), urgency, repositoryVersion),
+    ]),
   );
 }
+
+/** What Debian says, in bookworm, trixie and sid alike, about the kinds it has no fix for. */
+const sameInEveryRelease: Readonly<Record<"pending" | "wont_fix" | "not_affected", ReleaseState>> = {
+  pending: { kind: "open" },
+  wont_fix: { kind: "open", urgency: "low", nodsa: "Minor issue", reason: "ignored" },
+  not_affected: { kind: "not_affected" },
+};
 
 /** A later version for the releases after bookworm, so each release's fix is its own. */
 function newerVersion(version: string): string {
   return version.replace(/\+deb12u\d+$/, "");
 }
 
-function addTrackerEntry(
-  tracker: TrackerDocument,
-  packageName: string,
-  cveId: string,
-  releases: Record<string, TrackerRelease>,
-) {
-  const entries = tracker[packageName] ?? {};
-  entries[cveId] = { description: `Mock advisory ${cveId} in ${packageName}.`, releases };
-  tracker[packageName] = entries;
+/** What the sources say, by package: the vendor's advisories and the tracker's entries. */
+class Sources {
+  readonly vendor = new Map<string, Map<string, string | null>>();
+  readonly tracker = new Map<string, [string, TrackerEntry][]>();
+
+  setVendor(packageName: string, cveId: string, fixedVersion: string | null): void {
+    const entries = this.vendor.get(packageName) ?? new Map<string, string | null>();
+    entries.set(cveId, fixedVersion);
+    this.vendor.set(packageName, entries);
+  }
+
+  addTracker(packageName: string, cveId: string, releases: Record<string, TrackerRelease>): void {
+    const entries = this.tracker.get(packageName) ?? [];
+    entries.push([
+      cveId,
+      trackerEntry({ description: `Mock advisory ${cveId} in ${packageName}.` }, releases),
+    ]);
+    this.tracker.set(packageName, entries);
+  }
 }
 
-type VendorData = Record<string, Record<string, { fixed_version?: string }>>;
-
-function setVendorEntry(
-  data: VendorData,
-  packageName: string,
-  cveId: string,
-  entry: { fixed_version?: string },
-) {
-  const entries = data[packageName] ?? {};
-  entries[cveId] = entry;
-  data[packageName] = entries;
-}
-
-function nvdRecord(cveId: string, status: "Rejected"): string {
-  return `${JSON.stringify(
-    {
-      id: cveId,
-      sourceIdentifier: "cve@mitre.org",
-      published: "2025-06-02T10:15:00.000",
-      lastModified: "2026-02-20T12:00:00.000",
-      vulnStatus: status,
-      descriptions: [
-        {
-          lang: "en",
-          value:
-            "** REJECT ** This candidate was withdrawn by its CNA. Further investigation showed that it was not a security issue.",
-        },
-      ],
-      references: [],
-    },
-    null,
-    2,
-  )}\n`;
-}
-
-/** A CSV field, quoted when it has to be. */
-function csvField(value: string): string {
-  return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Every input file for one step of the scenario. */
 export function demoFiles(step: DemoStep): DemoFiles {
   const advisories = generateAdvisories();
-  const data: VendorData = {};
-  const tracker: TrackerDocument = {};
-  const csvRows: string[][] = [];
+  const sources = new Sources();
+  const csvRows: NotApplicableRow[] = [];
   const nvd: Record<string, string> = {};
 
-  for (const advisory of advisories) {
+  advisories.forEach((advisory, serial) => {
     const { packageName, cveId, kind, version } = advisory;
-    setVendorEntry(data, packageName, cveId, kind === "vendor_fixed" ? { fixed_version: version } : {});
+    sources.setVendor(packageName, cveId, kind === "vendor_fixed" ? version : null);
     switch (kind) {
       case "vendor_fixed":
         // Debian agrees with the vendor on some of them.
         if (cveId.endsWith("7")) {
-          addTrackerEntry(tracker, packageName, cveId, {
-            bookworm: release("bookworm", { status: "resolved", fixed_version: version }),
+          sources.addTracker(packageName, cveId, {
+            bookworm: trackerRelease("bookworm", { kind: "fixed", version }, "medium", repositoryVersion),
           });
         }
         break;
       case "upstream_fixed":
-        addTrackerEntry(
-          tracker,
+        sources.addTracker(
           packageName,
           cveId,
           allReleases((codename) => ({
-            status: "resolved",
-            fixed_version: codename === "bookworm" ? version : newerVersion(version),
+            kind: "fixed",
+            version: codename === "bookworm" ? version : newerVersion(version),
           })),
         );
         break;
       case "pending":
-        addTrackerEntry(
-          tracker,
-          packageName,
-          cveId,
-          allReleases(() => ({ status: "open" })),
-        );
-        break;
       case "wont_fix":
-        addTrackerEntry(
-          tracker,
+      case "not_affected": {
+        const state = sameInEveryRelease[kind];
+        sources.addTracker(
           packageName,
           cveId,
-          allReleases(() => ({
-            status: "open",
-            urgency: "low",
-            nodsa: "Minor issue",
-            nodsa_reason: "ignored",
-          })),
+          allReleases(() => state),
         );
         break;
-      case "not_affected":
-        addTrackerEntry(
-          tracker,
-          packageName,
-          cveId,
-          allReleases(() => ({ status: "resolved", urgency: "unimportant", fixed_version: "0" })),
-        );
-        break;
+      }
       case "override":
-        csvRows.push([
-          cveId,
+        csvRows.push({
+          vulnId: cveId,
           packageName,
-          "not_applicable",
-          "",
-          overrideReasons[csvRows.length % overrideReasons.length] as string,
-        ]);
+          fixedVersion: "",
+          internalStatus: overrideReasons[csvRows.length % overrideReasons.length] as string,
+        });
         break;
-      case "rejected":
-        nvd[`${cveId}.json`] = nvdRecord(cveId, "Rejected");
+      case "rejected": {
+        const record = nvdRecordInYear(demoSeed, serial, cveId, Number(cveId.slice(4, 8)), NvdFlag.rejected);
+        nvd[`${cveId}.json`] = `${JSON.stringify(record)}\n`;
         break;
+      }
       case "silent":
         break;
     }
-  }
+  });
 
   // The overridden subject: no vendor fix, Debian resolved it in every release.
   const overridden = demoSubjects.overridden;
-  setVendorEntry(data, overridden.packageName, overridden.cveId, {});
-  addTrackerEntry(
-    tracker,
+  sources.setVendor(overridden.packageName, overridden.cveId, null);
+  sources.addTracker(
     overridden.packageName,
     overridden.cveId,
     allReleases((codename) => ({
-      status: "resolved",
-      fixed_version: codename === "bookworm" ? "2.9.14+dfsg-1.3~deb12u2" : "2.12.7+dfsg-3",
+      kind: "fixed",
+      version: codename === "bookworm" ? "2.9.14+dfsg-1.3~deb12u2" : "2.12.7+dfsg-3",
     })),
   );
   if (step.overrideRow) {
-    csvRows.push([overridden.cveId, overridden.packageName, "not_applicable", "", overrideStatus]);
+    csvRows.push({
+      vulnId: overridden.cveId,
+      packageName: overridden.packageName,
+      fixedVersion: "",
+      internalStatus: overrideStatus,
+    });
   }
 
   // The pending subject: Debian open everywhere, then fixed.
   const pending = demoSubjects.pending;
-  setVendorEntry(data, pending.packageName, pending.cveId, {});
-  addTrackerEntry(
-    tracker,
+  sources.setVendor(pending.packageName, pending.cveId, null);
+  sources.addTracker(
     pending.packageName,
     pending.cveId,
     step.pendingFixed
-      ? allReleases((codename) => ({
-          status: "resolved",
-          urgency: "high",
-          fixed_version: codename === "bookworm" ? "3.0.17-1~deb12u3" : "3.5.2-1",
-        }))
-      : allReleases(() => ({ status: "open", urgency: "high" })),
+      ? allReleases(
+          (codename) => ({
+            kind: "fixed",
+            version: codename === "bookworm" ? "3.0.17-1~deb12u3" : "3.5.2-1",
+          }),
+          "high",
+        )
+      : allReleases(() => ({ kind: "open" }), "high"),
   );
 
-  const sortedData = Object.fromEntries(
-    Object.keys(data)
-      .sort()
-      .map((packageName) => {
-        const entries = data[packageName] ?? {};
-        return [
-          packageName,
-          Object.fromEntries(
-            Object.keys(entries)
-              .sort()
-              .map((id) => [id, entries[id]]),
-          ),
-        ];
-      }),
-  );
-  const csv = [
-    ["cve_id", "package", "status", "fixed_version", "internal_status"],
-    ...csvRows.sort((a, b) => `${a[1]}:${a[0]}`.localeCompare(`${b[1]}:${b[0]}`)),
-  ]
-    .map((row) => row.map(csvField).join(","))
-    .join("\n");
+  const dataJson = new StringSink();
+  const vendorData = new DataJsonWriter(dataJson);
+  for (const packageName of [...sources.vendor.keys()].sort(byName)) {
+    const entries = sources.vendor.get(packageName) ?? new Map<string, string | null>();
+    vendorData.package(
+      packageName,
+      [...entries].map(([vulnId, fixedVersion]) => ({ vulnId, fixedVersion })),
+    );
+  }
+  vendorData.close();
+  const tracker = new StringSink();
+  const trackerJson = new TrackerJsonWriter(tracker);
+  for (const packageName of [...sources.tracker.keys()].sort(byName)) {
+    trackerJson.package(packageName, sources.tracker.get(packageName) ?? []);
+  }
+  trackerJson.close();
+  const csv = new StringSink();
+  const notApplicable = new NotApplicableCsvWriter(csv);
+  const rowKey = (row: NotApplicableRow) => `${row.packageName}:${row.vulnId}`;
+  for (const row of csvRows.sort((a, b) => rowKey(a).localeCompare(rowKey(b)))) notApplicable.row(row);
 
   return {
-    "data.json": `${JSON.stringify(sortedData, null, 2)}\n`,
-    "advisory_not_applicable.csv": `${csv}\n`,
-    "debian_tracker.json": `${JSON.stringify(tracker, null, 2)}\n`,
+    "data.json": dataJson.text(),
+    "advisory_not_applicable.csv": csv.text(),
+    "debian_tracker.json": tracker.text(),
     nvd,
   };
 }

@@ -1,7 +1,5 @@
 import { join } from "node:path";
-import { momentAfter, momentInYear, referenceTime } from "../synthetic/dates.ts";
-import { NvdFlag, type NvdFlagValue, nvdPage, nvdRecord, nvdResultsPerPage } from "../synthetic/nvd.ts";
-import { Random } from "../synthetic/random.ts";
+import { NvdFlag, type NvdFlagValue, nvdPage, nvdRecordInYear, nvdResultsPerPage } from "../synthetic/nvd.ts";
 import { DirectorySink } from "../synthetic/sinks.ts";
 import { type DatasetModel, isVendorCve, OtherCve } from "./model.ts";
 
@@ -13,18 +11,6 @@ import { type DatasetModel, isVendorCve, OtherCve } from "./model.ts";
 /** Whether the CVE is in this dataset's NVD: every CVE the vendor lists, the others as the scale keeps. */
 export function inNvd(model: DatasetModel, cve: number): boolean {
   return isVendorCve(model, cve) || model.otherCvePackage[cve] !== OtherCve.notIncluded;
-}
-
-/** Record `cve` of the universe: published in its id's year, modified in the four years before "now". */
-export function datasetNvdRecord(model: DatasetModel, cve: number): Record<string, unknown> {
-  const random = Random.of(model.seed, "nvd", cve);
-  const published = momentInYear(model.universe.yearOf(cve), random);
-  const lastModified = momentAfter(Math.max(published, referenceTime - 4 * 365 * 86_400_000), random);
-  const flag = model.nvdFlag[cve] as NvdFlagValue;
-  return nvdRecord(
-    { seed: model.seed, cve, id: model.universe.idOf(cve), flag, published, lastModified },
-    random,
-  );
 }
 
 export interface NvdOutput {
@@ -60,7 +46,15 @@ export function writeNvd(model: DatasetModel, outDir: string): NvdOutput {
       const flag = model.nvdFlag[cve] as number;
       if (flag === NvdFlag.rejected) rejected += 1;
       else if (flag !== NvdFlag.plain) disputed += 1;
-      page.push(datasetNvdRecord(model, cve));
+      page.push(
+        nvdRecordInYear(
+          model.seed,
+          cve,
+          model.universe.idOf(cve),
+          model.universe.yearOf(cve),
+          flag as NvdFlagValue,
+        ),
+      );
       if (page.length === nvdResultsPerPage) flush();
     }
     if (page.length > 0 || pages === 0) flush();

@@ -1,4 +1,4 @@
-import { nvdTime, referenceTime } from "./dates.ts";
+import { momentAfter, momentInYear, nvdTime, referenceTime } from "./dates.ts";
 import {
   NVD_CVSS_VERSIONS,
   NVD_VULN_STATUS,
@@ -7,7 +7,7 @@ import {
   NVD_WITH_WEAKNESSES,
   NVD_WITHOUT_CVE_TAGS,
 } from "./proportions.ts";
-import type { Random } from "./random.ts";
+import { Random } from "./random.ts";
 import { cveDescription, productName, spanishDescription } from "./text.ts";
 
 /**
@@ -237,6 +237,23 @@ export function nvdRecord(subject: NvdSubject, random: Random): Record<string, u
       : {}),
   }));
   return record;
+}
+
+/**
+ * Record `cve` (its index in the caller's universe, `seed` its stream) as a dataset has it: published in
+ * the year its id names, last modified in the four years before the reference time.
+ */
+export function nvdRecordInYear(
+  seed: number,
+  cve: number,
+  id: string,
+  year: number,
+  flag: NvdFlagValue,
+): Record<string, unknown> {
+  const random = Random.of(seed, "nvd", cve);
+  const published = momentInYear(year, random);
+  const lastModified = momentAfter(Math.max(published, referenceTime - 4 * 365 * 86_400_000), random);
+  return nvdRecord({ seed, cve, id, flag, published, lastModified }, random);
 }
 
 /** An API 2.0 response page around the given `cve` records. */

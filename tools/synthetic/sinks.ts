@@ -30,6 +30,24 @@ function replace(from: string, to: string): void {
   renameSync(from, to);
 }
 
+/** Where a format writer puts its text: a FileSink, or a StringSink for files made in memory. */
+export interface TextSink {
+  write(text: string): void;
+}
+
+/** Collects what is written, for small files returned as strings. */
+export class StringSink implements TextSink {
+  private readonly parts: string[] = [];
+
+  write(text: string): void {
+    this.parts.push(text);
+  }
+
+  text(): string {
+    return this.parts.join("");
+  }
+}
+
 export class FileSink {
   readonly path: string;
   private readonly temporary: string;
