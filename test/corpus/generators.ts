@@ -1,4 +1,4 @@
-import { buildZip } from "../helpers/zip.ts";
+import { buildZip, type ZipEntrySpec } from "../../tools/synthetic/zip.ts";
 
 /*
  * Corpus inputs too large (or too binary) to check in: cases.yaml names them by `generator` (a file) or
@@ -68,14 +68,6 @@ export const fileGenerators: Record<string, () => Buffer> = {
     return whole.subarray(0, Math.floor(whole.length / 2));
   },
 };
-
-export interface ZipEntrySpec {
-  name: string;
-  data: Buffer | string;
-  method?: 0 | 8;
-  /** What the headers claim the entry inflates to, when that is a lie. */
-  declaredSize?: number;
-}
 
 export const zipGenerators: Record<string, () => ZipEntrySpec[]> = {
   "entry-climbs-out": () => [

@@ -12,7 +12,8 @@ import { enabledAdapters } from "../../pipeline/sources/registry.ts";
 import type { Rejection } from "../../pipeline/sources/types.ts";
 import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
 import { type IngestedSource, ingestSources } from "../../pipeline/stages/ingest.ts";
-import { fileGenerators, type ZipEntrySpec, zipGenerators } from "../corpus/generators.ts";
+import { buildZip, type ZipEntrySpec } from "../../tools/synthetic/zip.ts";
+import { fileGenerators, zipGenerators } from "../corpus/generators.ts";
 import {
   type AdvisoryCurrent,
   createWorkspace,
@@ -20,7 +21,6 @@ import {
   repoRoot,
   type Workspace,
 } from "../helpers/workspace.ts";
-import { buildZip } from "../helpers/zip.ts";
 
 /*
  * Every case of test/corpus/cases.yaml through the real pipeline. Config cases run the CLI against a

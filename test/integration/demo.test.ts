@@ -8,14 +8,14 @@ import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.t
 import { parseLedgerText } from "../../pipeline/formats/ledger.ts";
 import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
-import { advisoryIdOf, demoFiles, demoSubjects } from "../../pipeline/tools/demo-data.ts";
+import { advisoryIdOf, demoFiles, demoSubjects } from "../../tools/demo/demo-data.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
 /**
  * `npm run demo` end to end, site included (its build takes a few seconds): four pipeline runs in a fresh
  * workspace, and what the demo prints about each, checked against the files the runs wrote.
  */
-const demo = join(repoRoot, "pipeline/tools/demo.ts");
+const demo = join(repoRoot, "tools/demo/demo.ts");
 const overridden = advisoryIdOf(demoSubjects.overridden);
 const pending = advisoryIdOf(demoSubjects.pending);
 const runIds = ["20260301T060000Z", "20260302T060000Z", "20260303T060000Z", "20260304T060000Z"];
@@ -160,7 +160,7 @@ describe("npm run demo", () => {
     const step = { overrideRow: true, pendingFixed: false };
     expect(demoFiles(step)).toEqual(demoFiles(step));
     expect(demoFiles(step)["advisory_not_applicable.csv"]).toContain(
-      `${demoSubjects.overridden.cveId},${demoSubjects.overridden.packageName},not_applicable,,`,
+      `${demoSubjects.overridden.cveId},${demoSubjects.overridden.packageName},not_applicable,"",`,
     );
   });
 

@@ -9,8 +9,8 @@ import { enabledAdapters } from "../../pipeline/sources/registry.ts";
 import type { FetchItem } from "../../pipeline/sources/types.ts";
 import type { UpstreamObservation } from "../../pipeline/sources/upstream.ts";
 import { loadConfig } from "../../pipeline/stages/config.ts";
-import { generateDataset, type Manifest } from "../../pipeline/tools/generate/index.ts";
-import { buildModel, isVendorCve, OtherCve } from "../../pipeline/tools/generate/model.ts";
+import { generateDataset, type Manifest } from "../../tools/generate/index.ts";
+import { buildModel, isVendorCve, OtherCve } from "../../tools/generate/model.ts";
 import {
   NOT_APPLICABLE_SCENARIOS,
   NVD_FULL_RECORDS,
@@ -18,12 +18,12 @@ import {
   VENDOR_ADVISORIES,
   VENDOR_OPEN_ADVISORIES,
   VENDOR_PACKAGES,
-} from "../../pipeline/tools/generate/proportions.ts";
+} from "../../tools/synthetic/proportions.ts";
 import { testFetchContext } from "../helpers/context.ts";
 import { observations, rejections } from "../helpers/items.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
-const generateCli = join(repoRoot, "pipeline/tools/generate.ts");
+const generateCli = join(repoRoot, "tools/generate/generate.ts");
 let scratch: string;
 
 beforeAll(async () => {

@@ -13,7 +13,8 @@ import { type NvdConfig, nvdAdapter, windowOverlapMs } from "../../pipeline/sour
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import type { FetchContext, Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
-import { nvdPage, syntheticCve, syntheticCveId, syntheticLastModified } from "../bench/nvd-synthetic.ts";
+import { nvdPage } from "../../tools/synthetic/nvd.ts";
+import { syntheticCve, syntheticCveId, syntheticLastModified } from "../../tools/synthetic/nvd-feed.ts";
 import { testFetchContext } from "../helpers/context.ts";
 
 // ---------------------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import { type OsvConfig, osvAdapter } from "../../pipeline/sources/osv/index.ts";
 import type { FetchContext, Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { buildZip } from "../../tools/synthetic/zip.ts";
 import { testFetchContext } from "../helpers/context.ts";
-import { buildZip } from "../helpers/zip.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // A real HTTP server on 127.0.0.1 per test, serving a small synthetic OSV: the Debian bucket (all.zip,

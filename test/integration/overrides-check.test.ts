@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkOverrides, renderOverridesReport } from "../../pipeline/tools/overrides-check.ts";
+import { checkOverrides, renderOverridesReport } from "../../pipeline/ops/overrides-check.ts";
 import {
   createWorkspace,
   readTree,
@@ -61,7 +61,7 @@ describe("the not-applicable overrides check", () => {
     const command = await execa(
       process.execPath,
       [
-        join(repoRoot, "pipeline/tools/overrides-check.ts"),
+        join(repoRoot, "pipeline/ops/overrides-check.ts"),
         "--config",
         workspace.configPath,
         "--csv",

@@ -1,7 +1,7 @@
-// The rehearsal of the scheduled job (npm run rehearse, pipeline/tools/rehearse.ts): four runs of the job's
+// The rehearsal of the scheduled job (npm run rehearse, tools/rehearse/rehearse.ts): four runs of the job's
 // steps, each on a fresh clone of a temporary repository, with what each one commits checked.
 import { beforeAll, describe, expect, it } from "vitest";
-import { clocks, type RehearsalResult, rehearse, runIdOf } from "../../pipeline/tools/rehearse.ts";
+import { clocks, type RehearsalResult, rehearse, runIdOf } from "../../tools/rehearse/rehearse.ts";
 
 describe("the scheduled job, rehearsed in a temporary repository", () => {
   let result: RehearsalResult;

@@ -3,8 +3,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { defaultConfigPath } from "../../pipeline/ops/scheduled.ts";
 import { loadConfig } from "../../pipeline/stages/config.ts";
-import { defaultConfigPath } from "../../pipeline/tools/scheduled.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
 describe("config.live.yaml", () => {

@@ -11,6 +11,7 @@ import {
   parseDebianVersion,
 } from "../../pipeline/lib/dpkg-version.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
+import { Random } from "../../tools/synthetic/random.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sharedDataJson = resolve(here, "../../../shared/data/echo/data.json");
@@ -46,17 +47,10 @@ function errorFrom(text: string): DebianVersionError {
   throw new Error(`expected ${JSON.stringify(text)} to be rejected`);
 }
 
-/** xorshift32: small, deterministic, good enough to spread test cases. */
+/** `random(n)`: a uniform integer below n, from the synthetic-data library's seeded generator. */
 function makeRandom(seed: number): (n: number) => number {
-  let state = seed >>> 0 || 1;
-  return (n: number) => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state % n;
-  };
+  const stream = new Random(seed);
+  return (n: number) => stream.int(n);
 }
 
 /**

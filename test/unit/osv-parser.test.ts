@@ -15,8 +15,8 @@ import { parseModifiedIds } from "../../pipeline/sources/osv/modified-ids.ts";
 import { debianReleaseOfEcosystem, osvVulnIds, parseOsvRecord } from "../../pipeline/sources/osv/parse.ts";
 import { readZipEntries, unsafeEntryName, type ZipItem } from "../../pipeline/sources/osv/zip.ts";
 import { upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { buildZip } from "../../tools/synthetic/zip.ts";
 import { observations, rejections } from "../helpers/items.ts";
-import { buildZip } from "../helpers/zip.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/osv");

@@ -1,4 +1,4 @@
-// The scheduled job's messages (pipeline/tools/scheduled.ts): the commit message, the step summary and the
+// The scheduled job's messages (pipeline/ops/scheduled.ts): the commit message, the step summary and the
 // path the site is served under. The steps themselves run in test/integration/rehearsal.test.ts.
 import { describe, expect, it } from "vitest";
 import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
@@ -7,7 +7,7 @@ import {
   describeCounts,
   pagesBase,
   stepSummaryMarkdown,
-} from "../../pipeline/tools/scheduled.ts";
+} from "../../pipeline/ops/scheduled.ts";
 
 function summary(overrides: Partial<RunSummaryJson> = {}): RunSummaryJson {
   return {

@@ -75,6 +75,12 @@ async function previousFigures(): Promise<Record<string, unknown>> {
 
 async function main(): Promise<number> {
   const wanted = process.argv.slice(2);
+  if (wanted.includes("--help") || wanted.includes("-h")) {
+    console.log(
+      `Usage: npm run bench [-- section …]\n\nRuns the chosen sections (all by default) and merges their figures into ${outputFile}.\nSections: ${sections.map((section) => `${section.name} (at most ${section.budgetMinutes} min)`).join(", ")}`,
+    );
+    return 0;
+  }
   const unknown = wanted.filter((name) => !sections.some((section) => section.name === name));
   if (unknown.length > 0) {
     console.error(

@@ -3,9 +3,9 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { withDatabase } from "../../pipeline/lib/db.ts";
-import { generateDataset } from "../../pipeline/tools/generate/index.ts";
-import { buildSite } from "../helpers/browser.ts";
-import { createWorkspace, repoRoot, writeRealDataConfig } from "../helpers/workspace.ts";
+import { buildSite } from "../../test/helpers/browser.ts";
+import { createWorkspace, repoRoot, writeRealDataConfig } from "../../test/helpers/workspace.ts";
+import { generateDataset } from "../generate/index.ts";
 
 /**
  * Times whole pipeline runs the way the scheduled job makes them: the command line as a child process,

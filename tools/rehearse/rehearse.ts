@@ -18,12 +18,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import type { AdvisoryDocument } from "../formats/advisory-current.ts";
-import type { RunSummaryJson } from "../formats/run-summary.ts";
-import { errorMessage } from "../lib/errors.ts";
+import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
+import { errorMessage } from "../../pipeline/lib/errors.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const scheduledScript = join(repoRoot, "pipeline/tools/scheduled.ts");
+const scheduledScript = join(repoRoot, "pipeline/ops/scheduled.ts");
 const sampleDir = join(repoRoot, "test/fixtures/sample");
 
 const configName = "config.rehearsal.yaml";
@@ -131,7 +131,7 @@ async function git(cwd: string, args: string[]): Promise<string> {
 function configText(): string {
   return [
     "# The rehearsal's configuration: the bundled sample, upstream sources in mock mode, state and output",
-    "# inside this repository like config.live.yaml. Written by pipeline/tools/rehearse.ts.",
+    "# inside this repository like config.live.yaml. Written by tools/rehearse/rehearse.ts.",
     "database: .state/rehearsal.duckdb",
     "output_dir: output",
     "dbt:",

@@ -1,4 +1,4 @@
-import { Random } from "./prng.ts";
+import { Random } from "./random.ts";
 
 /**
  * Made-up vulnerability descriptions in the usual NVD wording, one per CVE, shared by NVD, the tracker

@@ -1,5 +1,5 @@
 // The scheduled job's steps (.github/workflows/pipeline.yml), one npm script each, so that the workflow, a
-// developer and the rehearsal (pipeline/tools/rehearse.ts) run exactly the same thing:
+// developer and the rehearsal (tools/rehearse/rehearse.ts) run exactly the same thing:
 //
 //   npm run scheduled:run     runs the pipeline on $ECHO_CONFIG (default config.live.yaml); its exit code
 //                             passes through (3: the publish guard refused), and a line goes to
@@ -30,7 +30,7 @@ export const botIdentity = {
   email: "41898282+github-actions[bot]@users.noreply.github.com",
 };
 
-const usage = `Usage: node pipeline/tools/scheduled.ts <run|commit|push|site> [pipeline options]
+const usage = `Usage: node pipeline/ops/scheduled.ts <run|commit|push|site> [pipeline options]
 
   run      npm run scheduled:run [-- --as-of <time> ...]: runs the pipeline with --config $ECHO_CONFIG
            (default ${defaultConfigPath}); options after -- go to the pipeline. ECHO_ACCEPT_MASS_CHANGE=true

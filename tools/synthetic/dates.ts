@@ -1,4 +1,4 @@
-import type { Random } from "./prng.ts";
+import type { Random } from "./random.ts";
 
 /** The dataset's own "now": every date in it lies before this, whatever day it is generated. */
 export const referenceTime = Date.UTC(2026, 2, 1);

@@ -1,8 +1,4 @@
-import { join } from "node:path";
 import { momentAfter, momentInYear, nvdTime, referenceTime } from "./dates.ts";
-import { type DatasetModel, isVendorCve, NvdFlag, OtherCve } from "./model.ts";
-import { DirectorySink } from "./output.ts";
-import { Random } from "./prng.ts";
 import {
   NVD_CVSS_VERSIONS,
   NVD_VULN_STATUS,
@@ -11,14 +7,20 @@ import {
   NVD_WITH_WEAKNESSES,
   NVD_WITHOUT_CVE_TAGS,
 } from "./proportions.ts";
+import { Random } from "./random.ts";
 import { cveDescription, productName, spanishDescription } from "./text.ts";
 
 /**
- * NVD API 2.0 response pages (`{ resultsPerPage, startIndex, totalResults, format, version, timestamp,
- * vulnerabilities: [{ cve }] }`), 2,000 records a page as a full paged pull receives them, in the real
- * `cve` shape with the measured mix of statuses, CVSS versions and disputed tags.
+ * NVD API 2.0 in the real shape: CVE records (`vulnerabilities[].cve`) with the measured mix of statuses,
+ * CVSS versions and disputed tags, and the response page around them. The generator writes them as files
+ * (tools/generate/nvd.ts); the NVD feed (nvd-feed.ts) serves them by index over HTTP.
  */
 
+/** NVD's verdict on one CVE. */
+export const NvdFlag = { plain: 0, rejected: 1, taggedDisputed: 2, descriptionDisputed: 3 } as const;
+export type NvdFlagValue = (typeof NvdFlag)[keyof typeof NvdFlag];
+
+/** What a full paged pull receives per page (NVD's maximum). */
 export const nvdResultsPerPage = 2000;
 
 /** The CNAs that assigned the sampled records (the eight most frequent, measured counts of 170). */
@@ -41,11 +43,6 @@ const severities = [
   { severity: "HIGH", score: 8.8, vector: "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H" },
   { severity: "CRITICAL", score: 9.8, vector: "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" },
 ] as const;
-
-/** Whether the CVE is in this dataset's NVD: every CVE the vendor lists, the others as the scale keeps. */
-export function inNvd(model: DatasetModel, cve: number): boolean {
-  return isVendorCve(model, cve) || model.otherCvePackage[cve] !== OtherCve.notIncluded;
-}
 
 function cvss3(version: "3.0" | "3.1", pick: (typeof severities)[number], source: string, primary: boolean) {
   const [av, ac, pr, ui, s, c, i, a] = pick.vector.split("/").map((part) => part.split(":")[1]);
@@ -123,15 +120,25 @@ function cvss4(pick: (typeof severities)[number], source: string) {
   };
 }
 
-/** Record `cve` as NVD serves it inside `vulnerabilities[].cve`. */
-export function nvdRecord(model: DatasetModel, cve: number): Record<string, unknown> {
-  const random = Random.of(model.seed, "nvd", cve);
-  const id = model.universe.idOf(cve);
-  const year = model.universe.yearOf(cve);
-  const published = momentInYear(year, random);
-  const lastModified = momentAfter(Math.max(published, referenceTime - 4 * 365 * 86_400_000), random);
+/** What decides one record: its stream (seed and index), its id, NVD's verdict and its two dates. */
+export interface NvdSubject {
+  seed: number;
+  /** The record's index in its universe: the coordinate of its descriptions and product name. */
+  cve: number;
+  id: string;
+  flag: NvdFlagValue;
+  /** Moments (ms since the epoch). */
+  published: number;
+  lastModified: number;
+}
+
+/**
+ * Record `subject` as NVD serves it inside `vulnerabilities[].cve`, drawing the rest from `random` (the
+ * record's own stream, which the caller may have drawn the dates from first).
+ */
+export function nvdRecord(subject: NvdSubject, random: Random): Record<string, unknown> {
+  const { seed, cve, id, flag, published, lastModified } = subject;
   const source = random.weighted(sources);
-  const flag = model.nvdFlag[cve] as number;
   if (flag === NvdFlag.rejected) {
     return {
       id,
@@ -152,8 +159,8 @@ export function nvdRecord(model: DatasetModel, cve: number): Record<string, unkn
       references: [],
     };
   }
-  const product = productName(model.seed, cve);
-  let description = cveDescription(model.seed, cve);
+  const product = productName(seed, cve);
+  let description = cveDescription(seed, cve);
   if (flag === NvdFlag.descriptionDisputed) {
     description = `** DISPUTED ** ${description} NOTE: the vendor disputes this because the behaviour is documented.`;
   } else if (flag === NvdFlag.taggedDisputed) {
@@ -161,7 +168,7 @@ export function nvdRecord(model: DatasetModel, cve: number): Record<string, unkn
   }
   const descriptions: { lang: string; value: string }[] = [{ lang: "en", value: description }];
   if (random.chance(NVD_WITH_SPANISH_DESCRIPTION)) {
-    descriptions.push({ lang: "es", value: spanishDescription(model.seed, cve) });
+    descriptions.push({ lang: "es", value: spanishDescription(seed, cve) });
   }
   const pick = random.pick(severities);
   const versions = random.weighted(NVD_CVSS_VERSIONS).split("+");
@@ -232,54 +239,37 @@ export function nvdRecord(model: DatasetModel, cve: number): Record<string, unkn
   return record;
 }
 
-export interface NvdOutput {
-  directory: string;
-  records: number;
-  pages: number;
-  rejected: number;
-  disputed: number;
-  files: { files: number; bytes: number; sha256: string };
+/**
+ * Record `cve` (its index in the caller's universe, `seed` its stream) as a dataset has it: published in
+ * the year its id names, last modified in the four years before the reference time.
+ */
+export function nvdRecordInYear(
+  seed: number,
+  cve: number,
+  id: string,
+  year: number,
+  flag: NvdFlagValue,
+): Record<string, unknown> {
+  const random = Random.of(seed, "nvd", cve);
+  const published = momentInYear(year, random);
+  const lastModified = momentAfter(Math.max(published, referenceTime - 4 * 365 * 86_400_000), random);
+  return nvdRecord({ seed, cve, id, flag, published, lastModified }, random);
 }
 
-/** Writes every page into `<outDir>/nvd`, named so that name order is page order. */
-export function writeNvd(model: DatasetModel, outDir: string): NvdOutput {
-  const directory = join(outDir, "nvd");
-  let total = 0;
-  for (let cve = 0; cve < model.universe.size; cve += 1) if (inNvd(model, cve)) total += 1;
-  const sink = new DirectorySink(directory);
-  let rejected = 0;
-  let disputed = 0;
-  let pages = 0;
-  try {
-    let page: unknown[] = [];
-    let startIndex = 0;
-    const flush = () => {
-      const body = {
-        resultsPerPage: nvdResultsPerPage,
-        startIndex,
-        totalResults: total,
-        format: "NVD_CVE",
-        version: "2.0",
-        timestamp: "2026-03-01T00:00:00.000",
-        vulnerabilities: page.map((cve) => ({ cve })),
-      };
-      sink.writeFile(`nvd-cves-page-${String(pages).padStart(5, "0")}.json`, JSON.stringify(body));
-      pages += 1;
-      startIndex += page.length;
-      page = [];
-    };
-    for (let cve = 0; cve < model.universe.size; cve += 1) {
-      if (!inNvd(model, cve)) continue;
-      const flag = model.nvdFlag[cve] as number;
-      if (flag === NvdFlag.rejected) rejected += 1;
-      else if (flag !== NvdFlag.plain) disputed += 1;
-      page.push(nvdRecord(model, cve));
-      if (page.length === nvdResultsPerPage) flush();
-    }
-    if (page.length > 0 || pages === 0) flush();
-    return { directory, records: total, pages, rejected, disputed, files: sink.commit() };
-  } catch (error) {
-    sink.discard();
-    throw error;
-  }
+/** An API 2.0 response page around the given `cve` records. */
+export function nvdPage(
+  records: readonly unknown[],
+  startIndex: number,
+  resultsPerPage: number,
+  totalResults: number,
+): Record<string, unknown> {
+  return {
+    resultsPerPage,
+    startIndex,
+    totalResults,
+    format: "NVD_CVE",
+    version: "2.0",
+    timestamp: nvdTime(referenceTime),
+    vulnerabilities: records.map((cve) => ({ cve })),
+  };
 }

@@ -4,10 +4,10 @@ import { fileURLToPath } from "node:url";
 import { errorMessage } from "../../pipeline/lib/errors.ts";
 import { createHttpClient } from "../../pipeline/sources/http/client.ts";
 import { type NvdConfig, nvdAdapter } from "../../pipeline/sources/nvd/index.ts";
-import { syntheticCveId } from "./nvd-synthetic.ts";
+import { syntheticCveId } from "../synthetic/nvd-feed.ts";
 
 /**
- * The real NVD adapter in live mode against a local synthetic NVD (test/bench/nvd-server.ts, a child
+ * The real NVD adapter in live mode against a local synthetic NVD (tools/bench/nvd-server.ts, a child
  * process): a full paged pull of `records` CVE records in pages of 2,000, rate limit off, keeping the
  * CVEs of a vendor-sized id list (every 15th record, ~22,700 of 340,000). Measures requests, records
  * parsed and kept, wall time and this process's peak RSS (the server's memory is not counted).

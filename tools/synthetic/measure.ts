@@ -4,7 +4,7 @@
  * (proportions.ts records the results as named constants). It prints figures only, never records, so
  * nothing of the real data ends up in the repository.
  *
- *   node pipeline/tools/generate/measure.ts [shared data dir, default ../shared/data]
+ *   node tools/synthetic/measure.ts [shared data dir, default ../shared/data]
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 
 type Entry = { fixed_version?: string };
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const dataDir = resolve(process.argv[2] ?? join(repoRoot, "../shared/data"));
 
 function tally(values: Iterable<string>): Record<string, number> {

@@ -1,5 +1,4 @@
-import { type DatasetModel, type Scenario, scenarios, vulnIdOf } from "./model.ts";
-import { Random } from "./prng.ts";
+import { type ReleaseState, type TrackerRelease, trackerRelease } from "../synthetic/debian-tracker.ts";
 import {
   CSV_FIXED_VERSION_KINDS,
   CSV_INTERNAL_STATUS,
@@ -9,22 +8,14 @@ import {
   TRACKER_URGENCY_FROM_NVD,
   UPSTREAM_VERSION_PARTS,
   VENDOR_PACKAGES,
-} from "./proportions.ts";
+} from "../synthetic/proportions.ts";
+import { Random } from "../synthetic/random.ts";
+import { type DatasetModel, type Scenario, scenarios, vulnIdOf } from "./model.ts";
 
 /**
  * What every source says about one advisory, derived from its scenario and the seed alone, so that the
  * data.json, CSV, tracker and OSV writers (each walking the data in its own order) agree.
  */
-
-/** A tracker release entry, in the tracker's own field names. */
-export interface TrackerRelease {
-  status: "resolved" | "open" | "undetermined";
-  repositories: Record<string, string>;
-  fixed_version?: string;
-  urgency: string;
-  nodsa?: string;
-  nodsa_reason?: string;
-}
 
 export interface OsvAffectedView {
   ecosystem: "Debian:11" | "Debian:12" | "Debian:13";
@@ -159,12 +150,6 @@ function effectiveScenario(scenario: Scenario, isTemp: boolean): Scenario {
   ) as Scenario;
 }
 
-type ReleaseState =
-  | { kind: "fixed"; version: string }
-  | { kind: "not_affected" }
-  | { kind: "open"; urgency?: string; nodsa?: string; reason?: string }
-  | { kind: "undetermined" };
-
 /** What Debian says per release (bookworm, trixie, sid) in each scenario. */
 function debianStates(
   scenario: Scenario,
@@ -251,40 +236,6 @@ function debianStates(
     case "osv_only_open":
     case "no_debian_signal":
       return null;
-  }
-}
-
-function trackerRelease(
-  codename: string,
-  state: ReleaseState,
-  urgency: string,
-  current: string,
-): TrackerRelease {
-  switch (state.kind) {
-    case "fixed":
-      return {
-        status: "resolved",
-        repositories: { [codename]: state.version },
-        fixed_version: state.version,
-        urgency: urgency === "unimportant" ? "low" : urgency,
-      };
-    case "not_affected":
-      return {
-        status: "resolved",
-        repositories: { [codename]: current },
-        fixed_version: "0",
-        urgency: "unimportant",
-      };
-    case "undetermined":
-      return { status: "undetermined", repositories: { [codename]: current }, urgency: "not yet assigned" };
-    case "open":
-      return {
-        status: "open",
-        repositories: { [codename]: current },
-        urgency: state.urgency ?? urgency,
-        ...(state.nodsa !== undefined ? { nodsa: state.nodsa } : {}),
-        ...(state.reason !== undefined ? { nodsa_reason: state.reason } : {}),
-      };
   }
 }
 

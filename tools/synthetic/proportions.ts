@@ -1,7 +1,7 @@
 /**
  * The proportions the generator reproduces.
  *
- * MEASURED: counted by `node pipeline/tools/generate/measure.ts` on the real snapshot in ../shared/data
+ * MEASURED: counted by `node tools/synthetic/measure.ts` on the real snapshot in ../shared/data
  * (data/echo/data.json and advisory_not_applicable.csv, early 2026; the 170 NVD records in
  * data/upstream/nvd; the Debian tracker excerpt). Only the figures are kept here, never records.
  *

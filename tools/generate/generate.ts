@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { generateDataset, invalidOption, type Manifest, maxScale } from "./generate/index.ts";
+import { generateDataset, invalidOption, type Manifest, maxScale } from "./index.ts";
 
 const usage = `Usage: npm run generate -- --scale <N> --seed <S> --out <dir>
 

@@ -1,12 +1,12 @@
 import { join } from "node:path";
-import { compareDebianVersions } from "../../lib/dpkg-version.ts";
-import { momentAfter, momentInYear, osvTime, referenceTime } from "./dates.ts";
+import { compareDebianVersions } from "../../pipeline/lib/dpkg-version.ts";
+import { momentAfter, momentInYear, osvTime, referenceTime } from "../synthetic/dates.ts";
+import { OSV_ADVISORY_KINDS, OSV_WITHDRAWN_AMONG_OTHER_CVES } from "../synthetic/proportions.ts";
+import { hashUnit, Random } from "../synthetic/random.ts";
+import { DirectorySink, ZipSink } from "../synthetic/sinks.ts";
+import { cveDescription } from "../synthetic/text.ts";
 import { type AdvisoryView, advisoryView, type OsvAffectedView, otherCveTracker } from "./details.ts";
 import { advisoryCount, type DatasetModel, isVendorCve, OtherCve } from "./model.ts";
-import { DirectorySink, ZipSink } from "./output.ts";
-import { hashUnit, Random } from "./prng.ts";
-import { OSV_ADVISORY_KINDS, OSV_WITHDRAWN_AMONG_OTHER_CVES } from "./proportions.ts";
-import { cveDescription } from "./text.ts";
 
 /**
  * OSV records as Debian's bucket serves them (schema 1.7.5, the shape of the real DEBIAN-CVE-2016-9296):

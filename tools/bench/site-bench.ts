@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
-import { buildSite, launchBrowser, serveSite } from "../helpers/browser.ts";
-import { createWorkspace, writeRealDataConfig } from "../helpers/workspace.ts";
+import { buildSite, launchBrowser, serveSite } from "../../test/helpers/browser.ts";
+import { createWorkspace, writeRealDataConfig } from "../../test/helpers/workspace.ts";
 
 /**
  * The site on the real data: the vendor's data.json and CSV with the real upstream records, one pipeline

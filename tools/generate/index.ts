@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FileSink } from "../synthetic/sinks.ts";
 import { writeByPackage } from "./by-package.ts";
 import { buildModel } from "./model.ts";
 import { writeNvd } from "./nvd.ts";
 import { writeOsv } from "./osv.ts";
-import { FileSink } from "./output.ts";
 
 /**
  * Synthetic data in the real formats, at any scale: the vendor's data.json and not-applicable CSV, the
@@ -58,7 +58,7 @@ export interface Manifest {
 }
 
 export const maxScale = 100;
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Why the options cannot be used, or null. */
 export function invalidOption(options: Partial<GenerateOptions>): { option: string; message: string } | null {

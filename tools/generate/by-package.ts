@@ -1,10 +1,16 @@
 import { join } from "node:path";
-import { type AdvisoryView, advisoryView, otherCveTracker, type TrackerRelease } from "./details.ts";
+import {
+  byCodeUnits,
+  type TrackerEntry,
+  TrackerJsonWriter,
+  trackerEntry,
+} from "../synthetic/debian-tracker.ts";
+import { DataJsonWriter, NotApplicableCsvWriter } from "../synthetic/echo-data.ts";
+import { Random } from "../synthetic/random.ts";
+import { FileSink } from "../synthetic/sinks.ts";
+import { cveDescription } from "../synthetic/text.ts";
+import { type AdvisoryView, advisoryView, otherCveTracker } from "./details.ts";
 import type { DatasetModel } from "./model.ts";
-import { FileSink } from "./output.ts";
-import { Random } from "./prng.ts";
-import { CSV_QUOTED_HEADER } from "./proportions.ts";
-import { cveDescription } from "./text.ts";
 
 /**
  * The files ordered by package, written in one pass over the package names in sorted order: the vendor's
@@ -36,12 +42,6 @@ export interface ByPackageOutput {
   scenarios: Record<string, number>;
 }
 
-const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-function csvQuoted(value: string): string {
-  return `"${value.replaceAll('"', '""')}"`;
-}
-
 /** Per package, the CVEs only Debian tracks against it (those the vendor does not list), as a CSR index. */
 function otherCvesByPackage(model: DatasetModel): { start: Int32Array; cves: Int32Array } {
   const packages = model.packageNames.length;
@@ -63,24 +63,21 @@ function otherCvesByPackage(model: DatasetModel): { start: Int32Array; cves: Int
 }
 
 /** An entry's fields besides its releases; `random` is the entry's own stream. */
-function trackerEntry(
+function drawTrackerEntry(
   model: DatasetModel,
   random: Random,
   cve: number,
   packageName: string,
-  releases: Record<string, TrackerRelease> | [],
-): Record<string, unknown> {
-  const entry: Record<string, unknown> = {};
-  if (random.chance(0.6)) entry.scope = random.chance(0.7) ? "remote" : "local";
-  if (random.chance(0.3)) entry.debianbug = 400_000 + random.int(700_000);
-  if (random.chance(0.9)) {
-    entry.description =
-      cve >= 0
-        ? cveDescription(model.seed, cve)
-        : `Issue in ${packageName} found by a code audit (no CVE assigned)`;
-  }
-  entry.releases = releases;
-  return entry;
+  releases: TrackerEntry["releases"],
+): TrackerEntry {
+  const scope = random.chance(0.6) ? (random.chance(0.7) ? "remote" : "local") : undefined;
+  const debianbug = random.chance(0.3) ? 400_000 + random.int(700_000) : undefined;
+  const description = random.chance(0.9)
+    ? cve >= 0
+      ? cveDescription(model.seed, cve)
+      : `Issue in ${packageName} found by a code audit (no CVE assigned)`
+    : undefined;
+  return trackerEntry({ scope, debianbug, description }, releases);
 }
 
 export function writeByPackage(model: DatasetModel, outDir: string): ByPackageOutput {
@@ -96,22 +93,13 @@ export function writeByPackage(model: DatasetModel, outDir: string): ByPackageOu
       .sort((a, b) => byCodeUnits(a.name, b.name));
     const others = otherCvesByPackage(model);
     const scenarioCounts: Record<string, number> = {};
-    let dataPackages = 0;
-    let advisories = 0;
     let open = 0;
     let tempIds = 0;
-    let csvRows = 0;
-    let trackerPackages = 0;
-    let trackerEntries = 0;
-    let releaseEntries = 0;
-
-    dataJson.write("{");
-    csv.write(
-      `${["cve_id", "package", "status", "fixed_version", "internal_status"].map((name) => (CSV_QUOTED_HEADER ? csvQuoted(name) : name)).join(",")}\n`,
-    );
-    tracker.write("{");
+    const vendorData = new DataJsonWriter(dataJson);
+    const notApplicable = new NotApplicableCsvWriter(csv);
+    const trackerJson = new TrackerJsonWriter(tracker);
     for (const { name, index } of order) {
-      const entries: [string, Record<string, unknown>][] = [];
+      const entries: [string, TrackerEntry][] = [];
       if (index < model.vendorPackages) {
         const views: AdvisoryView[] = [];
         for (
@@ -122,26 +110,22 @@ export function writeByPackage(model: DatasetModel, outDir: string): ByPackageOu
           views.push(advisoryView(model, advisory));
         }
         views.sort((a, b) => byCodeUnits(a.vulnId, b.vulnId));
-        const vendorEntries = views.map((view) => {
+        for (const view of views) {
           const key = `${view.scenario.statusClass}/${view.scenario.name}`;
           scenarioCounts[key] = (scenarioCounts[key] ?? 0) + 1;
-          advisories += 1;
           if (view.vendorFixed === null) open += 1;
           if (view.cve < 0) tempIds += 1;
-          if (view.csv) {
-            csv.write(
-              `${view.vulnId},${view.packageName},not_applicable,${csvQuoted(view.csv.fixedVersion)},${view.csv.internalStatus}\n`,
-            );
-            csvRows += 1;
-          }
+          if (view.csv)
+            notApplicable.row({ vulnId: view.vulnId, packageName: view.packageName, ...view.csv });
           if (view.tracker) {
             const random = Random.of(model.seed, "tracker-entry-advisory", view.advisory);
-            entries.push([view.vulnId, trackerEntry(model, random, view.cve, name, view.tracker)]);
+            entries.push([view.vulnId, drawTrackerEntry(model, random, view.cve, name, view.tracker)]);
           }
-          return `${JSON.stringify(view.vulnId)}:${JSON.stringify(view.vendorFixed === null ? {} : { fixed_version: view.vendorFixed })}`;
-        });
-        dataJson.write(`${dataPackages > 0 ? "," : ""}${JSON.stringify(name)}:{${vendorEntries.join(",")}}`);
-        dataPackages += 1;
+        }
+        vendorData.package(
+          name,
+          views.map((view) => ({ vulnId: view.vulnId, fixedVersion: view.vendorFixed })),
+        );
       }
       for (let slot = others.start[index] as number; slot < (others.start[index + 1] as number); slot += 1) {
         const cve = others.cves[slot] as number;
@@ -149,38 +133,28 @@ export function writeByPackage(model: DatasetModel, outDir: string): ByPackageOu
         const random = Random.of(model.seed, "tracker-entry-cve", cve);
         entries.push([
           id,
-          trackerEntry(model, random, cve, name, otherCveTracker(model, cve, index).tracker),
+          drawTrackerEntry(model, random, cve, name, otherCveTracker(model, cve, index).tracker),
         ]);
       }
-      if (entries.length === 0) continue;
-      entries.sort((a, b) => byCodeUnits(a[0], b[0]));
-      for (const [, entry] of entries) {
-        trackerEntries += 1;
-        const releases = entry.releases;
-        if (!Array.isArray(releases)) releaseEntries += Object.keys(releases as object).length;
-      }
-      tracker.write(
-        `${trackerPackages > 0 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(Object.fromEntries(entries))}`,
-      );
-      trackerPackages += 1;
+      trackerJson.package(name, entries);
     }
-    dataJson.write("}\n");
-    tracker.write("}\n");
+    vendorData.close();
+    trackerJson.close();
     return {
       dataJson: {
         path: dataJsonPath,
-        packages: dataPackages,
-        advisories,
+        packages: vendorData.packages,
+        advisories: vendorData.advisories,
         open,
         tempIds,
         ...dataJson.commit(),
       },
-      csv: { path: csvPath, rows: csvRows, ...csv.commit() },
+      csv: { path: csvPath, rows: notApplicable.rows, ...csv.commit() },
       tracker: {
         path: trackerPath,
-        packages: trackerPackages,
-        entries: trackerEntries,
-        releaseEntries,
+        packages: trackerJson.packages,
+        entries: trackerJson.entries,
+        releaseEntries: trackerJson.releaseEntries,
         ...tracker.commit(),
       },
       scenarios: Object.fromEntries(Object.entries(scenarioCounts).sort(([a], [b]) => byCodeUnits(a, b))),

@@ -1,7 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { crc32, deflateRawSync } from "node:zlib";
+import { deflateRawSync } from "node:zlib";
+import { zipEnd, zipEntry } from "./zip.ts";
 
 /**
  * Sinks that write the generated files without holding them in memory: a buffered file written under a
@@ -27,6 +28,24 @@ function replace(from: string, to: string): void {
     return;
   }
   renameSync(from, to);
+}
+
+/** Where a format writer puts its text: a FileSink, or a StringSink for files made in memory. */
+export interface TextSink {
+  write(text: string): void;
+}
+
+/** Collects what is written, for small files returned as strings. */
+export class StringSink implements TextSink {
+  private readonly parts: string[] = [];
+
+  write(text: string): void {
+    this.parts.push(text);
+  }
+
+  text(): string {
+    return this.parts.join("");
+  }
 }
 
 export class FileSink {
@@ -135,16 +154,10 @@ export class DirectorySink {
   }
 }
 
-/** MS-DOS date and time of every entry: fixed, so the archive's bytes depend only on its contents. */
-const dosTime = 0; // 00:00:00
-const dosDate = ((2026 - 1980) << 9) | (3 << 5) | 1; // 2026-03-01
-const zip64Marker32 = 0xffffffff;
-const zip64Marker16 = 0xffff;
-
 /**
- * A zip archive written entry by entry (deflate, UTF-8 names, sizes known up front), with Zip64 end
- * records when it holds 65,535 entries or more, as OSV's Debian all.zip does. The central directory goes
- * to a temporary side file while entries are written, then is appended: memory stays flat however many
+ * A zip archive written entry by entry (zip.ts's records; deflate, UTF-8 names), with Zip64 end records
+ * when it holds 65,535 entries or more, as OSV's Debian all.zip does. The central directory goes to a
+ * temporary side file while entries are written, then is appended: memory stays flat however many
  * entries there are.
  */
 export class ZipSink {
@@ -163,51 +176,14 @@ export class ZipSink {
     const data = typeof content === "string" ? Buffer.from(content, "utf8") : content;
     // Records are about a kilobyte: a small window compresses them as well as the default one, and fast
     // settings matter with half a million entries (setting up each deflate stream is most of the cost).
-    const compressed = deflateRawSync(data, { level: 1, windowBits: 12, memLevel: 4 });
-    const nameBytes = Buffer.from(name, "utf8");
-    const checksum = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0
-    local.writeUInt16LE(0x0800, 6); // UTF-8 name
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(dosTime, 10);
-    local.writeUInt16LE(dosDate, 12);
-    local.writeUInt32LE(checksum, 14);
-    local.writeUInt32LE(compressed.byteLength, 18);
-    local.writeUInt32LE(data.byteLength, 22);
-    local.writeUInt16LE(nameBytes.byteLength, 26);
-    local.writeUInt16LE(0, 28);
-
-    const needsZip64Offset = this.offset >= zip64Marker32;
-    const extra = Buffer.alloc(needsZip64Offset ? 12 : 0);
-    if (needsZip64Offset) {
-      extra.writeUInt16LE(0x0001, 0);
-      extra.writeUInt16LE(8, 2);
-      extra.writeBigUInt64LE(BigInt(this.offset), 4);
+    const written = zipEntry({ name, data }, this.offset, (bytes) =>
+      deflateRawSync(bytes, { level: 1, windowBits: 12, memLevel: 4 }),
+    );
+    for (const part of written.body) {
+      this.body.write(part);
+      this.offset += part.byteLength;
     }
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(needsZip64Offset ? 45 : 20, 4); // version made by
-    central.writeUInt16LE(needsZip64Offset ? 45 : 20, 6); // version needed
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt16LE(dosTime, 12);
-    central.writeUInt16LE(dosDate, 14);
-    central.writeUInt32LE(checksum, 16);
-    central.writeUInt32LE(compressed.byteLength, 20);
-    central.writeUInt32LE(data.byteLength, 24);
-    central.writeUInt16LE(nameBytes.byteLength, 28);
-    central.writeUInt16LE(extra.byteLength, 30);
-    central.writeUInt32LE(needsZip64Offset ? zip64Marker32 : this.offset, 42);
-
-    this.body.write(local);
-    this.body.write(nameBytes);
-    this.body.write(compressed);
-    this.directory.write(central);
-    this.directory.write(nameBytes);
-    if (extra.byteLength > 0) this.directory.write(extra);
-    this.offset += local.byteLength + nameBytes.byteLength + compressed.byteLength;
+    for (const part of written.central) this.directory.write(part);
     this.entries += 1;
     this.uncompressedBytes += data.byteLength;
   }
@@ -230,35 +206,7 @@ export class ZipSink {
     } finally {
       rmSync(directoryPath, { force: true });
     }
-    const zip64 =
-      this.entries >= zip64Marker16 || directoryOffset >= zip64Marker32 || directoryBytes >= zip64Marker32;
-    if (zip64) {
-      const zip64End = Buffer.alloc(56);
-      zip64End.writeUInt32LE(0x06064b50, 0);
-      zip64End.writeBigUInt64LE(44n, 4); // size of the rest of this record
-      zip64End.writeUInt16LE(45, 12);
-      zip64End.writeUInt16LE(45, 14);
-      zip64End.writeUInt32LE(0, 16);
-      zip64End.writeUInt32LE(0, 20);
-      zip64End.writeBigUInt64LE(BigInt(this.entries), 24);
-      zip64End.writeBigUInt64LE(BigInt(this.entries), 32);
-      zip64End.writeBigUInt64LE(BigInt(directoryBytes), 40);
-      zip64End.writeBigUInt64LE(BigInt(directoryOffset), 48);
-      const locator = Buffer.alloc(20);
-      locator.writeUInt32LE(0x07064b50, 0);
-      locator.writeUInt32LE(0, 4);
-      locator.writeBigUInt64LE(BigInt(directoryOffset + directoryBytes), 8);
-      locator.writeUInt32LE(1, 16);
-      this.body.write(zip64End);
-      this.body.write(locator);
-    }
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(0x06054b50, 0);
-    end.writeUInt16LE(Math.min(this.entries, zip64Marker16), 8);
-    end.writeUInt16LE(Math.min(this.entries, zip64Marker16), 10);
-    end.writeUInt32LE(Math.min(directoryBytes, zip64Marker32), 12);
-    end.writeUInt32LE(Math.min(directoryOffset, zip64Marker32), 16);
-    this.body.write(end);
+    this.body.write(zipEnd(this.entries, directoryBytes, directoryOffset));
     return { ...this.body.commit(), entries: this.entries };
   }
 

@@ -17,15 +17,15 @@ import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
-import type { PublishedAdvisory } from "../formats/advisory.ts";
-import type { AdvisoryDocument } from "../formats/advisory-current.ts";
-import { ledgerPath, parseLedgerText } from "../formats/ledger.ts";
-import type { LedgerTransition } from "../formats/ledger-transition.ts";
-import { runIdOf } from "../formats/run-id.ts";
-import type { RunSummaryJson } from "../formats/run-summary.ts";
-import type { PipelineError as PipelineErrorType } from "../lib/errors.ts";
-import { changeLabel, table, wrap } from "../lib/text-layout.ts";
-import type { RunOutcome } from "../run.ts";
+import type { PublishedAdvisory } from "../../pipeline/formats/advisory.ts";
+import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
+import { ledgerPath, parseLedgerText } from "../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
+import { runIdOf } from "../../pipeline/formats/run-id.ts";
+import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
+import type { PipelineError as PipelineErrorType } from "../../pipeline/lib/errors.ts";
+import { changeLabel, table, wrap } from "../../pipeline/lib/text-layout.ts";
+import type { RunOutcome } from "../../pipeline/run.ts";
 import { advisoryIdOf, type DemoStep, demoFiles, demoSubjects } from "./demo-data.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -119,9 +119,9 @@ async function main(): Promise<number> {
   // The runs happen in this process (a process per run cost about 1.5 s more each, on Node's start-up and
   // module loading): the pipeline's own log is kept to errors, as the demo prints what the runs decided.
   process.env.ECHO_LOG_LEVEL ??= "quiet";
-  const { runPipeline } = await import("../run.ts");
-  const { runInspectCommand } = await import("../inspect.ts");
-  const { PipelineError } = await import("../lib/errors.ts");
+  const { runPipeline } = await import("../../pipeline/run.ts");
+  const { runInspectCommand } = await import("../../pipeline/inspect.ts");
+  const { PipelineError } = await import("../../pipeline/lib/errors.ts");
   const describeError = (error: unknown) =>
     error instanceof PipelineError ? (error as PipelineErrorType).describe() : errorText(error);
   const requested = values.out ?? values.keep;
@@ -158,7 +158,7 @@ async function main(): Promise<number> {
 
   // One dbt process serves the four runs: a new `dbt` per run spent about 7 s of each run importing dbt and
   // parsing the project.
-  const { DbtSession } = await import("../lib/dbt-session.ts");
+  const { DbtSession } = await import("../../pipeline/lib/dbt-session.ts");
   const dbtSession = new DbtSession(
     join(repoRoot, "dbt_project/.venv/bin/dbt"),
     join(repoRoot, "dbt_project"),

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { syntheticNvdHandler } from "./nvd-synthetic.ts";
+import { syntheticNvdHandler } from "../synthetic/nvd-feed.ts";
 
 /**
  * The synthetic NVD for the benchmark, in its own process so that the benchmark's peak RSS is the

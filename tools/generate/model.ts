@@ -1,4 +1,4 @@
-import { allocate, hashUnit, Random } from "./prng.ts";
+import { NvdFlag } from "../synthetic/nvd.ts";
 import {
   ADVISORIES_PER_PACKAGE_QUANTILES,
   CVE_YEARS,
@@ -25,7 +25,8 @@ import {
   VENDOR_ADVISORIES,
   VENDOR_OPEN_ADVISORIES,
   VENDOR_PACKAGES,
-} from "./proportions.ts";
+} from "../synthetic/proportions.ts";
+import { allocate, hashUnit, Random } from "../synthetic/random.ts";
 
 /**
  * The dataset as compact arrays: which advisories exist, which CVE each names and what every source says
@@ -69,9 +70,6 @@ export const scenarios: readonly Scenario[] = [
 function scenarioCode(statusClass: StatusClass, name: string): number {
   return scenarios.findIndex((scenario) => scenario.statusClass === statusClass && scenario.name === name);
 }
-
-/** NVD's verdict on one CVE of the universe. */
-export const NvdFlag = { plain: 0, rejected: 1, taggedDisputed: 2, descriptionDisputed: 3 } as const;
 
 /** What upstream knows about a CVE the vendor does not list. */
 export const OtherCve = { notIncluded: -1, notForUs: -2 } as const;
