@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLedgerText } from "../../pipeline/formats/ledger.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
+import { expectPublishedFilesValid } from "../helpers/published-formats.ts";
 import {
   type AdvisoryCurrent,
   createWorkspace,
@@ -43,6 +44,8 @@ describe("lifecycle and history across runs", () => {
   async function run(n: number) {
     const result = await workspace.run(["--as-of", day(n)]);
     expect(result.exitCode, result.stderr).toBe(0);
+    // What every run publishes is what pipeline/formats defines (zod, and the JSON Schemas the site serves).
+    await expectPublishedFilesValid(workspace.outputDir);
     return workspace.readAdvisoryCurrent();
   }
 

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectPublishedFilesValid } from "../helpers/published-formats.ts";
 import {
   countStates,
   createWorkspace,
@@ -35,6 +36,8 @@ describe("upstream signals from the bundled sample (mock mode)", () => {
   it("moves open advisories to fixed, not_applicable, wont_fix and pending_upstream with upstream explanations", async () => {
     const run = await workspace.run(["--as-of", "2026-02-01T00:00:00Z"]);
     expect(run.exitCode).toBe(0);
+    // Every state and every upstream source's evidence, in the shapes pipeline/formats defines.
+    expect(await expectPublishedFilesValid(workspace.outputDir)).toBeGreaterThan(0);
     const document = await workspace.readAdvisoryCurrent();
     expect(stateOf(document, "apr-util:CVE-2022-27590")).toMatchObject({
       state: "fixed",

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { advisoryCurrentSchema } from "../../pipeline/formats/advisory-current.ts";
+import { publicSchemas } from "../../pipeline/formats/json-schema.ts";
+import { ledgerTransition } from "../../pipeline/formats/ledger-transition.ts";
+import { openVexDocumentSchema } from "../../pipeline/formats/openvex.ts";
+import { jsonSchemaValidator } from "../helpers/published-formats.ts";
+
+/**
+ * The zod schemas of pipeline/formats and the JSON Schemas generated from them refuse what breaks the
+ * contract. (That what the pipeline writes is accepted is checked on every run of the lifecycle test and the
+ * upstream-run test, through test/helpers/published-formats.ts.)
+ */
+describe("published formats", () => {
+  it("every public file's JSON Schema compiles", () => {
+    for (const entry of publicSchemas) expect(typeof jsonSchemaValidator(entry.name)).toBe("function");
+  });
+
+  it("advisory_current.json: a bad time, a negative count, a malformed advisory or an unknown member is refused", () => {
+    const validate = jsonSchemaValidator("advisory_current");
+    const broken = {
+      generated_at: "yesterday",
+      advisory_count: -1,
+      advisories: [{ advisory_id: "no-colon" }],
+    };
+    expect(validate(broken)).toBe(false);
+    expect(advisoryCurrentSchema.safeParse(broken).success).toBe(false);
+    const extraMember = { generated_at: "2026-02-01T00:00:00Z", advisory_count: 0, advisories: [], extra: 1 };
+    expect(validate(extraMember)).toBe(false);
+    expect(advisoryCurrentSchema.safeParse(extraMember).success).toBe(false);
+    const empty = { generated_at: "2026-02-01T00:00:00.000Z", advisory_count: 0, advisories: [] };
+    expect(validate(empty)).toBe(true);
+    expect(advisoryCurrentSchema.safeParse(empty).success).toBe(true);
+  });
+
+  it("openvex.json: an unknown status or a product that is not a purl is refused", () => {
+    const validate = jsonSchemaValidator("openvex");
+    const statement = {
+      vulnerability: { name: "CVE-2024-0001" },
+      timestamp: "2026-02-01T00:00:00Z",
+      products: [{ "@id": "pkg:deb/debian/curl" }],
+      status: "affected",
+      action_statement: "No fix yet.",
+    };
+    const document = (statements: unknown[]) => ({
+      "@context": "https://openvex.dev/ns/v0.2.0",
+      "@id": "https://openvex.dev/docs/public/echo-advisory-0",
+      author: "echo-advisory",
+      timestamp: "2026-02-01T00:00:00Z",
+      version: 1,
+      tooling: "echo-advisory",
+      statements,
+    });
+    expect(validate(document([statement]))).toBe(true);
+    expect(openVexDocumentSchema.safeParse(document([statement])).success).toBe(true);
+    for (const bad of [
+      { ...statement, status: "maybe" },
+      { ...statement, products: [{ "@id": "curl" }] },
+    ]) {
+      expect(validate(document([bad]))).toBe(false);
+      expect(openVexDocumentSchema.safeParse(document([bad])).success).toBe(false);
+    }
+  });
+
+  it("a ledger line names its run by id", () => {
+    const validate = jsonSchemaValidator("ledger_line");
+    const line = {
+      run_id: "2026-02-01",
+      as_of: "2026-02-01T00:00:00.000Z",
+      advisory_id: "curl:CVE-2024-0001",
+      from_state: null,
+      to_state: "fixed",
+      state_type: "final",
+      rule_id: "vendor_fixed_version",
+      reason_code: "fix_available",
+      fixed_version: "1.0-1",
+      unaffected_from_version: null,
+      confidence: 0.9,
+      deciding_source: "echo_data",
+      evidence: null,
+      contributing_sources: ["echo_data"],
+      dissenting_sources: [],
+    };
+    expect(validate(line)).toBe(false);
+    expect(ledgerTransition.safeParse(line).success).toBe(false);
+    expect(validate({ ...line, run_id: "20260201T000000Z" })).toBe(true);
+    expect(ledgerTransition.safeParse({ ...line, run_id: "20260201T000000Z" }).success).toBe(true);
+  });
+});
