@@ -1,4 +1,5 @@
 import { runIdOf } from "./formats/run-id.ts";
+import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
 import { type Database, withDatabase } from "./lib/db.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
@@ -133,4 +134,28 @@ export async function recordFailure(config: Config, runId: string, error: unknow
 /** The run's database, held to the same memory cap as dbt's connection. */
 export function withRunDatabase<T>(config: Config, work: (db: Database) => Promise<T>): Promise<T> {
   return withDatabase(config.database, work, { memoryLimit: config.duckdb.memory_limit });
+}
+
+/** Times each stage; the timings are printed, recorded in the ledger and shown in the report. */
+export class StageClock {
+  readonly timings: StageTiming[] = [];
+
+  async time<T>(stage: string, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      const durationMs = Math.round(performance.now() - started);
+      this.timings.push({ stage, durationMs });
+      // Memory as the stage ends, for finding what a large run holds on to (timings and outputs leave it out).
+      const memory = process.memoryUsage();
+      log.info("stage finished", {
+        stage,
+        duration_ms: durationMs,
+        heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
+        rss_mb: Math.round(memory.rss / 1_048_576),
+      });
+      pauseHereForCrashTest(`after:${stage}`);
+    }
+  }
 }

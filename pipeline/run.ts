@@ -7,20 +7,20 @@ import { runSummaryFileName } from "./formats/run-summary.ts";
 import { vendorFeedPath } from "./formats/vendor-feed.ts";
 import { recordDecisionInputs, recordPublishedState } from "./history/decision-inputs.ts";
 import { countRunTransitions } from "./history/ledger.ts";
-import { pauseHereForCrashTest } from "./lib/crash-test-pause.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { StagedRelease } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
 import { acquireRunLock } from "./lib/run-lock.ts";
-import { finishRun, recordDbtTimings, recordFailure, startRun, withRunDatabase } from "./run-record.ts";
 import {
-  type RunStatus,
-  type RunSummary,
-  type StageTiming,
-  sortTransitionCounts,
-  toSummaryJson,
-} from "./run-summary.ts";
+  finishRun,
+  recordDbtTimings,
+  recordFailure,
+  StageClock,
+  startRun,
+  withRunDatabase,
+} from "./run-record.ts";
+import { type RunStatus, type RunSummary, sortTransitionCounts, toSummaryJson } from "./run-summary.ts";
 import { enabledAdapters } from "./sources/registry.ts";
 import { type Config, loadConfig } from "./stages/config.ts";
 import { exportStage } from "./stages/export.ts";
@@ -79,30 +79,6 @@ export interface RunOutcome {
 
 /** Exit code of a run the publish guard stopped from publishing (documented in the CLI's help). */
 export const EXIT_BLOCKED = 3;
-
-/** Times each stage; the timings are printed, recorded in the ledger and shown in the report. */
-class StageClock {
-  readonly timings: StageTiming[] = [];
-
-  async time<T>(stage: string, work: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      const durationMs = Math.round(performance.now() - started);
-      this.timings.push({ stage, durationMs });
-      // Memory as the stage ends, for finding what a large run holds on to (timings and outputs leave it out).
-      const memory = process.memoryUsage();
-      log.info("stage finished", {
-        stage,
-        duration_ms: durationMs,
-        heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
-        rss_mb: Math.round(memory.rss / 1_048_576),
-      });
-      pauseHereForCrashTest(`after:${stage}`);
-    }
-  }
-}
 
 export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   // Run ids and the ledger resolve to the second; the run's clock is cut to match.

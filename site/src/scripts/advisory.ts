@@ -1,6 +1,6 @@
 // Renders one advisory from its shard file. Every value from the data goes in through textContent or an
 // attribute, never as markup: explanations and evidence carry upstream and analyst text.
-import type { PublishedAdvisory, SourceEvidence } from "../../../pipeline/formats/advisory.ts";
+import type { PublishedAdvisory } from "../../../pipeline/formats/advisory.ts";
 import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
 import { shardOf } from "../lib/shards.ts";
 
@@ -9,7 +9,6 @@ type TimelineEntry = Omit<LedgerTransition, "advisory_id" | "contributing_source
 interface AdvisoryDetail extends PublishedAdvisory {
   timeline: TimelineEntry[];
 }
-type Evidence = SourceEvidence;
 
 const base = import.meta.env.BASE_URL.replace(/\/$/, "");
 
