@@ -32,7 +32,7 @@ const sections: Section[] = [
   {
     // ECHO_BENCH_SCALE picks another scale (1 = the vendor's size) for a quicker look.
     name: "pipeline_generated",
-    // The ×25 run is far from its 120 s target today (see the README); the budget lets it finish.
+    // The ×25 run is far from its 120 s target today (docs/development.md); the budget lets it finish.
     budgetMinutes: 45,
     async run() {
       const scale = Number(process.env.ECHO_BENCH_SCALE ?? 25);
