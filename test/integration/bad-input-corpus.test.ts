@@ -29,7 +29,8 @@ import { buildZip } from "../helpers/zip.ts";
  */
 
 const corpusDir = join(repoRoot, "test/corpus");
-const sampleUpstream = join(repoRoot, "test/fixtures/sample/upstream");
+/** Each upstream source's bundled sample (its mock data). */
+const mockOf = (source: string) => join(repoRoot, "pipeline/sources", source, "mock");
 
 type InputKind =
   | "data_json"
@@ -237,10 +238,10 @@ beforeAll(async () => {
     ),
     tracker: await workspace.input(
       "debian_tracker.json",
-      await readFile(join(sampleUpstream, "debian_tracker.json")),
+      await readFile(join(mockOf("debian_tracker"), "tracker.json")),
     ),
-    osv: await directoryWith(join(workspace.dir, "input/osv"), join(sampleUpstream, "osv"), []),
-    nvd: await directoryWith(join(workspace.dir, "input/nvd"), join(sampleUpstream, "nvd"), []),
+    osv: await directoryWith(join(workspace.dir, "input/osv"), mockOf("osv"), []),
+    nvd: await directoryWith(join(workspace.dir, "input/nvd"), mockOf("nvd"), []),
   };
   await writeFile(workspace.configPath, configText(baseline));
   const first = await workspace.run(["--as-of", "2026-03-01T00:00:00Z"]);

@@ -6,10 +6,7 @@ import { upstreamLanding } from "../upstream.ts";
 import { debianTrackerSettings } from "./config.ts";
 import { debianTrackerAdapter } from "./index.ts";
 
-const mock = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../../test/fixtures/sample/upstream/debian_tracker.json",
-);
+const mock = join(dirname(fileURLToPath(import.meta.url)), "mock/tracker.json");
 
 /** The Debian Security Tracker: Debian's own triage of each CVE per release. See README.md. */
 export const debianTrackerSource = defineSource({

@@ -7,7 +7,7 @@ import { nvdSettings } from "./config.ts";
 import { nvdHost, nvdHostPolicy } from "./hosts.ts";
 import { nvdAdapter } from "./index.ts";
 
-const mock = join(dirname(fileURLToPath(import.meta.url)), "../../../test/fixtures/sample/upstream/nvd");
+const mock = join(dirname(fileURLToPath(import.meta.url)), "mock");
 
 /** NVD's CVE records: rejections and disputes, for any package. See README.md. */
 export const nvdSource = defineSource({

@@ -6,7 +6,7 @@ import { upstreamLanding } from "../upstream.ts";
 import { osvSettings } from "./config.ts";
 import { osvAdapter } from "./index.ts";
 
-const mock = join(dirname(fileURLToPath(import.meta.url)), "../../../test/fixtures/sample/upstream/osv");
+const mock = join(dirname(fileURLToPath(import.meta.url)), "mock");
 
 /** OSV.dev's Debian records: fixed events mirroring the tracker, and withdrawals. See README.md. */
 export const osvSource = defineSource({
