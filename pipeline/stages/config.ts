@@ -227,10 +227,14 @@ function interpretConfig(text: string, configPath: string, sources: AnyRegistry)
       location: { file: configPath, key: describeIssuePath(path), line: lineOf(path).line },
       message,
     }))
-    // Top to bottom as the file reads; problems without a line (a missing top-level key) first.
-    .sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0));
+    .sort(byLine);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems, schemaHint);
   return { config: resolveConfig(parsed.data as RawConfig, configPath), lineOf };
+}
+
+/** Top to bottom as the file reads; problems without a line (a key left to its default) last. */
+function byLine(a: ConfigProblem, b: ConfigProblem): number {
+  return (a.location.line ?? Number.POSITIVE_INFINITY) - (b.location.line ?? Number.POSITIVE_INFINITY) || 0;
 }
 
 interface KeyProblem {
@@ -501,7 +505,7 @@ async function checkPaths(config: Config, lineOf: LineOf, sources: AnyRegistry):
   }
   if (live) await writable(["http", "cache_dir"], config.http.cache_dir, "the HTTP cache to");
   if (problems.length > 0) {
-    problems.sort((a, b) => (a.location.line ?? 0) - (b.location.line ?? 0));
+    problems.sort(byLine);
     throw new ConfigError(
       problems,
       `relative paths resolve against ${dirname(config.configPath)}, the config file's folder`,
