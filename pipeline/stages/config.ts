@@ -453,9 +453,10 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
 
 /**
  * Every path the run needs, checked at once: the folders it writes (database, output, history, the HTTP
- * cache when a source is live) can be created, the dbt project and executable exist, and a source in
- * file mode has its snapshot. A missing data.json or CSV is only warned about: at run time it is a failed
- * source (the last good data stays in use), as it has always been.
+ * cache when a source is live) can be created, the dbt project and executable exist, and each local source
+ * location (data.json, the CSV, a snapshot in file mode) is in a folder that exists. The file itself missing
+ * is only warned about: at run time that is a failed source whose last good data stays in use (a delivery
+ * that did not arrive), as it has always been.
  */
 async function checkPaths(config: Config, lineOf: LineOf, sources: AnyRegistry): Promise<void> {
   const problems: ConfigProblem[] = [];
@@ -496,12 +497,17 @@ async function checkPaths(config: Config, lineOf: LineOf, sources: AnyRegistry):
       continue;
     }
     if (await statOf(location)) continue;
-    if (settings.mode === "file") report(["sources", name, "location"], `${location} does not exist`);
-    else
-      log.warn("a source's location does not exist; the source will fail", {
+    // A folder that is not there is a wrong path (a config copied elsewhere); a file that is not there (yet)
+    // is a delivery that did not arrive: the source fails this run and its last good data stays in use.
+    const folder = dirname(location);
+    if (!(await statOf(folder))?.isDirectory()) {
+      report(["sources", name, "location"], `${location} is in a folder that does not exist (${folder})`);
+    } else {
+      log.warn("a source's location does not exist; the source will fail this run", {
         key: `sources.${name}.location`,
         location,
       });
+    }
   }
   if (live) await writable(["http", "cache_dir"], config.http.cache_dir, "the HTTP cache to");
   if (problems.length > 0) {
