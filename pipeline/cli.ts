@@ -5,6 +5,7 @@ import { isClockPinned, resolveClock } from "./lib/clock.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
 import { EXIT_BLOCKED, runPipeline } from "./run.ts";
+import { registry } from "./sources/registry.ts";
 
 const usage = `Usage: npm run pipeline -- [options]
 
@@ -27,7 +28,7 @@ Options:
                     publish even when more advisories change state than
                     quality.max_state_change_share allows (the report records it)
   --source <name>   fetch only this source (repeatable); the others keep their last good data,
-                    which is not counted as stale (echo_data, echo_csv, debian_tracker, osv, nvd)
+                    which is not counted as stale (${registry.names.join(", ")})
   --rebuild         run dbt even when the decision inputs are those of the previous run (which
                     otherwise keeps that run's decisions and skips dbt)
   -h, --help        show this help

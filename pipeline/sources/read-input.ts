@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { PipelineError } from "../lib/errors.ts";
-import { isUrl } from "../stages/config.ts";
-import { httpGetBytes } from "./http/client.ts";
+import { type HttpClient, httpGetBytes } from "./http/client.ts";
+import { isUrl } from "./settings.ts";
 
-/** Reads a source input from a local path or an http(s) URL as bytes. */
-export async function readInput(location: string): Promise<Uint8Array> {
-  if (isUrl(location)) return httpGetBytes(location);
+/** Reads a source input from a local path or an http(s) URL (through `http` when given) as bytes. */
+export async function readInput(location: string, http?: HttpClient): Promise<Uint8Array> {
+  if (isUrl(location)) return http ? (await http.getBytes(location)).body : httpGetBytes(location);
   try {
     return await readFile(location);
   } catch (error) {

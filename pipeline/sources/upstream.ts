@@ -31,11 +31,9 @@ export const upstreamSignals = [
 ] as const;
 export type UpstreamSignal = (typeof upstreamSignals)[number];
 
-export const upstreamSourceNames = ["debian_tracker", "osv", "nvd"] as const;
-export type UpstreamSourceName = (typeof upstreamSourceNames)[number];
-
 export const upstreamObservation = z.object({
-  source: z.enum(upstreamSourceNames),
+  /** The registered name of the source that observed it (registry.ts). */
+  source: z.string().min(1),
   /** Canonical id the advisory uses: a CVE id, or a Debian TEMP id. Aliases are folded onto it. */
   vuln_id: z.string(),
   /** The source's own record id (DEBIAN-CVE-2016-9296, CVE-2019-6459, …). */
@@ -107,7 +105,7 @@ export function upstreamLandingRow(observation: UpstreamObservation): LandingVal
  * markers pass through.
  */
 export function upstreamAdapter(
-  name: UpstreamSourceName,
+  name: string,
   fetchItems: (context: FetchContext, health: HealthTracker) => AsyncIterable<FetchItem<UpstreamObservation>>,
 ): SourceAdapter<UpstreamObservation> {
   return defineAdapter({

@@ -103,7 +103,7 @@ describe("the published site in a browser", () => {
     workspace = await createWorkspace();
     directory = await mkdtemp(join(tmpdir(), "echo-browser-"));
     const sampleTracker = JSON.parse(
-      await readFile(join(fixtures, "sample/upstream/debian_tracker.json"), "utf8"),
+      await readFile(join(repoRoot, "pipeline/sources/debian_tracker/mock/tracker.json"), "utf8"),
     ) as Tracker;
     const dataJson = await workspace.input("data.json", await readFile(sampleDataJson));
     const csv = await workspace.input("advisory_not_applicable.csv", await readFile(sampleCsv));

@@ -30,7 +30,8 @@ import {
  */
 
 const corpusDir = join(repoRoot, "test/corpus");
-const sampleUpstream = join(repoRoot, "test/fixtures/sample/upstream");
+/** Each upstream source's bundled sample (its mock data). */
+const mockOf = (source: string) => join(repoRoot, "pipeline/sources", source, "mock");
 
 type InputKind =
   | "data_json"
@@ -238,10 +239,10 @@ beforeAll(async () => {
     ),
     tracker: await workspace.input(
       "debian_tracker.json",
-      await readFile(join(sampleUpstream, "debian_tracker.json")),
+      await readFile(join(mockOf("debian_tracker"), "tracker.json")),
     ),
-    osv: await directoryWith(join(workspace.dir, "input/osv"), join(sampleUpstream, "osv"), []),
-    nvd: await directoryWith(join(workspace.dir, "input/nvd"), join(sampleUpstream, "nvd"), []),
+    osv: await directoryWith(join(workspace.dir, "input/osv"), mockOf("osv"), []),
+    nvd: await directoryWith(join(workspace.dir, "input/nvd"), mockOf("nvd"), []),
   };
   await writeFile(workspace.configPath, configText(baseline));
   const first = await workspace.run(["--as-of", "2026-03-01T00:00:00Z"]);
@@ -280,7 +281,8 @@ describe.each(configCases)("config case $id", (corpusCase) => {
     if (expected.outcome === "accepted") {
       // Read as it comes: the same configuration as the file saved plainly (no BOM, LF line ends).
       const text = (await readFile(source, "utf8")).replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
-      const config = await loadConfig(source);
+      // Only read: the corpus folder is no place to run from, so its paths are not checked.
+      const config = await loadConfig(source, { checkPaths: false });
       expect(config).toEqual(parseConfig(text, source));
       expect(config.sources.echo_data.location).toMatch(/input\/data\.json$/);
       return;

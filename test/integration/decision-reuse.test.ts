@@ -16,7 +16,7 @@ import {
  * (pipeline/history/decision-inputs.ts). What it publishes must be what a full dbt build would have published, and
  * any change to the data, the fetches, the history files or the published file must bring dbt back.
  */
-const trackerFixture = join(repoRoot, "test/fixtures/sample/upstream/debian_tracker.json");
+const trackerFixture = join(repoRoot, "pipeline/sources/debian_tracker/mock/tracker.json");
 const day = (n: number) => `2026-04-${String(n).padStart(2, "0")}T06:00:00Z`;
 const runId = (n: number) => `202604${String(n).padStart(2, "0")}T060000Z`;
 const feeds = ["advisory_current.json", "data.json", "openvex.json"];

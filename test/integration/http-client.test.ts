@@ -7,14 +7,10 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import {
-  createHttpClient,
-  type HttpClientOptions,
-  HttpError,
-  nvdHostPolicy,
-} from "../../pipeline/sources/http/client.ts";
+import { createHttpClient, type HttpClientOptions, HttpError } from "../../pipeline/sources/http/client.ts";
 import { createRollingWindowLimiter } from "../../pipeline/sources/http/rate-limit.ts";
 import { backoffDelay, parseRetryAfter } from "../../pipeline/sources/http/retry.ts";
+import { nvdHostPolicy } from "../../pipeline/sources/nvd/hosts.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // A real HTTP server on 127.0.0.1 per test, a fake clock, and a client that never waits for real.

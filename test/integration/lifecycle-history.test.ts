@@ -23,8 +23,8 @@ import {
  */
 const subject = "krb5:CVE-2019-30949";
 const vendorFixed = "krb5:CVE-2020-12105"; // data.json gives 4.8.3-2
-const trackerFixture = join(repoRoot, "test/fixtures/sample/upstream/debian_tracker.json");
-const nvdFixtures = join(repoRoot, "test/fixtures/sample/upstream/nvd");
+const trackerFixture = join(repoRoot, "pipeline/sources/debian_tracker/mock/tracker.json");
+const nvdFixtures = join(repoRoot, "pipeline/sources/nvd/mock");
 
 type Tracker = Record<string, Record<string, { releases: Record<string, Record<string, unknown>> }>>;
 

@@ -25,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const sharedNvd = resolve(here, "../../../shared/data/upstream/nvd");
 const sharedPresent = existsSync(sharedNvd);
 if (!sharedPresent) console.warn(`NVD adapter test on the 170 real records skipped: ${sharedNvd} is absent`);
-const sampleNvd = resolve(here, "../fixtures/sample/upstream/nvd");
+const sampleNvd = resolve(here, "../../pipeline/sources/nvd/mock");
 
 const apiPath = "/rest/json/cves/2.0";
 const asOf = new Date("2026-01-15T00:00:00.000Z");

@@ -14,7 +14,7 @@ import {
   type Workspace,
 } from "../helpers/workspace.ts";
 
-const trackerFixture = join(repoRoot, "test/fixtures/sample/upstream/debian_tracker.json");
+const trackerFixture = join(repoRoot, "pipeline/sources/debian_tracker/mock/tracker.json");
 
 function stateOf(document: Awaited<ReturnType<Workspace["readAdvisoryCurrent"]>>, id: string) {
   return document.advisories.find((advisory) => advisory.advisory_id === id);

@@ -1,13 +1,13 @@
-import type { Config } from "../../stages/config.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
 import { readSnapshotFile, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import type { DebianTrackerConfig } from "./config.ts";
 import { parseDebianTrackerStream } from "./parse.ts";
 
 /** The whole-dataset JSON; regenerated at most every 5 minutes, Last-Modified changes only with content. */
 export const debianTrackerUrl = "https://security-tracker.debian.org/tracker/data/json";
 
-export type DebianTrackerConfig = NonNullable<Config["sources"]["debian_tracker"]>;
+export type { DebianTrackerConfig } from "./config.ts";
 
 /**
  * The Debian Security Tracker: the primary signal for Debian source packages. The document is read as a

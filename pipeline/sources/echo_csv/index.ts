@@ -1,6 +1,7 @@
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import { errorMessage, PipelineError } from "../../lib/errors.ts";
+import type { HttpClient } from "../http/client.ts";
 import { decodeUtf8, readInput } from "../read-input.ts";
 import {
   debianPackagePattern,
@@ -202,7 +203,8 @@ export const notApplicableLanding: LandingTable = {
   ],
 };
 
-export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObservation> {
+/** `http` reads a location that is a URL (a shared default client when not given). */
+export function echoCsvAdapter(location: string, http?: HttpClient): SourceAdapter<NotApplicableObservation> {
   return defineAdapter({
     name: "echo_csv",
     landing: notApplicableLanding,
@@ -216,7 +218,7 @@ export function echoCsvAdapter(location: string): SourceAdapter<NotApplicableObs
     ],
     positionOf: (observation) => observation.line_number,
     async *fetchItems(_context, health) {
-      const bytes = await readInput(location);
+      const bytes = await readInput(location, http);
       health.bytes = bytes.byteLength;
       yield* parseNotApplicableCsv(decodeUtf8(bytes, location), location);
     },

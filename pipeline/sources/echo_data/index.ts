@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { debianVersionSortKeyOrNull } from "../../lib/dpkg-version.ts";
 import { PipelineError } from "../../lib/errors.ts";
+import type { HttpClient } from "../http/client.ts";
 import { decodeUtf8, lineAndColumn, readInput } from "../read-input.ts";
 import {
   debianPackagePattern,
@@ -244,7 +245,8 @@ export const echoAdvisoriesLanding: LandingTable = {
   ],
 };
 
-export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObservation> {
+/** `http` reads a location that is a URL (a shared default client when not given). */
+export function echoDataAdapter(location: string, http?: HttpClient): SourceAdapter<EchoAdvisoryObservation> {
   return defineAdapter({
     name: "echo_data",
     landing: echoAdvisoriesLanding,
@@ -257,7 +259,7 @@ export function echoDataAdapter(location: string): SourceAdapter<EchoAdvisoryObs
       debianVersionSortKeyOrNull(observation.fixed_version),
     ],
     async *fetchItems(_context, health) {
-      const bytes = await readInput(location);
+      const bytes = await readInput(location, http);
       health.bytes = bytes.byteLength;
       yield* parseEchoData(decodeUtf8(bytes, location), location);
     },

@@ -1,7 +1,7 @@
 /**
  * The one HTTP client every source adapter shares (Debian Security Tracker, OSV, NVD, data.json by URL).
  *
- *   const http = createHttpClient({ cacheDir, hosts: upstreamHostPolicies() });
+ *   const http = createHttpClient({ cacheDir, hosts: registry.hostPolicies() });
  *   await http.getBytes(url, options?)          → { body, notModified, status, size, sha256, … }
  *   await http.getJson<T>(url, options?)        → { data, … }           (body parsed as JSON)
  *   await http.getToFile(url, options?)         → { path, … }           (streamed into the cache, never in memory)
@@ -22,7 +22,8 @@
  * `notModified: true`. Header values under a secret name (`apiKey`, Authorization, …) never reach logs,
  * errors, stats or results; nor do URL credentials or credential-like query parameters.
  *
- * Host policies (timeouts, budgets, limits, headers) are in hosts.ts; clock, sleep and random are
+ * What a host policy holds is in hosts.ts; each source declares the policies of the hosts it calls in its
+ * folder (source.ts) and the registry merges them. Clock, sleep and random are
  * injectable so tests never wait for real.
  */
 import { createHash } from "node:crypto";
@@ -42,13 +43,13 @@ import {
   writeCacheMeta,
 } from "./cache.ts";
 import { HttpError, type HttpFailureKind } from "./errors.ts";
-import { defaultPolicy, type HostPolicy, upstreamHostPolicies } from "./hosts.ts";
+import { defaultPolicy, type HostPolicy } from "./hosts.ts";
 import { createRollingWindowLimiter, type RateLimit, type RollingWindowLimiter } from "./rate-limit.ts";
 import { redactText, redactUrl, secretHeaderValues } from "./redact.ts";
 import { backoffDelay, parseRetryAfter, retryableStatuses } from "./retry.ts";
 
 export { HttpError, type HttpFailureKind } from "./errors.ts";
-export { type HostPolicy, nvdHostPolicy, upstreamHostPolicies } from "./hosts.ts";
+export type { HostPolicy } from "./hosts.ts";
 export type { RateLimit } from "./rate-limit.ts";
 
 export interface HttpLogger {
@@ -57,7 +58,7 @@ export interface HttpLogger {
 }
 
 export interface HttpClientOptions extends HostPolicy {
-  /** Per-host policies keyed by `host:port` or hostname (see upstreamHostPolicies()). */
+  /** Per-host policies keyed by `host:port` or hostname (see SourceRegistry.hostPolicies()). */
   hosts?: Record<string, HostPolicy>;
   /** Directory of the conditional-GET cache; required by getToFile. */
   cacheDir?: string;
@@ -743,8 +744,8 @@ function formatMs(ms: number): string {
 
 let defaultClient: HttpClient | undefined;
 
-/** The bytes at `url`, through a shared client with the upstream host policies and no cache. */
+/** The bytes at `url`, through a shared client with the default policy and no cache. */
 export async function httpGetBytes(url: string, options: HttpOptions = {}): Promise<Uint8Array> {
-  defaultClient ??= createHttpClient({ hosts: upstreamHostPolicies() });
+  defaultClient ??= createHttpClient();
   return (await defaultClient.getBytes(url, options)).body;
 }

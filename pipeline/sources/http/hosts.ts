@@ -40,35 +40,8 @@ export const defaultPolicy = {
   throttle403: false,
 } as const;
 
-export const nvdHost = "services.nvd.nist.gov";
-
 /**
- * NVD API 2.0: 5 requests per rolling 30 s without a key, 50 with one (sent as header `apiKey`, a secret);
- * throttling shows as 403; backlogs bring long stretches of 503, hence the long budget.
+ * A policy for hosts that serve whole datasets (100+ MB: the Debian tracker's JSON, OSV's all.zip): long
+ * transfers, long waits between retries.
  */
-export function nvdHostPolicy(apiKey?: string): HostPolicy {
-  return {
-    rateLimit: { requests: apiKey ? 50 : 5, windowMs: 30_000 },
-    throttle403: true,
-    maxAttempts: 12,
-    retryBudgetMs: 20 * 60_000,
-    baseDelayMs: 6_000,
-    maxDelayMs: 120_000,
-    timeoutMs: 5 * 60_000,
-    headers: apiKey ? { apiKey } : {},
-    secretHeaders: ["apiKey"],
-  };
-}
-
-/** Policies for the upstream hosts the adapters use; `NVD_API_KEY` from `env` raises NVD's limit. */
-export function upstreamHostPolicies(env: NodeJS.ProcessEnv = process.env): Record<string, HostPolicy> {
-  const bulk: HostPolicy = { timeoutMs: 15 * 60_000, maxDelayMs: 120_000 };
-  return {
-    [nvdHost]: nvdHostPolicy(env.NVD_API_KEY?.trim() || undefined),
-    // The whole-dataset JSON (100+ MB) and OSV's all.zip files.
-    "security-tracker.debian.org": bulk,
-    "osv-vulnerabilities.storage.googleapis.com": bulk,
-    // No published rate limit; querybatch answers are small.
-    "api.osv.dev": { maxAttempts: 6 },
-  };
-}
+export const bulkDownloadPolicy: HostPolicy = { timeoutMs: 15 * 60_000, maxDelayMs: 120_000 };

@@ -2,12 +2,12 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage, PipelineError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
-import type { Config } from "../../stages/config.ts";
 import type { HttpClient } from "../http/client.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, HealthTracker, SourceAdapter } from "../types.ts";
 import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import type { NvdConfig } from "./config.ts";
 import {
   emptyProgress,
   lookupCves,
@@ -20,6 +20,7 @@ import {
 } from "./live.ts";
 import { parseNvd } from "./parse.ts";
 
+export type { NvdConfig } from "./config.ts";
 export {
   liveBaseUrl,
   lookupCves,
@@ -29,8 +30,6 @@ export {
   nvdApiUrl,
   recordUrl,
 } from "./live.ts";
-
-export type NvdConfig = NonNullable<Config["sources"]["nvd"]>;
 
 export interface NvdDeps {
   http: HttpClient;

@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { PipelineError } from "../../lib/errors.ts";
 import type { HostPolicy, HttpClient, HttpRequestOptions } from "../http/client.ts";
-import { nvdHostPolicy } from "../http/client.ts";
 import { createRollingWindowLimiter, type RollingWindowLimiter } from "../http/rate-limit.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import type { HealthTracker } from "../types.ts";
+import { nvdHostPolicy } from "./hosts.ts";
 import { nvdPageProblems, parseNvdPage } from "./parse.ts";
 
 /** NVD API 2.0, CVE endpoint. `sources.nvd.location` overrides it in live mode (a mirror, a test server). */

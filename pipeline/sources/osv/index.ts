@@ -1,11 +1,11 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PipelineError } from "../../lib/errors.ts";
-import type { Config } from "../../stages/config.ts";
 import { type HttpClient, HttpError } from "../http/client.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
 import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import type { OsvConfig } from "./config.ts";
 import { parseModifiedIds } from "./modified-ids.ts";
 import { debianReleaseOfEcosystem, parseOsvRecord } from "./parse.ts";
 import { readZipEntries } from "./zip.ts";
@@ -13,7 +13,8 @@ import { readZipEntries } from "./zip.ts";
 /** OSV's Debian bucket: all.zip with every record, modified_id.csv listing changes newest first. */
 export const osvDebianBucketUrl = "https://osv-vulnerabilities.storage.googleapis.com/Debian";
 
-export type OsvConfig = NonNullable<Config["sources"]["osv"]>;
+export type { OsvConfig } from "./config.ts";
+
 type Item = FetchItem<UpstreamObservation>;
 
 /**

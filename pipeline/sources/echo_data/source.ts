@@ -1,0 +1,13 @@
+import { createHttpClient } from "../http/client.ts";
+import { defineSource } from "../source.ts";
+import { echoDataSettings } from "./config.ts";
+import { echoAdvisoriesLanding, echoDataAdapter } from "./index.ts";
+
+/** The vendor's published advisory dataset (data.json): the advisories the pipeline decides. See README.md. */
+export const echoDataSource = defineSource({
+  name: "echo_data",
+  config: echoDataSettings,
+  landing: [echoAdvisoriesLanding],
+  // A URL is read with the default policy (plus any registered host's), not cached: it is read every run.
+  adapter: (settings, deps) => echoDataAdapter(settings.location, createHttpClient({ hosts: deps.hosts })),
+});

@@ -1,0 +1,30 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createHttpClient } from "../http/client.ts";
+import { defineSource } from "../source.ts";
+import { upstreamLanding } from "../upstream.ts";
+import { nvdSettings } from "./config.ts";
+import { nvdHost, nvdHostPolicy } from "./hosts.ts";
+import { nvdAdapter } from "./index.ts";
+
+const mock = join(dirname(fileURLToPath(import.meta.url)), "mock");
+
+/** NVD's CVE records: rejections and disputes, for any package. See README.md. */
+export const nvdSource = defineSource({
+  name: "nvd",
+  config: nvdSettings.optional(),
+  hosts: (env) => ({ [nvdHost]: nvdHostPolicy(env.NVD_API_KEY?.trim() || undefined) }),
+  landing: [upstreamLanding],
+  mock,
+  adapter: (settings, deps) => {
+    // The NVD adapter paces itself (5 or 50 requests per 30 s, or requests_per_30s) and sends its key from
+    // api_key_env on each request; the client's own per-host limit would only stack on top of that.
+    const http = createHttpClient({
+      timeoutMs: deps.http.timeout_ms,
+      maxBytes: deps.http.max_response_mb * 1024 * 1024,
+      rateLimiting: false,
+    });
+    const apiKey = deps.env[settings.api_key_env]?.trim() || undefined;
+    return nvdAdapter(settings, { http, apiKey, mockLocation: mock });
+  },
+});
