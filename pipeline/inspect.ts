@@ -643,7 +643,8 @@ async function withInspectedDatabase<T>(
   configPath: string | undefined,
   work: (db: Database) => Promise<T>,
 ): Promise<T> {
-  const config = await loadConfig(configPath ?? "config.yaml");
+  // Inspecting reads the database only: it needs neither dbt nor the sources' files.
+  const config = await loadConfig(configPath ?? "config.yaml", { checkPaths: false });
   if (!existsSync(config.database)) {
     throw new PipelineError("the database does not exist, so there is nothing to inspect yet", {
       location: { file: config.database },

@@ -12,6 +12,7 @@ import {
   trackerVerdict,
 } from "../../pipeline/sources/debian_tracker/parse.ts";
 import { splitTopLevelObject } from "../../pipeline/sources/debian_tracker/stream.ts";
+import { defaultDebianReleases } from "../../pipeline/sources/debian-releases.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
 import { observations, rejections } from "../helpers/items.ts";
@@ -359,5 +360,22 @@ describe.skipIf(!sharedPresent)("parseDebianTracker on the real tracker excerpt 
     const chunks = [];
     for (let start = 0; start < text.length; start += 100) chunks.push(text.subarray(start, start + 100));
     expect(await collect(parseDebianTrackerStream(chunks, { releases: allReleases }))).toEqual(whole);
+  });
+});
+
+describe("the default Debian releases", () => {
+  it("are the releases dbt's debian_releases seed ranks, in its order of preference", async () => {
+    const seed = await readFile(
+      resolve(dirname(fileURLToPath(import.meta.url)), "../../dbt_project/seeds/debian_releases.csv"),
+      "utf8",
+    );
+    const ranked = seed
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(","))
+      .sort((a, b) => Number(a[1]) - Number(b[1]))
+      .map((fields) => fields[0]);
+    expect(ranked).toEqual([...defaultDebianReleases]);
   });
 });

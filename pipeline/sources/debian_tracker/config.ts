@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultDebianReleases } from "../debian-releases.ts";
 import { upstreamSettings } from "../settings.ts";
 
 /** `sources.debian_tracker` in config.yaml. */
@@ -9,7 +10,7 @@ export const debianTrackerSettings = z
     releases: z
       .array(z.string().regex(/^[a-z]+$/, "must be a Debian codename"))
       .min(1)
-      .default(["bookworm", "trixie", "sid"]),
+      .default([...defaultDebianReleases]),
   })
   .strict();
 export type DebianTrackerConfig = z.infer<typeof debianTrackerSettings>;

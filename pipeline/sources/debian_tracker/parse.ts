@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PipelineError } from "../../lib/errors.ts";
 import { contentHash } from "../../lib/hash.ts";
+import { defaultDebianReleases } from "../debian-releases.ts";
 import {
   describeValue as describe,
   errorText,
@@ -34,15 +35,12 @@ import { splitTopLevelObject } from "./stream.ts";
  * (which the tracker copies from NVD) leaves the observation byte for byte unchanged.
  */
 
-/** Bookworm (Debian 12), trixie (Debian 13) and sid (unstable, where upstream fixes land first). */
-export const defaultDebianReleases: readonly string[] = ["bookworm", "trixie", "sid"];
-
 export interface DebianTrackerOptions {
   /** Where the document came from (file path or URL): the rejections' file and the base of payload_ref. */
   ref?: string | null;
   /** Source packages to keep (the vendor's); null or absent keeps every package. */
   packages?: ReadonlySet<string> | null;
-  /** Release codenames to keep; defaults to bookworm, trixie and sid. */
+  /** Release codenames to keep; defaults to defaultDebianReleases. */
   releases?: readonly string[];
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { contentHash } from "../../lib/hash.ts";
+import { defaultDebianReleases } from "../debian-releases.ts";
 import {
   cveIdPattern,
   debianVersionPattern,
@@ -59,11 +60,9 @@ export interface OsvOptions {
   ref?: string | null;
   /** Debian source packages to keep; null or absent keeps every package. */
   packages?: ReadonlySet<string> | null;
-  /** Release codenames to keep; defaults to bookworm, trixie and sid (OSV has no sid: Debian:N only). */
+  /** Release codenames to keep; defaults to defaultDebianReleases (OSV has no sid: Debian:N only). */
   releases?: readonly string[];
 }
-
-const defaultReleases: readonly string[] = ["bookworm", "trixie", "sid"];
 
 const stringList = (field: string) =>
   z
@@ -166,7 +165,7 @@ export function osvAffectedVerdict(affected: OsvAffected): {
  */
 export function* parseOsvRecord(input: unknown, options: OsvOptions = {}): Generator<UpstreamItem> {
   const ref = options.ref ?? null;
-  const releases = new Set(options.releases ?? defaultReleases);
+  const releases = new Set(options.releases ?? defaultDebianReleases);
   const raw = typeof input === "string" ? parseJsonText(input, ref) : input;
   const recordKey =
     isPlainObject(raw) && typeof raw.id === "string" ? JSON.stringify(excerpt(raw.id, 100)) : "(record)";
