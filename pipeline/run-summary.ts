@@ -1,5 +1,13 @@
-import type { RuleCount, RunSummaryJson, StateCount, TransitionCount } from "./formats/run-summary.ts";
-import type { SourceHealth, SourceStatus } from "./sources/types.ts";
+import type {
+  checkSeverities,
+  RuleCount,
+  RunSummaryJson,
+  runStatuses,
+  StateCount,
+  sourceSummaryStatuses,
+  TransitionCount,
+} from "./formats/run-summary.ts";
+import type { SourceHealth } from "./sources/types.ts";
 import type { QualityCheckId } from "./stages/config.ts";
 
 /**
@@ -16,7 +24,7 @@ export interface SourceRunSummary {
   health: SourceHealth;
   /** ok / degraded / failed as fetched, or stale: its data in use is older than the source's maximum age
    * or comes from an earlier run because this one failed. */
-  status: SourceStatus | "stale";
+  status: (typeof sourceSummaryStatuses)[number];
   snapshotHash: string | null;
   newSnapshot: boolean;
   newObservations: number;
@@ -38,7 +46,7 @@ export interface RejectedRecordSummary {
 }
 
 /** succeeded: published; blocked: the publish guard kept the outputs; dry_run: nothing was to be published. */
-export type RunStatus = "succeeded" | "blocked" | "dry_run";
+export type RunStatus = (typeof runStatuses)[number];
 
 export interface RunSummary {
   runId: string;
@@ -78,7 +86,7 @@ export interface RunSummary {
   };
 }
 
-export type Severity = "error" | "warn";
+export type Severity = (typeof checkSeverities)[number];
 
 export interface CheckResult {
   checkId: QualityCheckId;

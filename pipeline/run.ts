@@ -1,12 +1,7 @@
-import { join } from "node:path";
-import { advisoryCurrentPath } from "./formats/advisory-current.ts";
-import { openVexPath } from "./formats/openvex.ts";
-import { completeInterruptedPublish } from "./formats/release-journal.ts";
-import { runReportPath } from "./formats/run-report.ts";
-import { runSummaryFileName } from "./formats/run-summary.ts";
-import { vendorFeedPath } from "./formats/vendor-feed.ts";
+import { completeInterruptedPublish, releasePaths } from "./formats/release-journal.ts";
 import { recordDecisionInputs, recordPublishedState } from "./history/decision-inputs.ts";
 import { countRunTransitions } from "./history/ledger.ts";
+import { closedOnFailure } from "./lib/db.ts";
 import type { DbtSession } from "./lib/dbt-session.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { StagedRelease } from "./lib/files.ts";
@@ -32,7 +27,8 @@ import { reportStage } from "./stages/report.ts";
 import { transformStage } from "./stages/transform.ts";
 
 // The orchestrator: runs the stages in order (pipeline/stages/), holds the run lock, and keeps the run's
-// record (run-record.ts). Each stage owns its work; nothing here decides or writes a published file.
+// record (run-record.ts). Each stage owns its work; nothing here decides or writes a published file (it
+// only has an interrupted publish completed first, so that the run reads a whole release).
 
 export interface RunOptions {
   configPath: string;
@@ -126,13 +122,17 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
     log.info("run started", { run_id: runId, as_of: options.asOf.toISOString(), config: config.configPath });
     try {
       const ingested = await stages.time("ingest", () =>
-        ingestSources(db, adapters, {
-          asOf: options.asOf,
-          revalidate: options.revalidate ?? false,
-          ...(options.onlySources ? { onlySources: new Set(options.onlySources) } : {}),
-        }),
+        closedOnFailure(db, () =>
+          ingestSources(db, adapters, {
+            asOf: options.asOf,
+            revalidate: options.revalidate ?? false,
+            ...(options.onlySources ? { onlySources: new Set(options.onlySources) } : {}),
+          }),
+        ),
       );
-      const landed = await stages.time("load", () => loadSources(db, runId, ingested));
+      const landed = await stages.time("load", () =>
+        closedOnFailure(db, () => loadSources(db, runId, ingested)),
+      );
       const { transform, decisionInputs } = await stages.time("transform", () =>
         transformStage(db, config, runId, startedWith, {
           rebuild: options.rebuild ?? false,
@@ -196,7 +196,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           return {
             runId,
             summary,
-            files: publishedFiles(config, runId, exported.ledgerPath),
+            files: { ...releasePaths(config.output_dir, runId), ledger: exported.ledgerPath },
             transitionCount,
             exitCode,
           };
@@ -212,16 +212,4 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   } finally {
     await releaseLock();
   }
-}
-
-/** Where the run's files are (published, or would have been by a dry or blocked run). */
-function publishedFiles(config: Config, runId: string, ledger: string | null): RunOutcome["files"] {
-  return {
-    advisoryCurrent: advisoryCurrentPath(config.output_dir),
-    report: runReportPath(config.output_dir, runId),
-    summary: join(config.output_dir, runSummaryFileName),
-    vendorFeed: vendorFeedPath(config.output_dir),
-    openVex: openVexPath(config.output_dir),
-    ledger,
-  };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { advisoryIdSchema } from "./advisory.ts";
 import { runIdSchema } from "./run-id.ts";
 
 /**
@@ -11,7 +12,7 @@ export const ledgerTransition = z
   .object({
     run_id: runIdSchema,
     as_of: z.iso.datetime({ offset: true }),
-    advisory_id: z.string().regex(/^[^:\s]+:[^:\s]+$/, "must be <package>:<vulnerability id>"),
+    advisory_id: advisoryIdSchema,
     from_state: nullableText,
     to_state: nullableText,
     state_type: z.enum(["final", "non_final"]).nullable(),

@@ -1,6 +1,11 @@
 import { readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PipelineError } from "../lib/errors.ts";
+import { advisoryCurrentPath } from "./advisory-current.ts";
+import { openVexPath } from "./openvex.ts";
+import { runReportPath } from "./run-report.ts";
+import { runSummaryFileName } from "./run-summary.ts";
+import { vendorFeedPath } from "./vendor-feed.ts";
 
 /**
  * The publish journal: a run publishes its files as one release (lib/files.ts StagedRelease) by writing this
@@ -72,4 +77,15 @@ function parseJournal(text: string, path: string): JournalEntry[] {
       throw problem(`files[${index}] needs a "path" and a "temporary" (a path or null)`);
     return { path: target, temporary };
   });
+}
+
+/** Where each file of a run's release is published, by the file names pipeline/formats defines. */
+export function releasePaths(outputDir: string, runId: string) {
+  return {
+    advisoryCurrent: advisoryCurrentPath(outputDir),
+    vendorFeed: vendorFeedPath(outputDir),
+    openVex: openVexPath(outputDir),
+    report: runReportPath(outputDir, runId),
+    summary: join(outputDir, runSummaryFileName),
+  };
 }

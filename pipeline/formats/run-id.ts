@@ -20,8 +20,12 @@ export function runIdOf(date: Date): string {
     .replace(/\.\d{3}Z$/, "Z");
 }
 
-export function isRunId(value: string): boolean {
-  return runIdPattern.test(value);
+/** 20260131T070000Z → 2026-01-31T07:00:00.000Z; anything that is not a run id comes back as it is. */
+export function timeOfRunId(runId: string): string {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(runId);
+  if (!match) return runId;
+  const [, year, month, day, hour, minute, second] = match;
+  return `${year}-${month}-${day}T${hour}:${minute}:${second}.000Z`;
 }
 
 /** A pattern matching `<prefix><run id><suffix>` whose first group is the run id. */

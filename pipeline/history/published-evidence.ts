@@ -69,7 +69,7 @@ const hint = "restore the file from git (it is what the previous run published),
  * Reads the evidence of the advisory_current.json published in outputDir, a chunk at a time; none when there
  * is no such file (a first run). A damaged file stops the run with its name and the key at fault: dates read
  * from half a file would silently differ from the ones published. A file larger than `wholeFileLimit` must
- * have the layout the pipeline writes (one advisory per line, lib/listed-document.ts); a smaller one may be
+ * have the layout the pipeline writes (one advisory per line, formats/listed-document.ts); a smaller one may be
  * any JSON.
  */
 export async function* readPublishedEvidence(

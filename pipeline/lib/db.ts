@@ -99,3 +99,16 @@ export async function duckdbVersion(): Promise<string> {
     instance.closeSync();
   }
 }
+
+/**
+ * Runs work on an open database and closes it when the work fails, so that whoever handles the failure can
+ * open the same file (the run records its failure there).
+ */
+export async function closedOnFailure<T>(db: Database, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

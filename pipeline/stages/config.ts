@@ -1,6 +1,7 @@
 import { constants, type Stats } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { type ErrorLocation, formatLocation, PipelineError } from "../lib/errors.ts";
@@ -66,12 +67,14 @@ function configSchemaWith<Sources extends z.ZodType>(sources: Sources) {
         .default({}),
       dbt: z
         .object({
-          project_dir: z.string().trim().min(1).default("dbt_project"),
-          executable: z.string().trim().min(1).default("dbt_project/.venv/bin/dbt"),
+          /** Left out: the dbt project installed with the pipeline (installedDbtProject). */
+          project_dir: z.string().trim().min(1).optional(),
+          /** Left out: the dbt that `npm ci` installs into the project (installedDbt). */
+          executable: z.string().trim().min(1).optional(),
           threads: z.number().int().min(1).max(64).default(2),
         })
         .strict()
-        .default({ project_dir: "dbt_project", executable: "dbt_project/.venv/bin/dbt", threads: 2 }),
+        .default({ threads: 2 }),
       sources,
       http: httpSettings.default({
         cache_dir: ".state/http-cache",
@@ -116,7 +119,17 @@ export interface Config extends RawConfig {
   /** Absolute path of the config file the values came from. */
   configPath: string;
   history_dir: string;
+  dbt: RawConfig["dbt"] & { project_dir: string; executable: string };
 }
+
+/**
+ * The dbt project and the dbt that come with the pipeline. They belong to the installation, not to the
+ * data, so a config that leaves them out works from any folder; a config that names them resolves them
+ * against its own folder like every other path.
+ */
+const installRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const installedDbtProject = join(installRoot, "dbt_project");
+export const installedDbt = join(installedDbtProject, ".venv/bin/dbt");
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry of any sources
 type AnyRegistry = SourceRegistry<readonly SourceDescriptor<string, any>[]>;
@@ -404,10 +417,14 @@ function resolveConfig(raw: RawConfig, configPath: string): Config {
     history_dir: resolvePath(baseDir, raw.history_dir ?? join(raw.output_dir, "history")),
     dbt: {
       ...raw.dbt,
-      project_dir: resolvePath(baseDir, raw.dbt.project_dir),
-      executable: raw.dbt.executable.includes("/")
-        ? resolvePath(baseDir, raw.dbt.executable)
-        : raw.dbt.executable,
+      project_dir:
+        raw.dbt.project_dir === undefined ? installedDbtProject : resolvePath(baseDir, raw.dbt.project_dir),
+      executable:
+        raw.dbt.executable === undefined
+          ? installedDbt
+          : raw.dbt.executable.includes("/")
+            ? resolvePath(baseDir, raw.dbt.executable)
+            : raw.dbt.executable,
     },
     sources,
     http: { ...raw.http, cache_dir: resolvePath(baseDir, raw.http.cache_dir) },

@@ -8,7 +8,7 @@ import type { StagedRelease } from "../lib/files.ts";
 import { hashedChunks } from "../lib/hash.ts";
 import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
-import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-current.ts";
+import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
 import { writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { historyUrl } from "../formats/advisory.ts";
 import { runReportPath } from "../formats/run-report.ts";
-import type { TransitionCount } from "../formats/run-summary.ts";
+import type { StateCount, TransitionCount } from "../formats/run-summary.ts";
 import { type RuleCount, runSummaryFileName, runSummaryPath } from "../formats/run-summary.ts";
 import type { Database } from "../lib/db.ts";
 import type { StagedRelease } from "../lib/files.ts";
@@ -17,7 +17,6 @@ import {
   toSummaryJson,
 } from "../run-summary.ts";
 import type { Config } from "./config.ts";
-import { readStateDistribution } from "./export/advisory-current.ts";
 import type { TransformResult } from "./transform.ts";
 
 export interface ReportStageInput {
@@ -358,4 +357,14 @@ export function renderRunReport(summary: RunSummary): string {
   }
   lines.push("");
   return lines.join("\n");
+}
+
+/** How many advisories are in each state, most first. */
+export async function readStateDistribution(db: Database): Promise<StateCount[]> {
+  return db.all<StateCount>(`
+    select state, state_type, count(*)::integer as count
+    from marts.mart_advisory_current
+    group by all
+    order by count desc, state
+  `);
 }

@@ -45,7 +45,7 @@ describe("lifecycle and history across runs", () => {
     const result = await workspace.run(["--as-of", day(n)]);
     expect(result.exitCode, result.stderr).toBe(0);
     // What every run publishes is what pipeline/formats defines (zod, and the JSON Schemas the site serves).
-    await expectPublishedFilesValid(workspace.outputDir);
+    expect(await expectPublishedFilesValid(workspace.outputDir)).toBeGreaterThan(0);
     return workspace.readAdvisoryCurrent();
   }
 

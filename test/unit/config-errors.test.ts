@@ -32,9 +32,7 @@ const rows: Row[] = [
     name: "the repository's config.yaml copied into another folder",
     text: "{repo}",
     expected: [
-      "{dir}/config.yaml: 4 problems (relative paths resolve against {dir}, the config file's folder)",
-      "{dir}/config.yaml:{line:  project_dir:} key dbt.project_dir: {dir}/dbt_project does not exist",
-      "{dir}/config.yaml:{line:  executable:} key dbt.executable: {dir}/dbt_project/.venv/bin/dbt does not exist (npm ci installs it)",
+      "{dir}/config.yaml: 2 problems (relative paths resolve against {dir}, the config file's folder)",
       "{dir}/config.yaml:{line:    location: test/fixtures/sample/data.json} key sources.echo_data.location: {dir}/test/fixtures/sample/data.json is in a folder that does not exist ({dir}/test/fixtures/sample)",
       "{dir}/config.yaml:{line:    location: test/fixtures/sample/advisory_not_applicable.csv} key sources.echo_csv.location: {dir}/test/fixtures/sample/advisory_not_applicable.csv is in a folder that does not exist ({dir}/test/fixtures/sample)",
     ],
@@ -174,6 +172,44 @@ describe("a bad config", () => {
     expect((error as ConfigError).exitCode).toBe(2);
     expect((error as ConfigError).describe().split("\n")).toEqual(
       row.expected.map((line) => expand(line, dir, text)),
+    );
+  });
+});
+
+describe("a config in a folder of its own that names only its data", () => {
+  it("runs with the dbt project and the dbt installed with the pipeline", async () => {
+    const { dir, path } = await place(
+      {
+        name: "own folder",
+        text: ["database: state/my.duckdb", "output_dir: out", ...inputs],
+        around: ["data.json", "na.csv"],
+        expected: [],
+      },
+      97,
+    );
+    await expect(loadConfig(path)).resolves.toMatchObject({
+      database: join(dir, "state/my.duckdb"),
+      dbt: {
+        project_dir: join(repoRoot, "dbt_project"),
+        executable: join(repoRoot, "dbt_project/.venv/bin/dbt"),
+      },
+      sources: { echo_data: { location: join(dir, "data.json") } },
+    });
+  });
+
+  it("a dbt project it names is its own, resolved against its folder", async () => {
+    const { dir, path } = await place(
+      {
+        name: "named project",
+        text: ["dbt:", "  project_dir: elsewhere", ...inputs],
+        around: ["data.json", "na.csv", "elsewhere/"],
+        expected: [],
+      },
+      96,
+    );
+    const error = await loadConfig(path).catch((thrown: unknown) => thrown);
+    expect((error as ConfigError).describe()).toContain(
+      `key dbt.project_dir: ${join(dir, "elsewhere")} has no dbt_project.yml`,
     );
   });
 });

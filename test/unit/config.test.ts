@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
+import { installedDbt, installedDbtProject, loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
 const CONFIG_PATH = "/srv/echo/conf/config.yaml";
@@ -93,7 +93,7 @@ describe("a valid config", () => {
     expect((problem as PipelineError).describe()).toMatch(/quality\.severities\.no_such_check/);
   });
 
-  it("fills defaults and resolves relative paths against the config file, not the working directory", () => {
+  it("fills defaults and resolves relative paths against the config file, not the working directory; dbt is the installed one", () => {
     expect(parseConfig(config(...MINIMAL), CONFIG_PATH)).toEqual({
       configPath: CONFIG_PATH,
       database: "/srv/echo/conf/.state/echo-advisory.duckdb",
@@ -101,11 +101,7 @@ describe("a valid config", () => {
       history_dir: "/srv/echo/conf/output/history",
       duckdb: { memory_limit: "1.5GB" },
       site: {},
-      dbt: {
-        project_dir: "/srv/echo/conf/dbt_project",
-        executable: "/srv/echo/conf/dbt_project/.venv/bin/dbt",
-        threads: 2,
-      },
+      dbt: { project_dir: installedDbtProject, executable: installedDbt, threads: 2 },
       sources: {
         echo_data: { enabled: true, location: "/srv/echo/conf/data.json" },
         echo_csv: { enabled: true, location: "/srv/echo/conf/na.csv" },
@@ -156,7 +152,16 @@ describe("a valid config", () => {
 
   it("keeps a bare dbt executable name for a PATH lookup", () => {
     const parsed = parseConfig(config(...MINIMAL, "dbt:", "  executable: dbt", "  threads: 4"), CONFIG_PATH);
-    expect(parsed.dbt).toEqual({ project_dir: "/srv/echo/conf/dbt_project", executable: "dbt", threads: 4 });
+    expect(parsed.dbt).toEqual({ project_dir: installedDbtProject, executable: "dbt", threads: 4 });
+    const named = parseConfig(
+      config(...MINIMAL, "dbt:", "  project_dir: ../dbt", "  executable: bin/dbt"),
+      CONFIG_PATH,
+    );
+    expect(named.dbt).toEqual({
+      project_dir: "/srv/echo/dbt",
+      executable: "/srv/echo/conf/bin/dbt",
+      threads: 2,
+    });
   });
 
   it("trims blanks around a location", () => {

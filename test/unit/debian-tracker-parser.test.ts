@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { contentHash } from "../../pipeline/lib/hash.ts";
+import { defaultDebianReleases } from "../../pipeline/sources/debian.ts";
 import {
   parseDebianTracker,
   parseDebianTrackerPackage,
@@ -12,7 +13,6 @@ import {
   trackerVerdict,
 } from "../../pipeline/sources/debian_tracker/parse.ts";
 import { splitTopLevelObject } from "../../pipeline/sources/debian_tracker/stream.ts";
-import { defaultDebianReleases } from "../../pipeline/sources/debian-releases.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
 import { observations, rejections } from "../helpers/items.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { historyUrl, type PublishedAdvisory } from "../../pipeline/formats/advisory.ts";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
-import { streamAdvisoryLines } from "../../pipeline/stages/export/advisory-current.ts";
+import { streamAdvisoryLines } from "../../pipeline/stages/export/advisory-lines.ts";
 
 /**
  * advisory_current.json's lines are written by DuckDB (to_json) and must be byte for byte what

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
@@ -57,5 +57,20 @@ describe("import rules", () => {
     expect(output).toContain(
       "stages-do-not-import-the-orchestrator: pipeline/history/ledger.ts → pipeline/run.ts",
     );
+  });
+
+  // dependency-cruiser reads no .astro or .mdx file, so the site's pages are checked here for the same rule.
+  it("the site's Astro and MDX pages import nothing of the pipeline but pipeline/formats", async () => {
+    const pages = (await readdir(join(repoRoot, "site/src"), { recursive: true })).filter((name) =>
+      /\.(astro|mdx)$/.test(name),
+    );
+    expect(pages.length).toBeGreaterThan(0);
+    const offending: string[] = [];
+    for (const page of pages) {
+      const text = await readFile(join(repoRoot, "site/src", page), "utf8");
+      for (const match of text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']*pipeline\/[^"']*)["']/g))
+        if (!/pipeline\/formats\//.test(match[1] as string)) offending.push(`${page}: ${match[1]}`);
+    }
+    expect(offending).toEqual([]);
   });
 });

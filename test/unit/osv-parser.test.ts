@@ -72,6 +72,19 @@ describe("parseOsvRecord on DEBIAN-CVE records", () => {
     ]);
   });
 
+  it("reads Debian's fixed-in-0 as not affected, never as a fixed version", async () => {
+    const record = JSON.parse(await fixture("DEBIAN-CVE-2023-45853.json")) as {
+      affected: { ranges: { events: Record<string, string>[] }[] }[];
+    };
+    for (const affected of record.affected)
+      for (const range of affected.ranges) range.events = [{ introduced: "0" }, { fixed: "0" }];
+    const items = parseFixture(JSON.stringify(record));
+    expect(observations(items).map((o) => [o.release, o.signal, o.fixed_version])).toEqual([
+      ["bookworm", "not_affected", null],
+      ["trixie", "not_affected", null],
+    ]);
+  });
+
   it("reads a withdrawn record as withdrawn for every kept release, with the time in the detail", async () => {
     const items = parseFixture(await fixture("DEBIAN-CVE-2022-0001.json"));
     expect(observations(items)).toEqual([

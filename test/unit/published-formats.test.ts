@@ -17,19 +17,42 @@ describe("published formats", () => {
 
   it("advisory_current.json: a bad time, a negative count, a malformed advisory or an unknown member is refused", () => {
     const validate = jsonSchemaValidator("advisory_current");
-    const broken = {
-      generated_at: "yesterday",
-      advisory_count: -1,
-      advisories: [{ advisory_id: "no-colon" }],
+    const advisory = {
+      advisory_id: "curl:CVE-2024-0001",
+      cve_id: "CVE-2024-0001",
+      package_name: "curl",
+      state: "fixed",
+      state_type: "final",
+      fixed_version: "8.5.0-2",
+      confidence: 0.9,
+      explanation: "Fixed.",
+      reason_code: "fix_available",
+      rule_id: "vendor_fixed_version",
+      contributing_sources: ["echo_data"],
+      dissenting_sources: [],
+      decided_at: "2026-02-01T00:00:00Z",
+      first_seen: "2026-02-01T00:00:00Z",
+      evidence: [],
+      history_url: "advisory/?id=curl%3ACVE-2024-0001",
     };
-    expect(validate(broken)).toBe(false);
-    expect(advisoryCurrentSchema.safeParse(broken).success).toBe(false);
-    const extraMember = { generated_at: "2026-02-01T00:00:00Z", advisory_count: 0, advisories: [], extra: 1 };
-    expect(validate(extraMember)).toBe(false);
-    expect(advisoryCurrentSchema.safeParse(extraMember).success).toBe(false);
-    const empty = { generated_at: "2026-02-01T00:00:00.000Z", advisory_count: 0, advisories: [] };
-    expect(validate(empty)).toBe(true);
-    expect(advisoryCurrentSchema.safeParse(empty).success).toBe(true);
+    const valid = { generated_at: "2026-02-01T00:00:00.000Z", advisory_count: 1, advisories: [advisory] };
+    expect(validate(valid)).toBe(true);
+    expect(advisoryCurrentSchema.safeParse(valid).success).toBe(true);
+    // Each fault alone is refused by both.
+    for (const broken of [
+      { ...valid, generated_at: "yesterday" },
+      { ...valid, advisory_count: -1 },
+      { ...valid, advisories: [{ ...advisory, advisory_id: "no-colon" }] },
+      { ...valid, advisories: [{ ...advisory, confidence: 1.5 }] },
+      { ...valid, advisories: [{ ...advisory, state_type: "maybe" }] },
+      { ...valid, extra: 1 },
+      { ...valid, advisories: [{ ...advisory, extra: 1 }] },
+    ]) {
+      expect(validate(broken), JSON.stringify(broken).slice(0, 80)).toBe(false);
+      expect(advisoryCurrentSchema.safeParse(broken).success, JSON.stringify(broken).slice(0, 80)).toBe(
+        false,
+      );
+    }
   });
 
   it("openvex.json: an unknown status or a product that is not a purl is refused", () => {

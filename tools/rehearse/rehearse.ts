@@ -19,6 +19,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
+import { parseLedgerText } from "../../pipeline/formats/ledger.ts";
+import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import type { RunSummaryJson } from "../../pipeline/formats/run-summary.ts";
 import { errorMessage } from "../../pipeline/lib/errors.ts";
 
@@ -370,14 +372,12 @@ async function readPublished<T>(origin: string, path: string): Promise<T> {
   return JSON.parse(await git(origin, ["show", `${branch}:${path}`])) as T;
 }
 
-async function readTransitions(origin: string, runId: string): Promise<Array<Record<string, unknown>>> {
-  const text = await git(origin, ["show", `${branch}:output/history/transitions/${runId}.jsonl`]).catch(
-    () => "",
-  );
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+/** The run's ledger file as committed, read (and checked) as the pipeline reads it; none when it has none. */
+async function readTransitions(origin: string, runId: string): Promise<LedgerTransition[]> {
+  const path = `output/history/transitions/${runId}.jsonl`;
+  const text = await git(origin, ["show", `${branch}:${path}`]).catch(() => "");
+  // git() returns the output without its final line end, which the ledger file has.
+  return text === "" ? [] : parseLedgerText(`${text}\n`, path, runId);
 }
 
 /** Lines of `after` that `before` does not have, and the reverse, prefixed + and -. */

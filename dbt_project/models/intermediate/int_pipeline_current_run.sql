@@ -1,7 +1,7 @@
 {#- The run being decided: the latest run in the ledger (the pipeline records its run before dbt), unless
     the run_id var names another. -#}
 {#- A view, not a table: it names the latest run even in a run that kept the previous run's decisions
-    without running dbt (pipeline/decision-inputs.ts). -#}
+    without running dbt (pipeline/history/decision-inputs.ts). -#}
 {{ config(materialized='view') }}
 
 with

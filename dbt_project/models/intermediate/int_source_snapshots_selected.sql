@@ -2,7 +2,7 @@
     when it failed or was not fetched, its last good snapshot, marked stale (unless it was skipped on
     purpose with --source). Nothing is silently dropped. -#}
 {#- A view, not a table: the run summary reads each source's health for the run being made from it, also
-    in a run that kept the previous run's decisions without running dbt (pipeline/decision-inputs.ts). -#}
+    in a run that kept the previous run's decisions without running dbt (pipeline/history/decision-inputs.ts). -#}
 {{ config(materialized='view') }}
 
 with

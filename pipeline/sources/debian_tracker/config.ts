@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defaultDebianReleases } from "../debian-releases.ts";
+import { defaultDebianReleases } from "../debian.ts";
 import { upstreamSettings } from "../settings.ts";
 
 /** `sources.debian_tracker` in config.yaml. */

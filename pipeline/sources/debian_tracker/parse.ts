@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PipelineError } from "../../lib/errors.ts";
 import { contentHash } from "../../lib/hash.ts";
-import { defaultDebianReleases } from "../debian-releases.ts";
+import { defaultDebianReleases, isNotAffectedVersion } from "../debian.ts";
 import {
   describeValue as describe,
   errorText,
@@ -93,7 +93,7 @@ export function trackerVerdict(release: TrackerRelease): TrackerVerdict | string
     case "resolved": {
       const fixed = release.fixed_version?.trim() ?? "";
       if (fixed === "") return "status is resolved but fixed_version is missing";
-      if (fixed === "0") {
+      if (isNotAffectedVersion(fixed)) {
         return { signal: "not_affected", fixed_version: null, detail: "not affected (fixed_version 0)" };
       }
       if (!debianVersionPattern.test(fixed))

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { contentHash } from "../../lib/hash.ts";
-import { defaultDebianReleases } from "../debian-releases.ts";
+import { defaultDebianReleases, isNotAffectedVersion } from "../debian.ts";
 import {
   cveIdPattern,
   debianVersionPattern,
@@ -151,6 +151,10 @@ export function osvAffectedVerdict(affected: OsvAffected): {
     .flatMap((range) => range.events.flatMap((event) => (event.fixed ? [event.fixed.trim()] : [])))
     .filter((version) => version !== "");
   const fixed = fixedEvents.at(-1) ?? null;
+  // Debian's "fixed in 0" is its verdict "never affected", which OSV's Debian records carry over.
+  if (fixed !== null && isNotAffectedVersion(fixed)) {
+    return { signal: "not_affected", fixed_version: null, fixedEvents: [...new Set(fixedEvents)] };
+  }
   return {
     signal: fixed === null ? "open" : "fixed",
     fixed_version: fixed,

@@ -5,7 +5,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import MarkdownIt from "markdown-it";
-import { runReportFileNamePattern } from "../../../pipeline/formats/run-report.ts";
+import { timeOfRunId } from "../../../pipeline/formats/run-id.ts";
+import { runReportFileName, runReportFileNamePattern } from "../../../pipeline/formats/run-report.ts";
 import { readRunSummaries } from "../../../pipeline/formats/run-summary.ts";
 import { historyDir, type LedgerTransition, scanLedger } from "./history.ts";
 import { outputDir, type RunSummary, readRunSummary } from "./output.ts";
@@ -33,20 +34,9 @@ export interface Run {
   status: string | undefined;
 }
 
-const runIdPattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const reportNamePattern = runReportFileNamePattern;
 
-/** 20260131T070000Z → 2026-01-31T07:00:00.000Z */
-export function runIdTime(runId: string): string {
-  const match = runIdPattern.exec(runId);
-  if (!match) return runId;
-  const [, year, month, day, hour, minute, second] = match;
-  return `${year}-${month}-${day}T${hour}:${minute}:${second}.000Z`;
-}
-
-export function reportFileOf(runId: string): string {
-  return `run_report_${runId}.md`;
-}
+export const reportFileOf = runReportFileName;
 
 function reportNames(): string[] {
   if (!existsSync(outputDir)) return [];
@@ -71,7 +61,7 @@ export function loadRuns(): Promise<Run[]> {
       if (!run) {
         run = {
           runId,
-          asOf: runIdTime(runId),
+          asOf: timeOfRunId(runId),
           summary: undefined,
           transitionCount: 0,
           groups: [],

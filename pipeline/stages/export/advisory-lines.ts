@@ -1,5 +1,4 @@
 import { historyUrl } from "../../formats/advisory.ts";
-import type { StateCount } from "../../formats/run-summary.ts";
 import type { Database } from "../../lib/db.ts";
 
 export async function countCurrentAdvisories(db: Database): Promise<number> {
@@ -55,13 +54,4 @@ export async function* streamAdvisoryLines(db: Database, publicUrl?: string): As
       return `${json.slice(0, -1)},"history_url":${JSON.stringify(historyUrl(row.advisory_id, publicUrl))}}`;
     });
   }
-}
-
-export async function readStateDistribution(db: Database): Promise<StateCount[]> {
-  return db.all<StateCount>(`
-    select state, state_type, count(*)::integer as count
-    from marts.mart_advisory_current
-    group by all
-    order by count desc, state
-  `);
 }
