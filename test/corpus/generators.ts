@@ -1,3 +1,4 @@
+import { osvRecord } from "../../tools/synthetic/osv.ts";
 import { buildZip, type ZipEntrySpec } from "../../tools/synthetic/zip.ts";
 
 /*
@@ -15,18 +16,9 @@ function deeplyNested(depth = absurdDepth): string {
   return `${"[".repeat(depth)}${"]".repeat(depth)}`;
 }
 
-const osvRecord = (id: string, fixed: string) =>
-  JSON.stringify({
-    id,
-    schema_version: "1.7.3",
-    modified: "2026-01-01T00:00:00Z",
-    affected: [
-      {
-        package: { name: "curl", ecosystem: "Debian:12" },
-        ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed }] }],
-      },
-    ],
-  });
+/** A plain Debian record fixing curl in Debian:12: what the archive cases hide behind a hostile entry. */
+const curlFixedIn = (fixed: string) => [{ name: "curl", ecosystem: "Debian:12", fixed }];
+const modified = "2026-01-01T00:00:00Z";
 
 export const fileGenerators: Record<string, () => Buffer> = {
   "data-json-ten-megabyte-string": () =>
@@ -63,7 +55,12 @@ export const fileGenerators: Record<string, () => Buffer> = {
   /** A real archive cut in half, as an interrupted download leaves it. */
   "osv-zip-truncated": () => {
     const whole = buildZip([
-      { name: "DEBIAN-CVE-2025-40021.json", data: osvRecord("DEBIAN-CVE-2025-40021", "1.0-1") },
+      {
+        name: "DEBIAN-CVE-2025-40021.json",
+        data: JSON.stringify(
+          osvRecord({ id: "DEBIAN-CVE-2025-40021", modified, affected: curlFixedIn("1.0-1") }),
+        ),
+      },
     ]);
     return whole.subarray(0, Math.floor(whole.length / 2));
   },
@@ -73,16 +70,25 @@ export const zipGenerators: Record<string, () => ZipEntrySpec[]> = {
   "entry-climbs-out": () => [
     {
       name: "../../../etc/cron.d/DEBIAN-CVE-2025-40031.json",
-      data: osvRecord("DEBIAN-CVE-2025-40031", "1.0-1"),
+      data: JSON.stringify(
+        osvRecord({ id: "DEBIAN-CVE-2025-40031", modified, affected: curlFixedIn("1.0-1") }),
+      ),
     },
   ],
   "entry-absolute-path": () => [
-    { name: "/etc/cron.d/DEBIAN-CVE-2025-40032.json", data: osvRecord("DEBIAN-CVE-2025-40032", "1.0-1") },
+    {
+      name: "/etc/cron.d/DEBIAN-CVE-2025-40032.json",
+      data: JSON.stringify(
+        osvRecord({ id: "DEBIAN-CVE-2025-40032", modified, affected: curlFixedIn("1.0-1") }),
+      ),
+    },
   ],
   "entry-backslash-path": () => [
     {
       name: "..\\..\\windows\\DEBIAN-CVE-2025-40033.json",
-      data: osvRecord("DEBIAN-CVE-2025-40033", "1.0-1"),
+      data: JSON.stringify(
+        osvRecord({ id: "DEBIAN-CVE-2025-40033", modified, affected: curlFixedIn("1.0-1") }),
+      ),
     },
   ],
   /** 15 MiB of zeros deflate to about 15 KiB: refused from its headers, before a byte is inflated. */
@@ -99,6 +105,11 @@ export const zipGenerators: Record<string, () => ZipEntrySpec[]> = {
     { name: "DEBIAN-CVE-2025-40037.json", data: "<html><body>Service Unavailable</body></html>" },
   ],
   "entry-hostile-fixed-version": () => [
-    { name: "DEBIAN-CVE-2025-40038.json", data: osvRecord("DEBIAN-CVE-2025-40038", "1.0-1\u0000<script>") },
+    {
+      name: "DEBIAN-CVE-2025-40038.json",
+      data: JSON.stringify(
+        osvRecord({ id: "DEBIAN-CVE-2025-40038", modified, affected: curlFixedIn("1.0-1\u0000<script>") }),
+      ),
+    },
   ],
 };

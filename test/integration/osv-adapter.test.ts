@@ -10,6 +10,7 @@ import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
 import { type OsvConfig, osvAdapter } from "../../pipeline/sources/osv/index.ts";
 import type { FetchContext, Rejection } from "../../pipeline/sources/types.ts";
 import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { type OsvRecordSpec, osvRecord } from "../../tools/synthetic/osv.ts";
 import { buildZip } from "../../tools/synthetic/zip.ts";
 import { testFetchContext } from "../helpers/context.ts";
 
@@ -17,30 +18,6 @@ import { testFetchContext } from "../helpers/context.ts";
 // A real HTTP server on 127.0.0.1 per test, serving a small synthetic OSV: the Debian bucket (all.zip,
 // modified_id.csv, with ETag/Last-Modified and 304s) and the API (/v1/querybatch, /v1/vulns/{id}). The HTTP
 // client gets a temporary cache directory and a sleep that only moves a fake clock, so nothing waits.
-
-interface OsvRecordSpec {
-  id: string;
-  modified: string;
-  upstream?: string[];
-  withdrawn?: string;
-  affected: { name: string; ecosystem: string; fixed?: string }[];
-}
-
-function osvRecord(spec: OsvRecordSpec): Record<string, unknown> {
-  return {
-    id: spec.id,
-    schema_version: "1.7.3",
-    modified: spec.modified,
-    published: "2025-06-01T00:00:00Z",
-    ...(spec.withdrawn ? { withdrawn: spec.withdrawn } : {}),
-    upstream: spec.upstream ?? (spec.id.startsWith("DEBIAN-") ? [spec.id.slice("DEBIAN-".length)] : []),
-    affected: spec.affected.map(({ name, ecosystem, fixed }) => ({
-      package: { name, ecosystem, purl: `pkg:deb/debian/${name}?arch=source` },
-      ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, ...(fixed ? [{ fixed }] : [])] }],
-      ecosystem_specific: { urgency: "medium" },
-    })),
-  };
-}
 
 /** The bucket's records: fixed in Debian:12, open, withdrawn, a DSA naming two CVEs, a package not ours. */
 function baseRecords(): OsvRecordSpec[] {
@@ -219,7 +196,7 @@ function queryBatch(bucket: Bucket, body: { queries: Query[] }) {
       const matching = [
         ...[...bucket.records.values()]
           .filter((record) =>
-            record.affected.some(
+            (record.affected ?? []).some(
               (affected) =>
                 affected.name === query.package.name && affected.ecosystem === query.package.ecosystem,
             ),

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { compareDebianVersions } from "../../pipeline/lib/dpkg-version.ts";
 import { momentAfter, momentInYear, osvTime, referenceTime } from "../synthetic/dates.ts";
+import { type OsvRecord, osvRecord } from "../synthetic/osv.ts";
 import { OSV_ADVISORY_KINDS, OSV_WITHDRAWN_AMONG_OTHER_CVES } from "../synthetic/proportions.ts";
 import { hashUnit, Random } from "../synthetic/random.ts";
 import { DirectorySink, ZipSink } from "../synthetic/sinks.ts";
@@ -9,7 +10,7 @@ import { type AdvisoryView, advisoryView, type OsvAffectedView, otherCveTracker 
 import { advisoryCount, type DatasetModel, isVendorCve, OtherCve } from "./model.ts";
 
 /**
- * OSV records as Debian's bucket serves them (schema 1.7.5, the shape of the real DEBIAN-CVE-2016-9296):
+ * The dataset's OSV records, in the shape tools/synthetic/osv.ts builds (Debian's bucket, schema 1.7.5):
  * one DEBIAN-CVE record per CVE Debian tracks, mirroring the tracker (one affected entry per package and
  * release, not-affected releases left out, `introduced 0` then `fixed` when resolved), plus DSA and DLA
  * records naming the CVEs they fix in `upstream`. NOT-FOR-US CVEs get a record without affected packages,
@@ -28,63 +29,32 @@ export interface OsvOutput {
   archive: { bytes: number; sha256: string; entries: number };
 }
 
-const trackerUrl = "https://security-tracker.debian.org/tracker";
-
-function affectedEntry(
-  packageName: string,
-  view: OsvAffectedView,
-  recordId: string,
-  source: "cve" | "advisory",
-) {
-  const events: Record<string, string>[] = [{ introduced: "0" }];
-  if (view.fixed !== null) events.push({ fixed: view.fixed });
-  return {
-    package: {
-      name: packageName,
-      ecosystem: view.ecosystem,
-      purl: `pkg:deb/debian/${packageName}?arch=source`,
-    },
-    ranges: [{ type: "ECOSYSTEM", events }],
-    ...(source === "cve" ? { ecosystem_specific: { urgency: view.urgency } } : {}),
-    database_specific: {
-      source:
-        source === "cve"
-          ? `https://storage.googleapis.com/debian-osv/debian-cve-osv/${recordId}.json`
-          : `https://storage.googleapis.com/debian-osv/dsa-dla-osv/${recordId}.json`,
-    },
-  };
-}
-
 function debianCveRecord(
   model: DatasetModel,
   cve: number,
   packages: { name: string; affected: OsvAffectedView[] }[],
   withdrawn: boolean,
-): Record<string, unknown> {
-  const cveId = model.universe.idOf(cve);
-  const id = `DEBIAN-${cveId}`;
+): OsvRecord {
   const random = Random.of(model.seed, "osv-record", cve);
   const published = momentInYear(model.universe.yearOf(cve), random);
   // Debian's OSV export rewrites its records often: modification times are recent.
   const modified = momentAfter(Math.max(published, referenceTime - 400 * 86_400_000), random);
-  const record: Record<string, unknown> = {
-    id,
+  // Drawn in this order (withdrawal, then severity) so that a seed keeps giving the same bytes.
+  const withdrawnAt = withdrawn ? osvTime(momentAfter(modified, random)) : undefined;
+  const severity = random.chance(0.6)
+    ? [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H" }]
+    : undefined;
+  return osvRecord({
+    id: `DEBIAN-${model.universe.idOf(cve)}`,
     details: cveDescription(model.seed, cve),
     modified: osvTime(modified),
-  };
-  if (withdrawn) record.withdrawn = osvTime(momentAfter(modified, random));
-  record.published = osvTime(published);
-  record.upstream = [cveId];
-  record.references = [{ type: "ADVISORY", url: `${trackerUrl}/${cveId}` }];
-  const affected = packages.flatMap(({ name, affected: entries }) =>
-    entries.map((entry) => affectedEntry(name, entry, id, "cve")),
-  );
-  if (affected.length > 0) record.affected = affected;
-  record.schema_version = "1.7.5";
-  if (random.chance(0.6)) {
-    record.severity = [{ type: "CVSS_V3", score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H" }];
-  }
-  return record;
+    withdrawn: withdrawnAt,
+    published: osvTime(published),
+    affected: packages.flatMap(({ name, affected }) =>
+      affected.map(({ ecosystem, fixed, urgency }) => ({ name, ecosystem, fixed, urgency })),
+    ),
+    severity,
+  });
 }
 
 /** A fixed pair to build a DSA or DLA from: an advisory whose tracker entry has a bookworm fix. */
@@ -98,7 +68,7 @@ function fixedInBookworm(view: AdvisoryView): string | null {
     : null;
 }
 
-function debianAdvisoryRecord(model: DatasetModel, serial: number): Record<string, unknown> | null {
+function debianAdvisoryRecord(model: DatasetModel, serial: number): OsvRecord | null {
   const random = Random.of(model.seed, "osv-advisory", serial);
   const total = advisoryCount(model);
   let first: AdvisoryView | null = null;
@@ -125,33 +95,25 @@ function debianAdvisoryRecord(model: DatasetModel, serial: number): Record<strin
   const id = kind === "DSA" ? `DSA-${5000 + serial}-1` : `DLA-${3000 + serial}-1`;
   const ecosystem: OsvAffectedView["ecosystem"] = kind === "DSA" ? "Debian:12" : "Debian:11";
   const published = momentInYear(2023 + random.int(3), random);
-  const upstream = fixes.map((fix) => fix.vulnId).sort();
-  return {
+  const year = new Date(published).getUTCFullYear();
+  return osvRecord({
     id,
     summary: `${first.packageName} - security update`,
     details: `Several vulnerabilities were discovered in ${first.packageName}.`,
     modified: osvTime(momentAfter(published, random)),
     published: osvTime(published),
-    upstream,
+    upstream: fixes.map((fix) => fix.vulnId).sort(),
     references: [
       {
         type: "ADVISORY",
         url:
           kind === "DSA"
-            ? `https://www.debian.org/security/${new Date(published).getUTCFullYear()}/dsa-${5000 + serial}`
-            : `https://www.debian.org/lts/security/${new Date(published).getUTCFullYear()}/dla-${3000 + serial}-1`,
+            ? `https://www.debian.org/security/${year}/dsa-${5000 + serial}`
+            : `https://www.debian.org/lts/security/${year}/dla-${3000 + serial}-1`,
       },
     ],
-    affected: [
-      affectedEntry(
-        first.packageName,
-        { ecosystem, fixed: kind === "DSA" ? fixed : `${fixed}~deb11u1`, urgency: "" },
-        id,
-        "advisory",
-      ),
-    ],
-    schema_version: "1.7.5",
-  };
+    affected: [{ name: first.packageName, ecosystem, fixed: kind === "DSA" ? fixed : `${fixed}~deb11u1` }],
+  });
 }
 
 export function writeOsv(model: DatasetModel, outDir: string): OsvOutput {
@@ -162,9 +124,9 @@ export function writeOsv(model: DatasetModel, outDir: string): OsvOutput {
   let debianCveRecords = 0;
   let advisoryRecords = 0;
   let withdrawnRecords = 0;
-  const emit = (record: Record<string, unknown>) => {
+  const emit = (record: OsvRecord) => {
     const text = JSON.stringify(record);
-    const name = `${record.id as string}.json`;
+    const name = `${record.id}.json`;
     records.writeFile(name, text);
     zip.add(name, text);
     if (record.withdrawn) withdrawnRecords += 1;
