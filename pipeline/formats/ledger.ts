@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PipelineError } from "../lib/errors.ts";
 import { type LedgerTransition, ledgerTransition } from "./ledger-transition.ts";
-import { runIdFileNamePattern, runIdOf } from "./run-id.ts";
+import { listRunFiles } from "./run-files.ts";
+import { runIdOf } from "./run-id.ts";
 
 /**
  * The decision ledger: every change of an advisory's decision (state, deciding rule or published version),
@@ -12,8 +12,6 @@ import { runIdFileNamePattern, runIdOf } from "./run-id.ts";
  * grow: a run adds at most one new file and never rewrites an older one, so they diff and merge well in git.
  */
 export const transitionsDirName = "transitions";
-
-const fileNamePattern = runIdFileNamePattern("", ".jsonl");
 
 export function ledgerPath(historyDir: string, runId: string): string {
   return join(historyDir, transitionsDirName, `${runId}.jsonl`);
@@ -24,31 +22,10 @@ export function ledgerPath(historyDir: string, runId: string): string {
  * stops the reader: it would be history nobody can place.
  */
 export async function listLedgerFiles(historyDir: string): Promise<{ runId: string; path: string }[]> {
-  const directory = join(historyDir, transitionsDirName);
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the history directory: ${(error as Error).message}`, {
-      location: { file: directory },
-    });
-  }
-  const files: { runId: string; path: string }[] = [];
-  for (const name of names.sort()) {
-    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
-    const match = fileNamePattern.exec(name);
-    const path = join(directory, name);
-    if (!match) {
-      throw new PipelineError("unexpected file in the history directory", {
-        location: { file: path },
-        hint: "history files are named <run id>.jsonl, e.g. 20260131T070000Z.jsonl; move other files elsewhere",
-        exitCode: 2,
-      });
-    }
-    files.push({ runId: match[1] as string, path });
-  }
-  return files;
+  return listRunFiles(join(historyDir, transitionsDirName), ".jsonl", {
+    directory: "history directory",
+    files: "history files",
+  });
 }
 
 /**

@@ -1,9 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { PipelineError } from "../lib/errors.ts";
 import { parseOwnJsonFile } from "../lib/json-file.ts";
-import { runIdFileNamePattern, runIdSchema } from "./run-id.ts";
+import { listRunFiles } from "./run-files.ts";
+import { runIdSchema } from "./run-id.ts";
 
 /**
  * Per-run summaries: every run that is not a dry run (published or blocked) keeps a copy of its
@@ -11,8 +12,6 @@ import { runIdFileNamePattern, runIdSchema } from "./run-id.ts";
  * the same run (same clock) replaces its file; no other run touches it.
  */
 export const runSummariesDirName = "runs";
-
-const summaryFileNamePattern = runIdFileNamePattern("", ".json");
 
 const count = z.number().int().min(0);
 const isoTime = z.iso.datetime({ offset: true });
@@ -136,29 +135,12 @@ export function runSummaryPath(historyDir: string, runId: string): string {
  * name (and the key at fault): a page built from half-read history would misstate what happened.
  */
 export async function readRunSummaries(historyDir: string): Promise<RunSummaryFile[]> {
-  const directory = join(historyDir, runSummariesDirName);
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new PipelineError(`cannot read the run summaries directory: ${(error as Error).message}`, {
-      location: { file: directory },
-    });
-  }
   const files: RunSummaryFile[] = [];
-  for (const name of names.sort()) {
-    if (name.endsWith(".tmp")) continue; // left by a crash during an atomic write; never complete
-    const match = summaryFileNamePattern.exec(name);
-    const path = join(directory, name);
-    if (!match) {
-      throw new PipelineError("unexpected file in the run summaries directory", {
-        location: { file: path },
-        hint: "run summaries are named <run id>.json, e.g. 20260131T070000Z.json; move other files elsewhere",
-        exitCode: 2,
-      });
-    }
-    const runId = match[1] as string;
+  const listed = await listRunFiles(join(historyDir, runSummariesDirName), ".json", {
+    directory: "run summaries directory",
+    files: "run summaries",
+  });
+  for (const { runId, path } of listed) {
     files.push({ runId, path, summary: parseRunSummaryText(await readFile(path, "utf8"), path, runId) });
   }
   return files;
