@@ -22,13 +22,7 @@ import {
   waitForGroupGone,
   whenFileAppears,
 } from "../helpers/crash-pipeline.ts";
-import {
-  createWorkspace,
-  repoRoot,
-  sampleCsv,
-  sampleDataJson,
-  type Workspace,
-} from "../helpers/workspace.ts";
+import { createWorkspace, sampleCsv, sampleDataJson, type Workspace } from "../helpers/workspace.ts";
 
 // Each pipeline run below is killed with SIGKILL (no handler, no cleanup) at one point, then run again.
 // Run 1 (firstClock) is complete everywhere; run 2 (secondClock, changed inputs) is the one killed, and
@@ -89,9 +83,6 @@ async function writeRelativeConfig(workspace: Workspace): Promise<void> {
     [
       "database: state/echo.duckdb",
       "output_dir: output",
-      "dbt:",
-      `  project_dir: ${JSON.stringify(join(repoRoot, "dbt_project"))}`,
-      `  executable: ${JSON.stringify(join(repoRoot, "dbt_project/.venv/bin/dbt"))}`,
       "sources:",
       "  echo_data:",
       "    location: input/data.json",

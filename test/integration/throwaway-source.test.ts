@@ -14,7 +14,7 @@ import { initDatabase } from "../../pipeline/stages/init.ts";
 import { loadSources } from "../../pipeline/stages/load.ts";
 import { throwawayHost, throwawaySource } from "../fixtures/throwaway-source/source.ts";
 import { catalogueProblems, sourceCatalogue } from "../helpers/source-catalogue.ts";
-import { repoRoot, sampleCsv, sampleDataJson } from "../helpers/workspace.ts";
+import { sampleCsv, sampleDataJson } from "../helpers/workspace.ts";
 
 // The one registry line.
 const withThrowaway = createRegistry([...registry.sources, throwawaySource]);
@@ -38,9 +38,6 @@ async function writeConfig(name: string, throwaway: string[]): Promise<string> {
     [
       "database: state/echo.duckdb",
       "output_dir: output",
-      "dbt:",
-      `  project_dir: ${JSON.stringify(join(repoRoot, "dbt_project"))}`,
-      `  executable: ${JSON.stringify(join(repoRoot, "dbt_project/.venv/bin/dbt"))}`,
       "sources:",
       "  echo_data:",
       `    location: ${JSON.stringify(sampleDataJson)}`,
@@ -97,15 +94,15 @@ describe("a source added as a folder plus one registry line", () => {
     const error = await configErrorOf(loadConfig(path, { registry: withThrowaway }));
     expect(error.describe().split("\n")).toEqual([
       `${path}: 3 problems (see config.yaml in the repository for every key)`,
-      `${path}:11 key sources.throwaway.location: file mode needs a location (the recorded snapshot to read)`,
-      `${path}:14 key sources.throwaway.min_confidence: Too big: expected number to be <=1`,
-      `${path}:15 key sources.throwaway.colour: Unrecognized key: "colour"`,
+      `${path}:8 key sources.throwaway.location: file mode needs a location (the recorded snapshot to read)`,
+      `${path}:11 key sources.throwaway.min_confidence: Too big: expected number to be <=1`,
+      `${path}:12 key sources.throwaway.colour: Unrecognized key: "colour"`,
     ]);
     // Production's registry does not know it.
     const good = await writeConfig("good.yaml", ["enabled: true", "mode: mock"]);
     const unknown = await configErrorOf(loadConfig(good));
     expect(unknown.describe()).toBe(
-      `${good}:11 key sources.throwaway: Unrecognized key: "throwaway" (see config.yaml in the repository for every key)`,
+      `${good}:8 key sources.throwaway: Unrecognized key: "throwaway" (see config.yaml in the repository for every key)`,
     );
   });
 

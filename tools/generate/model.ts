@@ -124,7 +124,8 @@ export class CveUniverse {
     }
   }
 
-  yearOf(index: number): number {
+  /** The year whose block of ids holds `index` (the last start at or before it), by binary search. */
+  private yearStartOf(index: number): { year: number; start: number } {
     let low = 0;
     let high = this.yearStarts.length - 1;
     while (low < high) {
@@ -132,18 +133,15 @@ export class CveUniverse {
       if ((this.yearStarts[middle] as { start: number }).start <= index) low = middle;
       else high = middle - 1;
     }
-    return (this.yearStarts[low] as { year: number }).year;
+    return this.yearStarts[low] as { year: number; start: number };
+  }
+
+  yearOf(index: number): number {
+    return this.yearStartOf(index).year;
   }
 
   idOf(index: number): string {
-    let low = 0;
-    let high = this.yearStarts.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if ((this.yearStarts[middle] as { start: number }).start <= index) low = middle;
-      else high = middle - 1;
-    }
-    const { year, start } = this.yearStarts[low] as { year: number; start: number };
+    const { year, start } = this.yearStartOf(index);
     // Two numbers per slot, one taken: ascending within the year, with gaps as real numbering has.
     const within = index - start;
     const number = 1000 + within * 2 + (hashUnit(this.seed, "cve-number", index) < 0.5 ? 0 : 1);
