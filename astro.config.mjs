@@ -16,4 +16,22 @@ export default defineConfig({
   base: process.env.ECHO_SITE_BASE ?? "/",
   trailingSlash: "ignore",
   integrations: [mdx()],
+  // GitHub Pages sets no headers, so the policy travels in each page's <meta http-equiv>. Astro writes it and
+  // hashes the scripts and styles it bundles or inlines itself (script-src/style-src: 'self' plus those
+  // hashes), so no inline script or style runs unless Astro emitted it. No 'unsafe-inline' for styles either:
+  // the pages carry no style attributes (the report renderer turns column alignment into classes) and the
+  // charts' SVG comes without Plot's <style> element (its rules are in the layout's stylesheet).
+  // JSON data blocks (<script type="application/json">) are not scripts and need nothing.
+  security: {
+    csp: {
+      algorithm: "SHA-256",
+      directives: [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+      ],
+    },
+  },
 });
