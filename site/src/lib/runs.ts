@@ -113,9 +113,25 @@ export function readReport(run: Run): string | undefined {
 }
 
 /**
+ * The report without the sections whose "## " heading is in `omit` (a page that shows those figures from the
+ * run's summary leaves them out instead of showing them twice). The report's title and first table stay.
+ */
+export function reportWithout(markdown: string, omit: readonly string[]): string {
+  const parts = markdown.split(/^(?=## )/m);
+  return parts
+    .filter((part) => {
+      const heading = /^## (.+)$/m.exec(part)?.[1]?.trim();
+      return heading === undefined || !part.startsWith("## ") || !omit.includes(heading);
+    })
+    .join("");
+}
+
+/**
  * Renders a run report. html: false — report cells carry text from the inputs; it must render as text, never
  * as markup. Links the report makes relative to the site's root (advisory/?id=…) are given the site's base,
- * so they work from any page. headingOffset moves the report's headings down (1: # becomes <h2>).
+ * so they work from any page. headingOffset moves the report's headings down (1: # becomes <h2>). Each table
+ * sits in a labelled box that scrolls sideways on its own (named after the section it is in), so a wide table
+ * never widens the page.
  */
 export function renderReport(markdown: string, base: string, headingOffset = 0): string {
   const renderer = new MarkdownIt({ html: false, linkify: false });
@@ -125,6 +141,31 @@ export function renderReport(markdown: string, base: string, headingOffset = 0):
       const token = tokens[index];
       if (token && headingOffset > 0) {
         token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + headingOffset)}`;
+      }
+      return self.renderToken(tokens, index, options);
+    };
+  }
+  renderer.renderer.rules.table_open = (tokens, index, options, _env, self) => {
+    let section = "Run report";
+    for (let at = index - 1; at >= 0; at -= 1) {
+      if (tokens[at]?.type === "heading_open") {
+        section = tokens[at + 1]?.content ?? section;
+        break;
+      }
+    }
+    const label = renderer.utils.escapeHtml(`${section} (table)`);
+    return `<div class="table-scroll" role="region" aria-label="${label}" tabindex="0">${self.renderToken(tokens, index, options)}`;
+  };
+  renderer.renderer.rules.table_close = (tokens, index, options, _env, self) =>
+    `${self.renderToken(tokens, index, options)}</div>\n`;
+  // Column alignment as a class, not a style attribute: the site's Content-Security-Policy allows no inline style.
+  for (const rule of ["th_open", "td_open"] as const) {
+    renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
+      const token = tokens[index];
+      const align = /text-align:\s*(\w+)/.exec(String(token?.attrGet("style") ?? ""))?.[1];
+      if (token && align) {
+        token.attrs = (token.attrs ?? []).filter(([name]) => name !== "style");
+        token.attrJoin("class", align === "right" ? "num" : `align-${align}`);
       }
       return self.renderToken(tokens, index, options);
     };
