@@ -16,6 +16,9 @@ export default defineConfig({
   base: process.env.ECHO_SITE_BASE ?? "/",
   trailingSlash: "ignore",
   integrations: [mdx()],
+  // Shiki colours code blocks with style attributes, which the CSP below blocks; the pages have no code
+  // blocks to colour.
+  markdown: { syntaxHighlight: false },
   // GitHub Pages sets no headers, so the policy travels in each page's <meta http-equiv>. Astro writes it and
   // hashes the scripts and styles it bundles or inlines itself (script-src/style-src: 'self' plus those
   // hashes), so no inline script or style runs unless Astro emitted it. No 'unsafe-inline' for styles either:

@@ -183,8 +183,13 @@ describe("the runs, quality and trend pages", () => {
     const report = element(await page(`runs/${runs[2]}`), '<section id="run-report"');
     expect(report).toContain(`<h3>Run report ${runs[2]}</h3>`);
     expect(report).toMatch(/<table>\s*<thead>\s*<tr>\s*<th>Field<\/th>/);
-    // The report links advisories relative to the site's root: from /runs/<id>/ that needs the base.
-    expect(report).toContain('<a href="/advisory/?id=curl%3ACVE-2023-38545">curl:CVE-2023-38545</a>');
+    // What the page shows from the summary is not repeated by the report: its checks and its changes.
+    expect(report).not.toMatch(/<h\d>Quality checks<\/h\d>/);
+    expect(report).not.toMatch(/<h\d>State transitions<\/h\d>/);
+    // The checks' examples link their advisories from the site's root.
+    expect(element(await page(`runs/${runs[2]}`), '<table id="run-checks"')).toContain(
+      '<a href="/advisory/?id=curl%3ACVE-2023-38545">curl:CVE-2023-38545</a>',
+    );
   });
 
   it("lists the run's checks: id, severity, result, failing count", async () => {
@@ -257,9 +262,9 @@ describe("the runs, quality and trend pages", () => {
       );
       expect(row.cells.at(-1)).toBe(String(summary.advisory_count));
     }
-    // The rest of the dashboard stays.
-    expect(html).toContain('<table aria-label="Advisories per state">');
-    expect(html).toContain("<h2>Changes in this run</h2>");
+    // The rest of the home page stays: where the advisories stand and the recent changes.
+    expect(html).toContain('<table aria-label="Advisories per state"');
+    expect(html).toContain('<h2 id="recent-heading">Recent changes</h2>');
   });
 
   it("renders a hostile input value as text on every page", async () => {
@@ -267,11 +272,12 @@ describe("the runs, quality and trend pages", () => {
     const runPage = await page(`runs/${runs[1]}`);
     expect(element(runPage, '<table id="run-checks"')).toContain(escaped);
     expect(element(runPage, '<section id="run-report"')).toContain(escaped);
-    for (const html of [runPage, await page("quality"), await page("")]) {
+    for (const html of [runPage, await page("quality"), await page(""), await page("operations")]) {
       expect(html).not.toContain("<img");
       expect(html).not.toMatch(/href="javascript:/i);
     }
-    expect(await page("")).toContain(escaped);
+    // The latest run's failing checks, with their examples, are on the operations page.
+    expect(await page("operations")).toContain(escaped);
   });
 
   it("sends /report/ to the latest run's page", async () => {

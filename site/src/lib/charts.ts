@@ -36,7 +36,7 @@ const severityColours: Record<string, string> = {
   "not rated": "#9ca3af",
 };
 
-const width = 640;
+const width = 560;
 const className = "chart";
 
 let document: Document | undefined;
@@ -66,29 +66,30 @@ function toMarkup(element: Element, label: string): string {
 
 const formatCount = (value: number) => value.toLocaleString("en");
 
-/** The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least `value`: the y axis's top. */
+/** The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at least `value`. */
 function niceCeiling(value: number): number {
   const power = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 2.5, 5, 10].find((factor) => factor * power >= value) ?? 10;
+  const step = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((factor) => factor * power >= value) ?? 10;
   return step * power;
 }
 
 /**
- * Vertical offsets that keep labels at least `gap` pixels apart, given their wanted positions (pixels, down):
- * labels are taken top to bottom and each pushed below the one before when too close.
+ * Vertical offsets that keep labels at least `gap` pixels apart and within [0, bottom], given their wanted
+ * positions (pixels, down): pushed down from the top, then back up from the bottom where they ran past it.
  */
-function declutter(positions: readonly number[], gap: number): number[] {
+function declutter(positions: readonly number[], gap: number, bottom: number): number[] {
   const order = positions
     .map((position, index) => ({ position, index }))
     .sort((a, b) => a.position - b.position || a.index - b.index);
-  const placed = new Array<number>(positions.length).fill(0);
-  let previous = Number.NEGATIVE_INFINITY;
-  for (const { position, index } of order) {
-    const at = Math.max(position, previous + gap);
-    placed[index] = at - position;
-    previous = at;
+  const at = order.map((entry) => entry.position);
+  for (let i = 1; i < at.length; i += 1) at[i] = Math.max(at[i] as number, (at[i - 1] as number) + gap);
+  for (let i = at.length - 1; i >= 0; i -= 1) {
+    const limit = i === at.length - 1 ? bottom : (at[i + 1] as number) - gap;
+    at[i] = Math.min(at[i] as number, limit);
   }
-  return placed;
+  const offsets = new Array<number>(positions.length).fill(0);
+  for (const [i, entry] of order.entries()) offsets[entry.index] = (at[i] as number) - entry.position;
+  return offsets;
 }
 
 export interface StatePoint {
@@ -129,6 +130,7 @@ export function statesOverRuns(points: readonly StatePoint[], states: readonly s
   const offsets = declutter(
     latest.map((entry) => plotHeight - (entry.count / top) * plotHeight),
     13,
+    plotHeight,
   );
   const svg = Plot.plot({
     document: dom(),

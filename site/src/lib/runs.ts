@@ -158,6 +158,13 @@ export function renderReport(markdown: string, base: string, headingOffset = 0):
   };
   renderer.renderer.rules.table_close = (tokens, index, options, _env, self) =>
     `${self.renderToken(tokens, index, options)}</div>\n`;
+  // Images are off: a report never shows a picture, and one from the inputs would load from anywhere. The
+  // Markdown shows as the text it was.
+  renderer.renderer.rules.image = (tokens, index) => {
+    const token = tokens[index];
+    const source = String(token?.attrGet("src") ?? "");
+    return renderer.utils.escapeHtml(`![${token?.content ?? ""}](${source})`);
+  };
   // Column alignment as a class, not a style attribute: the site's Content-Security-Policy allows no inline style.
   for (const rule of ["th_open", "td_open"] as const) {
     renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
