@@ -238,7 +238,15 @@ describe("the published site in a browser", () => {
       }
     }
     expect(broken).toEqual([]);
-    for (const path of ["advisories/", "operations/", "runs/", "quality/", "about/", "feeds/", `runs/${runIds[2]}/`]) {
+    for (const path of [
+      "advisories/",
+      "operations/",
+      "runs/",
+      "quality/",
+      "about/",
+      "feeds/",
+      `runs/${runIds[2]}/`,
+    ]) {
       expect(seen, `a link to ${path}`).toContain(`${base}${path}`);
     }
   });
