@@ -174,7 +174,12 @@ describe("every page of the site at 390 and 1280 px: no sideways scroll, no seri
         querySelectorAll(selector: string): ArrayLike<El>;
       }
       const g = globalThis as unknown as {
-        document: { scrollingElement: El; body: El; querySelectorAll(selector: string): ArrayLike<El> };
+        document: {
+          scrollingElement: El;
+          body: El;
+          querySelectorAll(selector: string): ArrayLike<El>;
+          getElementById(id: string): { textContent: string | null } | null;
+        };
         getComputedStyle(element: El): { overflowX: string; display: string };
         __cspViolations?: string[];
       };
@@ -190,10 +195,15 @@ describe("every page of the site at 390 and 1280 px: no sideways scroll, no seri
       const width = scroller.clientWidth;
       for (const element of Array.from(document.body.querySelectorAll("*"))) {
         if (isScroller(element) && element.scrollWidth > element.clientWidth + 1) {
+          // Named by aria-label, or by aria-labelledby pointing at an element with text.
+          const labelledBy = element.getAttribute("aria-labelledby");
+          const named =
+            (element.getAttribute("aria-label") ?? "").trim() !== "" ||
+            labelledBy
+              ?.split(/\s+/)
+              .some((id) => (document.getElementById(id)?.textContent ?? "").trim() !== "");
           const labelled =
-            element.getAttribute("role") === "region" &&
-            (element.getAttribute("aria-label") ?? "") !== "" &&
-            element.getAttribute("tabindex") === "0";
+            element.getAttribute("role") === "region" && named && element.getAttribute("tabindex") === "0";
           if (!labelled)
             unlabelledScrollers.push(`${name(element)} ${element.scrollWidth}>${element.clientWidth}`);
         }
