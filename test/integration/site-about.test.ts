@@ -29,7 +29,8 @@ describe("the about-the-data page", () => {
       cwd: repoRoot,
       env: { ECHO_OUTPUT_DIR: join(directory, "output"), ECHO_SITE_OUT_DIR: join(directory, "site") },
     });
-    page = await readFile(join(directory, "site/about/index.html"), "utf8");
+    // Identifiers may wrap after an underscore (<wbr>); the text is the same without the break opportunities.
+    page = (await readFile(join(directory, "site/about/index.html"), "utf8")).replaceAll("<wbr>", "");
   });
   afterAll(() => rm(directory, { recursive: true, force: true }));
 
@@ -44,7 +45,7 @@ describe("the about-the-data page", () => {
     expect(positions.every((position) => position > 0)).toBe(true);
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
     expect(page).toMatch(
-      /<code>upstream_rejected<\/code><\/td><td[^>]*>not_applicable<\/td><td[^>]*><code>cve_rejected<\/code>/,
+      /<code>upstream_rejected<\/code><\/td><td[^>]*>(<code>)?not_applicable(<\/code>)?<\/td><td[^>]*><code>cve_rejected<\/code>/,
     );
   });
 
