@@ -92,6 +92,24 @@ function declutter(positions: readonly number[], gap: number, bottom: number): n
   return offsets;
 }
 
+const isoDay = (value: Date) => value.toISOString().slice(0, 10);
+
+const isoMinute = (value: Date) => value.toISOString().slice(0, 16).replace("T", " ");
+
+/**
+ * The x axis of a few runs ticks at each run, named by its day (and time, when two runs share a day); more runs
+ * get about five ticks Plot chooses, named by day.
+ */
+function runTicks(dates: readonly Date[]): { ticks: Date[] | number; tickFormat: (value: Date) => string } {
+  const times = [...new Set(dates.map((date) => date.getTime()))].sort((x, y) => x - y);
+  if (times.length > 6) return { ticks: 5, tickFormat: isoDay };
+  const days = new Set(times.map((time) => isoDay(new Date(time))));
+  return {
+    ticks: times.map((time) => new Date(time)),
+    tickFormat: days.size === times.length ? isoDay : isoMinute,
+  };
+}
+
 export interface StatePoint {
   runId: string;
   /** The run's clock, ISO. */
@@ -142,8 +160,12 @@ export function statesOverRuns(points: readonly StatePoint[], states: readonly s
     marginLeft: 56,
     marginRight: 170,
     x: single
-      ? { type: "point", label: "Run", tickFormat: (value: Date) => value.toISOString().slice(0, 10) }
-      : { type: "utc", label: "Run (UTC)", ticks: 5 },
+      ? { type: "point", label: "Run", tickFormat: isoDay }
+      : {
+          type: "utc",
+          label: "Run (UTC)",
+          ...runTicks(data.map((point) => point.date)),
+        },
     y: { label: "Advisories", grid: true, domain: [0, top], tickFormat: "~s" },
     color: {
       domain: [...states],
