@@ -19,6 +19,13 @@ export const openVexTooling = "echo-advisory";
  */
 export const openVexDocumentVersion = 1;
 
+/**
+ * Products are named as scanners name the packages of the vendor's images (syft:
+ * `pkg:deb/echo/<binary package>@<version>?arch=amd64&distro=echo-1`), unless config `openvex:` says otherwise.
+ */
+export const defaultPurlNamespace = "echo";
+export const defaultPurlQualifiers: Readonly<Record<string, string>> = { distro: "echo-1" };
+
 export const vexStatuses = ["not_affected", "affected", "fixed", "under_investigation"] as const;
 export type VexStatus = (typeof vexStatuses)[number];
 
