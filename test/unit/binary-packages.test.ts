@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import { parseConfig } from "../../pipeline/stages/config.ts";
+import { loadConfig, parseConfig } from "../../pipeline/stages/config.ts";
 import { parseSourcesIndex, readBinaryPackageMap } from "../../pipeline/stages/export/binary-packages.ts";
 import { repoRoot } from "../helpers/workspace.ts";
 
@@ -149,5 +149,28 @@ describe("config openvex:", () => {
       /config\.yaml:7 key openvex\.purl_qualifiers\.distro: a purl qualifier needs a value/,
     );
     expect(problem("openvex:\n  binary_package: Sources\n")).toMatch(/did you mean "binary_packages"/);
+  });
+
+  it("reads the map before anything runs: a bad index stops the run with exit code 2, naming its line and field", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "echo-openvex-config-"));
+    try {
+      await writeFile(join(dir, "data.json"), "{}");
+      await writeFile(join(dir, "na.csv"), "cve_id,package,status,fixed_version,internal_status\n");
+      await writeFile(join(dir, "Sources"), "Package: apt\nBinary: apt,\n Libapt\n");
+      await writeFile(join(dir, "config.yaml"), `${sources}openvex:\n  binary_packages: Sources\n`);
+      const error = await loadConfig(join(dir, "config.yaml")).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(PipelineError);
+      expect((error as PipelineError).exitCode).toBe(2);
+      expect((error as PipelineError).describe()).toContain(
+        `${dir}/config.yaml:7 key openvex.binary_packages: ${dir}/Sources:3 key Binary: "Libapt" is not a Debian binary package name (in the Binary field of apt)`,
+      );
+      await writeFile(join(dir, "Sources"), fixture);
+      expect((await loadConfig(join(dir, "config.yaml"))).openvex.binary_packages).toBe(join(dir, "Sources"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
