@@ -119,6 +119,7 @@ describe("a valid config", () => {
         severities: {},
       },
       report: { list_limit: 50 },
+      openvex: { purl_namespace: "echo", purl_qualifiers: { distro: "echo-1" } },
     });
   });
 

@@ -4,7 +4,6 @@
 // latest, run_summary.json) and its report (<output>/run_report_<run id>.md). Nothing here decides anything.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import MarkdownIt from "markdown-it";
 import { timeOfRunId } from "../../../pipeline/formats/run-id.ts";
 import { runReportFileName, runReportFileNamePattern } from "../../../pipeline/formats/run-report.ts";
 import { readRunSummaries } from "../../../pipeline/formats/run-summary.ts";
@@ -112,34 +111,8 @@ export function readReport(run: Run): string | undefined {
   return run.reportName ? readFileSync(join(outputDir, run.reportName), "utf8") : undefined;
 }
 
-/**
- * Renders a run report. html: false — report cells carry text from the inputs; it must render as text, never
- * as markup. Links the report makes relative to the site's root (advisory/?id=…) are given the site's base,
- * so they work from any page. headingOffset moves the report's headings down (1: # becomes <h2>).
- */
-export function renderReport(markdown: string, base: string, headingOffset = 0): string {
-  const renderer = new MarkdownIt({ html: false, linkify: false });
-  // Embedded under a page's own headings, the report's "# Run report" becomes e.g. an <h3>.
-  for (const rule of ["heading_open", "heading_close"] as const) {
-    renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
-      const token = tokens[index];
-      if (token && headingOffset > 0) {
-        token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + headingOffset)}`;
-      }
-      return self.renderToken(tokens, index, options);
-    };
-  }
-  const defaultLinkOpen =
-    renderer.renderer.rules.link_open ??
-    ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
-  renderer.renderer.rules.link_open = (tokens, index, options, env, self) => {
-    const token = tokens[index];
-    const href = String(token?.attrGet("href") ?? "");
-    if (token && href && !/^([a-z][a-z0-9+.-]*:|\/|#)/i.test(href)) token.attrSet("href", `${base}/${href}`);
-    return defaultLinkOpen(tokens, index, options, env, self);
-  };
-  return renderer.render(markdown);
-}
+// Run reports are rendered by report-markdown.ts (no HTML, no images, http(s) or relative links only).
+export { renderReport } from "./report-markdown.ts";
 
 /** The advisory id an example of a quality check starts with (as the report links it), and the rest. */
 export function splitAdvisoryExample(example: string): { advisoryId: string; rest: string } | undefined {
