@@ -75,6 +75,8 @@ export interface PageData {
   rules: Record<string, string>;
   /** Reason code → the same, through the rule that gives the reason. */
   reasons: Record<string, string>;
+  /** The research team's reasons in customers' words (override_reasons seed), as explanations quote them. */
+  overrideReasons: string[];
 }
 
 /** The index's columns, in row order. Rows end early when their last values are empty (null or 0). */

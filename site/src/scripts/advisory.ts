@@ -52,7 +52,11 @@ function verdict(data: PageData, advisory: AdvisoryDetail): string {
         ? `Upgrade ${advisory.package_name} to ${advisory.fixed_version} or later.`
         : `A fix exists; upgrade ${advisory.package_name} to its latest version.`;
     case "not_applicable": {
-      const because = notAffectedBecause[advisory.reason_code];
+      // The research team's reason, as its explanation quotes it from the catalogue; else the rule's.
+      const because =
+        (advisory.reason_code === "analyst_not_applicable"
+          ? data.overrideReasons?.find((reason) => advisory.explanation.includes(reason))
+          : undefined) ?? notAffectedBecause[advisory.reason_code];
       return `No action needed: ${advisory.package_name} is not affected${because ? `, because ${because}` : ""}.`;
     }
     case "wont_fix":

@@ -61,6 +61,10 @@ export function ratingOf(score: number): string {
 export const severityText = (score10: number | null | undefined) =>
   typeof score10 === "number" ? `${(score10 / 10).toFixed(1)} ${ratingOf(score10 / 10)}` : "not scored";
 
+/** The severity as a table cell that does not wrap ("9.8 critical"). */
+export const severityCell = (score10: number | null | undefined) =>
+  element("span", severityText(score10), { class: "nowrap" });
+
 export const stateLabel = (data: PageData, state: string | null | undefined) =>
   state ? (data.states[state]?.label ?? state) : "";
 

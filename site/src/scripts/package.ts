@@ -10,7 +10,7 @@ import {
   link,
   packageShardUrl,
   readPageData,
-  severityText,
+  severityCell,
   stateCell,
   stateLabel,
   tableRow,
@@ -84,7 +84,7 @@ export async function showPackage(): Promise<void> {
         const row = tableRow(headers, [
           link(cve, advisoryHref(`${name}:${cve}`)),
           stateCell(data, state),
-          severityText(score),
+          severityCell(score),
           kev ? element("span", "Known exploited", { class: "kev-badge" }) : "no",
           versionText(state, fixed, unaffected),
           dayText(published),

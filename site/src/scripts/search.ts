@@ -14,7 +14,7 @@ import {
   link,
   packageHref,
   readPageData,
-  severityText,
+  severityCell,
   stateCell,
   tableRow,
   versionText,
@@ -107,7 +107,7 @@ export function startSearch(): void {
       const row = tableRow(headers, [
         link(id, advisoryHref(id)),
         stateCell(data, stateName),
-        severityText(score),
+        severityCell(score),
         kev ? element("span", "Known exploited", { class: "kev-badge" }) : "no",
         versionText(stateName, fixed, unaffected ?? null),
         dayText(published),
