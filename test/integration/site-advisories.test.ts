@@ -116,8 +116,9 @@ describe("advisory data for the search and advisory pages", () => {
     // FNV-1a of "a" is 0xe40c292c: its low byte is 2c.
     expect(shardOf("a")).toBe("2c");
     expect(shardOf("")).toBe("c5");
-    // More bits for more data: the low 12 bits of 0xe40c292c, in four hex digits.
-    expect(shardOf("a", 12)).toBe("092c");
+    // More bits for more data: the low 12 bits of 0xe40c292c, in three hex digits.
+    expect(shardOf("a", 12)).toBe("92c");
+    expect(shardOf("a", 16)).toBe("292c");
   });
 
   it("publishes the feeds beside the site byte for byte, and the pages link to the advisory view", async () => {

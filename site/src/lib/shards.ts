@@ -14,7 +14,7 @@ export function hashOf(key: string): number {
   return hash;
 }
 
-/** Hex digits of a shard name: 2 for 8 bits, 4 for 9 to 16. */
+/** Hex digits of a shard name: 2 for 8 bits, 3 for 9 to 12, 4 for 13 to 16. */
 const widthOf = (bits: number) => Math.ceil(bits / 4);
 
 export function shardOf(key: string, bits = minShardBits): string {
