@@ -27,6 +27,15 @@ const sortKeys: SortKey[] = ["id", "date", "severity", "state"];
 
 export { advisoryHref };
 
+/**
+ * A CVE id's year and number as one figure (CVE-2024-13176 after CVE-2024-9143), so that advisories without
+ * a published date still sort newest first among themselves; 0 for other ids.
+ */
+function cveNumber(advisoryId: string | undefined): number {
+  const match = /:CVE-(\d{4})-(\d+)$/.exec(advisoryId ?? "");
+  return match ? Number(match[1]) * 1e7 + Number(match[2]) : 0;
+}
+
 export function startSearch(): void {
   const data = readPageData();
   const form = document.getElementById("search-form") as HTMLFormElement;
@@ -63,7 +72,11 @@ export function startSearch(): void {
 
   const compare = (key: SortKey, rows: IndexRow[]) => {
     // Newest, most severe first; the state in lifecycle order; ties by id, as the index lists them.
-    if (key === "date") return (a: number, b: number) => (rows[b]?.[5] ?? -1) - (rows[a]?.[5] ?? -1) || a - b;
+    if (key === "date")
+      return (a: number, b: number) =>
+        (rows[b]?.[5] ?? -1) - (rows[a]?.[5] ?? -1) ||
+        cveNumber(rows[b]?.[0]) - cveNumber(rows[a]?.[0]) ||
+        a - b;
     if (key === "severity")
       return (a: number, b: number) => (rows[b]?.[6] ?? -1) - (rows[a]?.[6] ?? -1) || a - b;
     if (key === "state")
