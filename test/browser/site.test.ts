@@ -322,7 +322,8 @@ describe("the published site in a browser", () => {
     // Each select's accessible name comes from its label: none is unnamed in the accessibility tree.
     const snapshot = await form.ariaSnapshot();
     const comboboxes = snapshot.split("\n").filter((line) => /^\s*- combobox\b/.test(line));
-    expect(comboboxes).toHaveLength(3);
+    // State, reason, source and sort.
+    expect(comboboxes).toHaveLength(4);
     for (const line of comboboxes) expect(line).toMatch(/- combobox "[^"]+"/);
   });
 
