@@ -77,7 +77,8 @@ export function versionText(state: string, fixed: string | null, unaffected: str
     if (unaffected === "0") return "unaffected in every version";
     return unaffected ? `unaffected from ${unaffected}` : "not affected";
   }
-  return fixed ? `fixed in ${fixed}` : "no fixed version yet";
+  if (fixed) return `fixed in ${fixed}`;
+  return state === "wont_fix" ? "no fix planned" : "no fixed version yet";
 }
 
 /** A state's words for a table cell, with its class for the colour. */
