@@ -69,12 +69,15 @@ export interface PageData {
   cveBits: number;
   packageBits: number;
   factsPublished: boolean;
-  states: Record<string, { label: string; description: string; final: boolean }>;
+  /** advisory_states: the label, description and customer_action template (what to do) of each state. */
+  states: Record<string, { label: string; description: string; action: string; final: boolean }>;
   sources: Record<string, string>;
   /** Rule id → the catalogue's description of when it applies. */
   rules: Record<string, string>;
-  /** Reason code → the same, through the rule that gives the reason. */
+  /** Reason code → the deciding rule's customer_reason (rule_catalogue), in a customer's words. */
   reasons: Record<string, string>;
+  /** Signal → its label (signal_catalogue). */
+  signals: Record<string, string>;
   /** The research team's reasons in customers' words (override_reasons seed), as explanations quote them. */
   overrideReasons: string[];
 }

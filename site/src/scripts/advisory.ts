@@ -22,52 +22,31 @@ import {
 } from "./common.ts";
 import { renderFacts, renderReferences } from "./facts.ts";
 
-/** What a source's signal means, in words (the codes stay in the analysts' table). */
-const signalWords: Record<string, string> = {
-  fixed: "fixed",
-  not_affected: "not affected",
-  open: "open: no fix yet",
-  listed_without_fix: "listed without a fix",
-  postponed: "fix postponed (minor issue)",
-  ignored: "will not be fixed",
-  end_of_life: "release no longer supported",
-  rejected: "CVE rejected",
-  withdrawn: "record withdrawn",
-};
-const signalText = (signal: string) => signalWords[signal] ?? signal.replaceAll("_", " ");
+const signalText = (data: PageData, signal: string) => data.signals[signal] ?? signal.replaceAll("_", " ");
 
-/** Why a not-applicable advisory needs nothing, by reason code. */
-const notAffectedBecause: Record<string, string> = {
-  analyst_not_applicable: "our security research team assessed it",
-  cve_rejected: "the CVE was rejected: it is not a valid vulnerability",
-  advisory_withdrawn: "the upstream record was withdrawn",
-  distro_not_affected: "Debian found the vulnerable code was never in this package",
-};
-
-/** The first line: the state's label and what to do, in a customer's words. */
+/**
+ * The first line: what to do, in a customer's words. The words are the advisory_states seed's customer_action
+ * template; a not-applicable advisory's reason is the research team's (override_reasons, as its explanation
+ * quotes it) or the deciding rule's customer_reason (rule_catalogue).
+ */
 function verdict(data: PageData, advisory: AdvisoryDetail): string {
-  switch (advisory.state) {
-    case "fixed":
-      return advisory.fixed_version
-        ? `Upgrade ${advisory.package_name} to ${advisory.fixed_version} or later.`
-        : `A fix exists; upgrade ${advisory.package_name} to its latest version.`;
-    case "not_applicable": {
-      // The research team's reason, as its explanation quotes it from the catalogue; else the rule's.
-      const because =
-        (advisory.reason_code === "analyst_not_applicable"
-          ? data.overrideReasons?.find((reason) => advisory.explanation.includes(reason))
-          : undefined) ?? notAffectedBecause[advisory.reason_code];
-      return `No action needed: ${advisory.package_name} is not affected${because ? `, because ${because}` : ""}.`;
-    }
-    case "wont_fix":
-      return "No fix is planned. Consider whether you need the affected feature, or mitigate it another way.";
-    case "pending_upstream":
-      return "No fix yet: upstream has acknowledged the vulnerability and is working on it. We will update this advisory.";
-    case "under_investigation":
-      return "No fix yet: we are investigating, and no upstream source has said more. We will update this advisory.";
-    default:
-      return data.states[advisory.state]?.description ?? "";
+  const template = data.states[advisory.state]?.action;
+  if (!template) return data.states[advisory.state]?.description ?? "";
+  if (advisory.state === "fixed" && !advisory.fixed_version) {
+    return `A fix exists; upgrade ${advisory.package_name} to its latest version.`;
   }
+  const reason =
+    (advisory.reason_code === "analyst_not_applicable"
+      ? data.overrideReasons.find((text) => advisory.explanation.includes(text))
+      : undefined) ??
+    data.reasons[advisory.reason_code] ??
+    advisory.reason_code.replaceAll("_", " ");
+  const values: Record<string, string> = {
+    package: advisory.package_name,
+    fixed_version: advisory.fixed_version ?? "",
+    reason,
+  };
+  return template.replace(/\{(\w+)\}/g, (placeholder, name: string) => values[name] ?? placeholder);
 }
 
 /** How sure the decision is, in words: the rule's confidence with what it rests on. */
@@ -203,7 +182,7 @@ export async function showAdvisory(): Promise<void> {
     .map((item) =>
       tableRow(debianHeaders, [
         item.release ?? "—",
-        signalText(item.signal),
+        signalText(data, item.signal),
         item.version === "0" ? "not affected" : (item.version ?? "—"),
         cve?.facts?.debian?.urgency ?? "—",
       ]),
@@ -245,7 +224,7 @@ export async function showAdvisory(): Promise<void> {
   const evidenceRows = advisory.evidence.map((item) =>
     tableRow(evidenceHeaders, [
       sourceLabel(data, item.source),
-      `${signalText(item.signal)} (${item.signal})${item.stale ? ", stale: the last fetch failed" : ""}`,
+      `${signalText(data, item.signal)} (${item.signal})${item.stale ? ", stale: the last fetch failed" : ""}`,
       item.version ?? "—",
       item.release ?? "—",
       item.record ?? "—",
