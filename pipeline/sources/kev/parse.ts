@@ -128,7 +128,7 @@ const catalogueProblems = (document: Record<string, unknown>): string[] => {
     problems.push(`count must be a whole number, found ${shown(count)}`);
   if (vulnerabilities === undefined) problems.push("vulnerabilities is missing");
   else if (!Array.isArray(vulnerabilities))
-    problems.push(`vulnerabilities must be a list, found ${describeValue(vulnerabilities)}`);
+    problems.push(`vulnerabilities must be a list, found ${shown(vulnerabilities)}`);
   else if (typeof count === "number" && Number.isInteger(count) && count !== vulnerabilities.length)
     problems.push(
       `count is ${count} but vulnerabilities holds ${vulnerabilities.length} entries (truncated?)`,
@@ -139,7 +139,7 @@ const catalogueProblems = (document: Record<string, unknown>): string[] => {
 function shown(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(excerpt(value, 60));
   if (typeof value === "number") return String(value);
-  return describeValue(value);
+  return isPlainObject(value) ? "an object" : describeValue(value);
 }
 
 export interface KevOptions {
