@@ -225,9 +225,9 @@ describe("the KEV catalogue parser", () => {
     expect(pipelineErrorFrom(() => [...parseKevCatalogue("[]", { ref })]).message).toContain(
       "found an array",
     );
-    expect(pipelineErrorFrom(() => [...parseKevCatalogue('{"title": ', { ref })])).toMatchObject({
-      location: { file: ref },
-      message: expect.stringMatching(/^invalid JSON/),
+    expect(pipelineErrorFrom(() => [...parseKevCatalogue('{\n"title": ', { ref })])).toMatchObject({
+      location: { file: ref, line: 2 },
+      message: expect.stringMatching(/^invalid JSON: .*\(the file looks truncated\)$/),
     });
   });
 

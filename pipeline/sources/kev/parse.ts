@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PipelineError } from "../../lib/errors.ts";
 import { contentHash } from "../../lib/hash.ts";
+import { jsonSyntaxError } from "../echo_data/index.ts";
 import { describeValue, firstIssue, isPlainObject, normaliseTimestamp, payloadRef } from "../osv/helpers.ts";
 import {
   cveIdPattern,
@@ -169,9 +170,8 @@ export function parseKevCatalogue(input: unknown, options: KevOptions = {}): Gen
     try {
       document = JSON.parse(input);
     } catch (error) {
-      throw new PipelineError(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`, {
-        location: where,
-      });
+      if (ref) throw jsonSyntaxError(error, input, ref);
+      throw new PipelineError(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   if (!isPlainObject(document)) {
