@@ -77,13 +77,13 @@ const text = (field: string) =>
 
 const date = (field: string) =>
   text(field).refine(isCalendarDate, {
-    error: (issue) => `${field} ${JSON.stringify(issue.input)} is not a date (YYYY-MM-DD)`,
+    error: (issue) => `${field} ${shown(issue.input)} is not a date (YYYY-MM-DD)`,
   });
 
 const entrySchema = z.looseObject(
   {
     cveID: text("cveID").refine((value) => cveIdPattern.test(value), {
-      error: (issue) => `cveID ${JSON.stringify(issue.input)} is not a CVE id (CVE-YYYY-NNNN)`,
+      error: (issue) => `cveID ${shown(issue.input)} is not a CVE id (CVE-YYYY-NNNN)`,
     }),
     vendorProject: text("vendorProject"),
     product: text("product"),
@@ -95,7 +95,7 @@ const entrySchema = z.looseObject(
     knownRansomwareCampaignUse: z
       .enum(["Known", "Unknown"], {
         error: (issue) =>
-          `knownRansomwareCampaignUse must be "Known" or "Unknown", found ${typeof issue.input === "string" ? JSON.stringify(issue.input) : describeValue(issue.input)}`,
+          `knownRansomwareCampaignUse must be "Known" or "Unknown", found ${shown(issue.input)}`,
       })
       .optional(),
     notes: text("notes").optional(),
