@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import type { PublishedAdvisory } from "./formats/advisory.ts";
+import type { KnownExploited, PublishedAdvisory } from "./formats/advisory.ts";
 import type { LedgerTransition } from "./formats/ledger-transition.ts";
 import { runIdOf, runIdPattern } from "./formats/run-id.ts";
 import { Database } from "./lib/db.ts";
@@ -85,6 +85,8 @@ interface CurrentRow
     | "evidence"
   > {
   unaffected_from_version: string | null;
+  /** CISA's KEV entry for the CVE (a priority signal, never part of the decision); null when not listed. */
+  known_exploited: KnownExploited | null;
   confidence: number | null;
   rule_description: string | null;
   deciding_source: string | null;
@@ -152,6 +154,8 @@ function advisoryIdFrom(positionals: string[]): string {
 
 async function readCurrent(db: Database, advisoryId: string): Promise<CurrentRow | undefined> {
   const hasCatalogue = await tableExists(db, "marts.mart_rule_catalogue");
+  // A database built before the KEV source has no such column; its advisories are simply not marked.
+  const hasKev = await columnExists(db, "marts.mart_advisory_current", "known_exploited");
   const row = await db.one<CurrentRow>(
     `select
        current.advisory_id,
@@ -161,6 +165,7 @@ async function readCurrent(db: Database, advisoryId: string): Promise<CurrentRow
        current.state_type,
        current.fixed_version,
        current.unaffected_from_version,
+       ${hasKev ? "current.known_exploited" : "null"} as known_exploited,
        current.confidence::double as confidence,
        current.rule_id,
        ${hasCatalogue ? "rules.description" : "null::varchar"} as rule_description,
@@ -278,6 +283,13 @@ function renderExplanation(advisory: AdvisoryExplanation): string {
     ["Dissenting", listOrNone(advisory.dissenting_sources)],
   );
   if (advisory.is_retained) facts.push(["Retained", "yes: the deciding source no longer lists it"]);
+  const exploited = advisory.known_exploited;
+  if (exploited) {
+    facts.push([
+      "Known exploited",
+      `yes: in CISA's KEV catalogue since ${exploited.date_added}${exploited.due_date ? `, due ${exploited.due_date}` : ""}, ransomware use ${exploited.ransomware_use}${exploited.catalog_version ? ` (catalogue ${exploited.catalog_version})` : ""}`,
+    ]);
+  }
 
   const lines = [
     `${advisory.advisory_id}  (package ${advisory.package_name}, ${advisory.cve_id})`,
@@ -673,6 +685,16 @@ async function withInspectedDatabase<T>(
   } finally {
     db.close();
   }
+}
+
+async function columnExists(db: Database, qualified: string, column: string): Promise<boolean> {
+  const [schema, name] = qualified.split(".");
+  const row = await db.one<{ found: boolean }>(
+    `select count(*) > 0 as found from information_schema.columns
+     where table_schema = ? and table_name = ? and column_name = ?`,
+    [schema ?? "", name ?? "", column],
+  );
+  return row?.found === true;
 }
 
 async function tableExists(db: Database, qualified: string): Promise<boolean> {

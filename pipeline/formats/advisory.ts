@@ -33,6 +33,28 @@ export const sourceEvidenceSchema = z
   .strict();
 export type SourceEvidence = z.infer<typeof sourceEvidenceSchema>;
 
+const isoDay = z.iso.date();
+
+/**
+ * CISA's Known Exploited Vulnerabilities entry for the advisory's CVE (pipeline/sources/kev). A priority
+ * signal beside the state: it never changes a state, rule, confidence or explanation.
+ */
+export const knownExploitedSchema = z
+  .object({
+    date_added: isoDay.describe("When CISA added the CVE to its catalogue (YYYY-MM-DD)."),
+    due_date: isoDay
+      .nullable()
+      .describe("When U.S. federal agencies must have taken the required action (YYYY-MM-DD)."),
+    ransomware_use: z
+      .enum(["known", "unknown"])
+      .describe("known when CISA knows of its use in a ransomware campaign; unknown otherwise."),
+    vulnerability_name: z.string().nullable().describe("CISA's name for the vulnerability."),
+    required_action: z.string().nullable().describe("What CISA requires agencies to do about it."),
+    catalog_version: z.string().nullable().describe("The catalogVersion of the catalogue it was read from."),
+  })
+  .strict();
+export type KnownExploited = z.infer<typeof knownExploitedSchema>;
+
 /** One advisory as published. Field order here is the order in the file. */
 export const publishedAdvisorySchema = z
   .object({
@@ -54,6 +76,17 @@ export const publishedAdvisorySchema = z
     decided_at: isoSeconds.describe("The clock of the run that recorded the current decision."),
     first_seen: isoSeconds.describe("When the advisory was first decided."),
     evidence: z.array(sourceEvidenceSchema).describe("What every source says about the advisory."),
+    unaffected_from_version: z
+      .string()
+      .nullable()
+      .describe(
+        'For not_applicable: the version from which the package is unaffected ("0": every version); null otherwise.',
+      ),
+    known_exploited: knownExploitedSchema
+      .nullable()
+      .describe(
+        "CISA's Known Exploited Vulnerabilities entry for the CVE, null when the catalogue does not list it. A priority signal: it never changes the state.",
+      ),
     history_url: z.string().min(1).describe("The advisory's page, with the timeline of its decisions."),
   })
   .strict();

@@ -19,6 +19,13 @@ export const openVexTooling = "echo-advisory";
  */
 export const openVexDocumentVersion = 1;
 
+/**
+ * Products are named as scanners name the packages of the vendor's images (syft:
+ * `pkg:deb/echo/<binary package>@<version>?arch=amd64&distro=echo-1`), unless config `openvex:` says otherwise.
+ */
+export const defaultPurlNamespace = "echo";
+export const defaultPurlQualifiers: Readonly<Record<string, string>> = { distro: "echo-1" };
+
 export const vexStatuses = ["not_affected", "affected", "fixed", "under_investigation"] as const;
 export type VexStatus = (typeof vexStatuses)[number];
 
@@ -49,12 +56,17 @@ export const openVexStatementSchema = z
           .object({
             "@id": z
               .string()
-              .regex(/^pkg:/, "must be a package URL (purl)")
-              .describe("A package URL (purl)."),
+              .regex(/^pkg:[a-z][a-z0-9.+-]*\/[^\s]+$/, "must be a package URL (purl)")
+              .describe(
+                "A package URL (purl) as scanners name installed packages: pkg:deb/<namespace>/<package>[@<fixed version>][?<qualifiers>], by default pkg:deb/echo/<package>?distro=echo-1.",
+              ),
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .describe(
+        "With config openvex.binary_packages, every binary package of the advisory's source package, in name order; else the source package.",
+      ),
     status: z.enum(vexStatuses),
     justification: z.enum(vexJustifications).optional(),
     impact_statement: z.string().min(1).optional(),

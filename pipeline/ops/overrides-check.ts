@@ -7,6 +7,7 @@ import { readRunTransitions } from "../history/ledger.ts";
 import { isClockPinned, resolveClock } from "../lib/clock.ts";
 import { withDatabase } from "../lib/db.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
+import { markdownCode, markdownText } from "../lib/markdown.ts";
 import { runPipeline } from "../run.ts";
 import { parseNotApplicableCsv } from "../sources/echo_csv/index.ts";
 import { parseEchoData } from "../sources/echo_data/index.ts";
@@ -208,21 +209,17 @@ async function previewEffect(
 
 /** Markdown for the pull request's job summary: the problems with their rows, or the preview. */
 export function renderOverridesReport(result: OverridesCheckResult): string {
-  const cell = (value: string | null) =>
-    (value ?? "")
-      .replace(/\\/g, "\\\\")
-      .replace(/\|/g, "\\|")
-      .replace(/[<>]/g, (c) => (c === "<" ? "&lt;" : "&gt;"));
+  const cell = (value: string | null) => markdownText(value);
   const out: string[] = ["## Not-applicable overrides check", ""];
   if (result.problems.length > 0) {
     out.push(
-      `**${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}** in \`${result.csv}\`; fix ${result.problems.length === 1 ? "it" : "them"} before merging.`,
+      `**${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}** in ${markdownCode(result.csv)}; fix ${result.problems.length === 1 ? "it" : "them"} before merging.`,
       "",
       "| Line | Column | Problem | Row |",
       "| ---: | --- | --- | --- |",
       ...result.problems.map(
         (problem) =>
-          `| ${problem.line} | ${cell(problem.column)} | ${cell(problem.problem)} | \`${cell(problem.text).replace(/`/g, "'")}\` |`,
+          `| ${problem.line} | ${cell(problem.column)} | ${cell(problem.problem)} | ${markdownCode(problem.text, { inTable: true })} |`,
       ),
     );
     return `${out.join("\n")}\n`;
@@ -249,7 +246,7 @@ export function renderOverridesReport(result: OverridesCheckResult): string {
       "",
       "**The next scheduled run would refuse to publish this:**",
       "",
-      ...refused.map((reason) => `- ${reason}`),
+      ...refused.map((reason) => `- ${markdownText(reason, { lineStart: true })}`),
     );
   }
   return `${out.join("\n")}\n`;

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import type { RunSummaryJson } from "../formats/run-summary.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
+import { markdownText } from "../lib/markdown.ts";
 import { type Config, loadConfig } from "../stages/config.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -145,7 +146,9 @@ export function stepSummaryMarkdown(exitCode: number, summary: RunSummaryJson | 
     return `### Advisory run ${summary.run_id}: published\n\n${counts}.\n`;
   }
   if (summary.status === "blocked") {
-    const reasons = summary.publish_guard.reasons.map((reason) => `- ${reason}`).join("\n");
+    const reasons = summary.publish_guard.reasons
+      .map((reason) => `- ${markdownText(reason, { lineStart: true })}`)
+      .join("\n");
     return `### Advisory run ${summary.run_id}: NOT published (exit ${exitCode})\n\nThe publish guard refused the run; the published files stay as they were and nothing is committed.\n\n${reasons}\n\n${counts} computed. If the change is expected, run the workflow by hand with "accept mass change".\n`;
   }
   return `### Advisory run ${summary.run_id}: ${summary.status} (exit ${exitCode})\n\n${counts}.\n`;

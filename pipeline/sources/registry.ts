@@ -1,6 +1,7 @@
 import { debianTrackerSource } from "./debian_tracker/source.ts";
 import { echoCsvSource } from "./echo_csv/source.ts";
 import { echoDataSource } from "./echo_data/source.ts";
+import { kevSource } from "./kev/source.ts";
 import { nvdSource } from "./nvd/source.ts";
 import { osvSource } from "./osv/source.ts";
 import { type AnyAdapter, createRegistry } from "./source.ts";
@@ -16,6 +17,7 @@ export const registry = createRegistry([
   debianTrackerSource,
   osvSource,
   nvdSource,
+  kevSource,
 ]);
 
 /** Every landing table, whether or not its source is enabled: dbt's sources read them all. */

@@ -4,11 +4,13 @@ import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { defaultPurlNamespace, defaultPurlQualifiers } from "../formats/openvex.ts";
 import { type ErrorLocation, formatLocation, PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { registry } from "../sources/registry.ts";
 import { httpSettings, isUrl } from "../sources/settings.ts";
 import type { SourceDescriptor, SourceRegistry, SourceSettings } from "../sources/source.ts";
+import { readBinaryPackageMap } from "./export/binary-packages.ts";
 
 /** Every quality check the quality stage runs (pipeline/stages/quality.ts), by id. */
 export const qualityCheckIds = [
@@ -30,6 +32,48 @@ export type QualityCheckId = (typeof qualityCheckIds)[number];
 const duckdbMemorySize = /^\d+(?:\.\d+)?\s*(?:[KMGT]B|[KMGT]iB)$/;
 const memorySizeMessage = 'must be a size with its unit, such as "2GB" or "1.5GiB"';
 export const defaultDuckdbMemoryLimit = "1.5GB";
+
+/**
+ * How openvex.json names each advisory's package (`pkg:deb/<namespace>/<name>?<qualifiers>`), so that a
+ * scanner's purl for an installed package matches a statement: the namespace and qualifiers syft gives
+ * packages of the vendor's images, and optionally a Debian Sources index naming the binary packages each
+ * source package builds (pipeline/stages/export/binary-packages.ts).
+ */
+const openVexSettings = z
+  .object({
+    /** purl's namespace for a deb package is its distribution's vendor, lower case (`echo`, `debian`). */
+    purl_namespace: z
+      .string()
+      .trim()
+      .regex(
+        /^[a-z0-9][a-z0-9._+-]*$/,
+        "must be a lower-case distribution vendor such as echo or debian (letters, digits, . _ + -)",
+      )
+      .default(defaultPurlNamespace),
+    /**
+     * Qualifiers every product carries (a scanner's package must carry them too). Keys as the purl spec
+     * allows them: lower-case ASCII letters, digits, . - _, not starting with a digit.
+     */
+    purl_qualifiers: z
+      .record(z.string(), z.string().min(1, "a purl qualifier needs a value"))
+      .superRefine((qualifiers, context) => {
+        for (const key of Object.keys(qualifiers)) {
+          if (!/^[a-z._-][a-z0-9._-]*$/.test(key)) {
+            context.addIssue({
+              code: "custom",
+              path: [key],
+              message:
+                "a purl qualifier key is lower-case letters, digits, . - _, and does not start with a digit",
+            });
+          }
+        }
+      })
+      .default({ ...defaultPurlQualifiers }),
+    /** A Debian Sources index (plain or .gz): each statement then names the source's binary packages. */
+    binary_packages: z.string().trim().min(1, "must not be empty").optional(),
+  })
+  .strict()
+  .default({ purl_namespace: defaultPurlNamespace, purl_qualifiers: { ...defaultPurlQualifiers } });
 
 /** config.yaml's schema around a `sources:` section (the registry's; tests may pass one with more sources). */
 function configSchemaWith<Sources extends z.ZodType>(sources: Sources) {
@@ -100,6 +144,7 @@ function configSchemaWith<Sources extends z.ZodType>(sources: Sources) {
           source_drop_percent: 20,
           severities: {},
         }),
+      openvex: openVexSettings,
       report: z
         .object({
           list_limit: z.number().int().min(1).max(10_000).default(50),
@@ -428,6 +473,12 @@ function resolveConfig(raw: RawConfig, configPath: string): Config {
     },
     sources,
     http: { ...raw.http, cache_dir: resolvePath(baseDir, raw.http.cache_dir) },
+    openvex: {
+      ...raw.openvex,
+      ...(raw.openvex.binary_packages === undefined
+        ? {}
+        : { binary_packages: resolvePath(baseDir, raw.openvex.binary_packages) }),
+    },
   };
 }
 
@@ -527,6 +578,15 @@ async function checkPaths(config: Config, lineOf: LineOf, sources: AnyRegistry):
     }
   }
   if (live) await writable(["http", "cache_dir"], config.http.cache_dir, "the HTTP cache to");
+  // Read whole now, so that a bad index stops the run before anything runs, not at the export.
+  if (config.openvex.binary_packages !== undefined) {
+    try {
+      await readBinaryPackageMap(config.openvex.binary_packages);
+    } catch (error) {
+      if (!(error instanceof PipelineError)) throw error;
+      report(["openvex", "binary_packages"], error.describe());
+    }
+  }
   if (problems.length > 0) {
     problems.sort(byLine);
     throw new ConfigError(
@@ -596,6 +656,7 @@ function resolvedPaths(config: Config, sources: AnyRegistry): Record<string, unk
     dbt_project_dir: config.dbt.project_dir,
     dbt_executable: config.dbt.executable,
     http_cache_dir: config.http.cache_dir,
+    ...(config.openvex.binary_packages ? { openvex_binary_packages: config.openvex.binary_packages } : {}),
     sources: Object.fromEntries(
       sources.sources.map((source) => {
         const settings = settingsOf[source.name];

@@ -9,7 +9,7 @@ import { hashedChunks } from "../lib/hash.ts";
 import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
-import { writeOpenVex } from "./export/openvex.ts";
+import { productNamingOf, writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 
 export interface ExportStageInput {
@@ -67,6 +67,7 @@ export async function exportStage(
   await writeOpenVex(release, openVexPath(config.output_dir), db, advisoryCount, {
     asOf,
     publicUrl: config.site.public_url,
+    products: await productNamingOf(config.openvex),
   });
   await release.stage(
     advisoryCurrentPath(config.output_dir),

@@ -6,6 +6,7 @@ import { type RuleCount, runSummaryFileName, runSummaryPath } from "../formats/r
 import type { Database } from "../lib/db.ts";
 import type { StagedRelease } from "../lib/files.ts";
 import { serialiseJson } from "../lib/json-file.ts";
+import { markdownText } from "../lib/markdown.ts";
 import {
   type CheckResult,
   type PublishDecision,
@@ -107,12 +108,12 @@ export async function reportStage(
 
 /** Table cells hold text from inputs: keep it from breaking the table or turning into markup. */
 function cell(value: unknown): string {
-  return String(value ?? "")
-    .replace(/\\/g, "\\\\")
-    .replace(/\|/g, "\\|")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/\r?\n/g, " ");
+  return markdownText(value);
+}
+
+/** A list item's text: it starts a line, so a leading `#`, `-` or `1.` is escaped too. */
+function item(value: unknown): string {
+  return markdownText(value, { lineStart: true });
 }
 
 function row(values: unknown[]): string {
@@ -143,10 +144,11 @@ function bytes(count: number): string {
 }
 
 /** A list item that starts with an advisory id links it to the advisory's page on the site. */
-function linkAdvisory(item: string, publicUrl: string | undefined): string {
-  const match = /^([a-z0-9][a-z0-9+.-]*:(?:CVE-\d{4}-\d+|TEMP-[0-9A-F-]+))(.*)$/.exec(item);
-  if (!match) return cell(item);
+function linkAdvisory(text: string, publicUrl: string | undefined): string {
+  const match = /^([a-z0-9][a-z0-9+.-]*:(?:CVE-\d{4}-\d+|TEMP-[0-9A-F-]+))(.*)$/.exec(text);
+  if (!match) return item(text);
   const [, advisoryId = "", rest = ""] = match;
+  // The id is [a-z0-9+.-]…, nothing in it is markup; the address is ours (site.public_url or relative).
   return `[${advisoryId}](${historyUrl(advisoryId, publicUrl)})${cell(rest)}`;
 }
 
@@ -156,7 +158,7 @@ function publicationNotice(summary: RunSummary): string[] {
     return [
       "**Not published.** The publish guard kept the previously published outputs in place:",
       "",
-      ...summary.publish.reasons.map((reason) => `- ${cell(reason)}`),
+      ...summary.publish.reasons.map((reason) => `- ${item(reason)}`),
       "",
     ];
   }
@@ -329,7 +331,7 @@ export function renderRunReport(summary: RunSummary): string {
     ),
   ];
   for (const check of checksFailed) {
-    lines.push("", `### ${check.checkId} (${check.failingCount})`, "");
+    lines.push("", `### ${cell(check.checkId)} (${check.failingCount})`, "");
     for (const example of check.examples) lines.push(`- ${linkAdvisory(example, summary.publicUrl)}`);
     if (check.failingCount > check.examples.length)
       lines.push(`- … and ${check.failingCount - check.examples.length} more`);

@@ -135,5 +135,38 @@ describe.skipIf(!upstreamPresent)(
         `real data + real upstream records: ${JSON.stringify(countStates(document))}, by rule ${JSON.stringify(byRule)}`,
       );
     });
+
+    it("marks the 248 advisories whose CVE is in CISA's real KEV catalogue (6 of them open), changing no state", async () => {
+      expect(run.exitCode).toBe(0);
+      const summary = JSON.parse(await readFile(join(workspace.outputDir, "run_summary.json"), "utf8"));
+      expect(summary.sources.find((source: { source: string }) => source.source === "kev")).toMatchObject({
+        status: "ok",
+        observations: 1_404,
+        rejected: 0,
+      });
+      const catalogue = JSON.parse(
+        await readFile(join(upstreamDir, "kev/known_exploited_vulnerabilities.json"), "utf8"),
+      ) as { catalogVersion: string; vulnerabilities: { cveID: string; dateAdded: string }[] };
+      const added = new Map(catalogue.vulnerabilities.map((entry) => [entry.cveID, entry.dateAdded]));
+      const document = await workspace.readAdvisoryCurrent();
+      const exploited = document.advisories.filter((advisory) => advisory.known_exploited !== null);
+      expect(exploited).toHaveLength(248);
+      expect(document.advisories.filter((advisory) => added.has(advisory.cve_id))).toHaveLength(248);
+      expect(countStates({ ...document, advisories: exploited })).toEqual({
+        fixed: 242,
+        under_investigation: 6,
+      });
+      for (const advisory of exploited) {
+        expect(advisory.known_exploited?.date_added).toBe(added.get(advisory.cve_id));
+        expect(advisory.known_exploited?.catalog_version).toBe(catalogue.catalogVersion);
+      }
+      expect(
+        document.advisories.find((advisory) => advisory.advisory_id === "apache-log4j2:CVE-2021-44228")
+          ?.known_exploited,
+      ).toMatchObject({ date_added: "2021-12-10", due_date: "2021-12-24", ransomware_use: "known" });
+      // The not-applicable advisories say from which version, as the CSV gives it ("1": every version).
+      const notApplicable = document.advisories.filter((advisory) => advisory.state === "not_applicable");
+      expect(notApplicable.filter((advisory) => advisory.unaffected_from_version === null)).toEqual([]);
+    });
   },
 );

@@ -158,6 +158,10 @@ export async function writeRealDataConfig(workspace: Workspace): Promise<void> {
       "    enabled: true",
       "    mode: file",
       `    location: ${JSON.stringify(join(upstream, "nvd"))}`,
+      "  kev:",
+      "    enabled: true",
+      "    mode: file",
+      `    location: ${JSON.stringify(join(upstream, "kev"))}`,
     ].join("\n"),
   });
 }

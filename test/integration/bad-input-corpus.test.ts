@@ -40,7 +40,8 @@ type InputKind =
   | "debian_tracker"
   | "osv_record"
   | "osv_zip"
-  | "nvd_page";
+  | "nvd_page"
+  | "kev_catalogue";
 
 interface ExpectedRejection {
   key?: string;
@@ -76,6 +77,7 @@ const sourceOf: Record<Exclude<InputKind, "config">, string> = {
   osv_record: "osv",
   osv_zip: "osv",
   nvd_page: "nvd",
+  kev_catalogue: "kev",
 };
 
 const extensionOf: Record<InputKind, string> = {
@@ -86,6 +88,7 @@ const extensionOf: Record<InputKind, string> = {
   osv_record: ".json",
   osv_zip: ".zip",
   nvd_page: ".json",
+  kev_catalogue: ".json",
 };
 
 /** Where each input of a run is read from. */
@@ -95,6 +98,7 @@ interface Locations {
   tracker: string;
   osv: string;
   nvd: string;
+  kev: string;
 }
 
 /** Relative database and output, so a copied workspace runs on its own copies. */
@@ -121,6 +125,10 @@ sources:
     enabled: true
     mode: file
     location: ${JSON.stringify(locations.nvd)}
+  kev:
+    enabled: true
+    mode: file
+    location: ${JSON.stringify(locations.kev)}
 report:
   list_limit: 1000
 `;
@@ -220,6 +228,8 @@ async function locationsFor(corpusCase: CorpusCase, directory: string): Promise<
             ? path
             : await directoryWith(join(directory, "nvd"), baseline.nvd, [path]),
       };
+    case "kev_catalogue":
+      return { ...baseline, kev: path };
     case "config":
       throw new Error("config cases replace the whole configuration");
   }
@@ -243,6 +253,10 @@ beforeAll(async () => {
     ),
     osv: await directoryWith(join(workspace.dir, "input/osv"), mockOf("osv"), []),
     nvd: await directoryWith(join(workspace.dir, "input/nvd"), mockOf("nvd"), []),
+    kev: await workspace.input(
+      "known_exploited_vulnerabilities.json",
+      await readFile(join(mockOf("kev"), "known_exploited_vulnerabilities.json")),
+    ),
   };
   await writeFile(workspace.configPath, configText(baseline));
   const first = await workspace.run(["--as-of", "2026-03-01T00:00:00Z"]);
@@ -460,9 +474,22 @@ describe("full pipeline runs over the corpus", () => {
     const osv = join(inputs, "all.zip");
     await writeFile(osv, buildZip(entries));
     const nvd = await directoryWith(join(inputs, "nvd"), baseline.nvd, await byInput("nvd_page"));
+    // One catalogue: every case's entries first (so their keys keep their positions), then the sample's.
+    const catalogue = JSON.parse(await readText(baseline.kev)) as {
+      count: number;
+      vulnerabilities: unknown[];
+    };
+    const caseEntries: unknown[] = [];
+    for (const path of await byInput("kev_catalogue")) {
+      caseEntries.push(...(JSON.parse(await readText(path)) as typeof catalogue).vulnerabilities);
+    }
+    catalogue.vulnerabilities = [...caseEntries, ...catalogue.vulnerabilities];
+    catalogue.count = catalogue.vulnerabilities.length;
+    const kev = join(inputs, "known_exploited_vulnerabilities.json");
+    await writeFile(kev, JSON.stringify(catalogue));
 
     const configPath = join(directory, "config.yaml");
-    await writeFile(configPath, configText({ dataJson, csv, tracker, osv, nvd }));
+    await writeFile(configPath, configText({ dataJson, csv, tracker, osv, nvd, kev }));
     const result = await workspace.run(["--config", configPath, "--as-of", asOf]);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(loggedErrors(result.stderr)).toEqual([]);
@@ -525,8 +552,10 @@ describe("full pipeline runs over the corpus", () => {
       failing(["debian_tracker"]),
       failing(["osv_zip"]),
       failing(["nvd_page"]),
+      failing(["kev_catalogue"]),
     ];
-    const [dataJson, csv, tracker, osv, nvd] = (await Promise.all(chosen.map(casePath))) as [
+    const [dataJson, csv, tracker, osv, nvd, kev] = (await Promise.all(chosen.map(casePath))) as [
+      string,
       string,
       string,
       string,
@@ -534,7 +563,7 @@ describe("full pipeline runs over the corpus", () => {
       string,
     ];
     const configPath = join(directory, "config.yaml");
-    await writeFile(configPath, configText({ dataJson, csv, tracker, osv, nvd }));
+    await writeFile(configPath, configText({ dataJson, csv, tracker, osv, nvd, kev }));
     const result = await workspace.run(["--config", configPath, "--as-of", asOf]);
     expect(result.exitCode, result.stderr).toBe(0);
 

@@ -61,7 +61,12 @@ describe("the explain and history sub-commands", () => {
     workspace = await createWorkspace();
     const original = await readFile(sampleCsv, "utf8");
     const csvPath = await workspace.input("advisory_not_applicable.csv", original);
-    await workspace.writeConfig({ dataJson: sampleDataJson, csv: csvPath });
+    // CISA's KEV catalogue on its bundled sample, which lists the fixed curl CVE below.
+    await workspace.writeConfig({
+      dataJson: sampleDataJson,
+      csv: csvPath,
+      extra: "  kev:\n    enabled: true",
+    });
     const first = await workspace.run(["--as-of", "2026-05-01T00:00:00Z"]);
     expect(first.exitCode, first.stderr).toBe(0);
     const before = await workspace.readAdvisoryCurrent();
@@ -89,6 +94,9 @@ describe("the explain and history sub-commands", () => {
     expect(result.stdout).toMatch(/^ {2}First seen +2026-05-01T00:00:00Z \(run 20260501T000000Z\)$/m);
     expect(result.stdout).toMatch(/^ {2}Contributing +echo_data$/m);
     expect(result.stdout).toMatch(/^ {2}Dissenting +none$/m);
+    expect(result.stdout).toMatch(
+      /^ {2}Known exploited +yes: in CISA's KEV catalogue since 2025-07-28, due 2025-08-18, ransomware use unknown \(catalogue 2025\.08\.25\)$/m,
+    );
     expect(prose(result.stdout)).toContain(advisory.explanation);
     expect(result.stdout).toMatch(/^ {2}SOURCE +SIGNAL +VERSION +RELEASE +RECORD +FETCHED AT +STALE$/m);
     expect(result.stdout).toMatch(
@@ -163,6 +171,7 @@ describe("the explain and history sub-commands", () => {
       first_seen_at: "2026-05-01T00:00:00Z",
       contributing_sources: advisory.contributing_sources,
       dissenting_sources: advisory.dissenting_sources,
+      known_exploited: null,
     });
     expect(parsed.evidence).toEqual(advisory.evidence);
     expect(parsed.history).toEqual([

@@ -75,14 +75,22 @@ describe("advisory data for the search and advisory pages", () => {
   });
 
   it("puts each advisory in the shard its id hashes to, with the ledger's timeline oldest first", async () => {
+    // The pages are told how many bits name a shard; the build writes every shard of that many.
+    const html = await readFile(join(site, "site/advisory/index.html"), "utf8");
+    const pageData = /<script type="application\/json" id="page-data">(.*?)<\/script>/s.exec(html)?.[1];
+    const bits = (JSON.parse(pageData ?? "{}") as { advisoryBits: number }).advisoryBits;
     const files = (await readdir(join(site, "site/data/advisories"))).sort();
-    expect(files).toEqual(allShards().map((shard) => `${shard}.json`));
+    expect(files).toEqual(
+      allShards(bits)
+        .map((shard) => `${shard}.json`)
+        .sort(),
+    );
     const ledger = await readLedger(join(workspace.outputDir, "history"));
     let found = 0;
-    for (const shard of allShards()) {
+    for (const shard of allShards(bits)) {
       const details = await readSiteJson<Record<string, AdvisoryDetail>>(`data/advisories/${shard}.json`);
       for (const [id, detail] of Object.entries(details)) {
-        expect(shardOf(id)).toBe(shard);
+        expect(shardOf(id, bits)).toBe(shard);
         const expected = ledger.flatMap((file) =>
           file.transitions.filter((entry) => entry.advisory_id === id),
         );
@@ -94,7 +102,7 @@ describe("advisory data for the search and advisory pages", () => {
     }
     expect(found).toBe(published.advisories.length);
     const detail = (
-      await readSiteJson<Record<string, AdvisoryDetail>>(`data/advisories/${shardOf(overridden)}.json`)
+      await readSiteJson<Record<string, AdvisoryDetail>>(`data/advisories/${shardOf(overridden, bits)}.json`)
     )[overridden];
     expect(detail?.state).toBe("not_applicable");
     expect(detail?.timeline.map((entry) => [entry.from_state, entry.to_state])).toEqual([
@@ -108,6 +116,9 @@ describe("advisory data for the search and advisory pages", () => {
     // FNV-1a of "a" is 0xe40c292c: its low byte is 2c.
     expect(shardOf("a")).toBe("2c");
     expect(shardOf("")).toBe("c5");
+    // More bits for more data: the low 12 bits of 0xe40c292c, in three hex digits.
+    expect(shardOf("a", 12)).toBe("92c");
+    expect(shardOf("a", 16)).toBe("292c");
   });
 
   it("publishes the feeds beside the site byte for byte, and the pages link to the advisory view", async () => {

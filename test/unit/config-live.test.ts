@@ -26,7 +26,7 @@ describe("config.live.yaml", () => {
 
   it("reads every upstream source live, the NVD key from NVD_API_KEY", async () => {
     const { sources } = await loadConfig(join(repoRoot, "config.live.yaml"));
-    for (const source of [sources.debian_tracker, sources.osv, sources.nvd]) {
+    for (const source of [sources.debian_tracker, sources.osv, sources.nvd, sources.kev]) {
       expect(source).toMatchObject({ enabled: true, mode: "live" });
       expect(source?.location).toBeUndefined();
     }

@@ -65,6 +65,7 @@ describe("a valid config", () => {
         debian_tracker: { enabled: true, mode: "mock" },
         osv: { enabled: true, mode: "mock" },
         nvd: { enabled: true, mode: "mock" },
+        kev: { enabled: true, mode: "mock" },
       },
       http: { cache_dir: join(repoRoot, ".state/http-cache") },
       quality: {
@@ -119,6 +120,7 @@ describe("a valid config", () => {
         severities: {},
       },
       report: { list_limit: 50 },
+      openvex: { purl_namespace: "echo", purl_qualifiers: { distro: "echo-1" } },
     });
   });
 

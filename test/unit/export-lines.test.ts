@@ -38,7 +38,10 @@ describe("advisory lines written by DuckDB", () => {
         contributing_sources varchar[], dissenting_sources varchar[], decided_at timestamptz,
         first_seen_at timestamptz,
         evidence struct(source varchar, signal varchar, version varchar, release varchar, record varchar,
-          record_date varchar, fetched_at varchar, stale boolean)[]
+          record_date varchar, fetched_at varchar, stale boolean)[],
+        unaffected_from_version varchar,
+        known_exploited struct(date_added varchar, due_date varchar, ransomware_use varchar,
+          vulnerability_name varchar, required_action varchar, catalog_version varchar)
       )
     `);
     let index = 0;
@@ -53,7 +56,10 @@ describe("advisory lines written by DuckDB", () => {
              [{'source': 'nvd', 'signal': 'rejected', 'version': null, 'release': null, 'record': ?,
                'record_date': '2026-01-01T00:00:00Z', 'fetched_at': null, 'stale': true},
               {'source': 'echo_data', 'signal': 'fixed', 'version': ?, 'release': 'bookworm', 'record': null,
-               'record_date': null, 'fetched_at': '2026-02-01T06:00:00Z', 'stale': false}])`,
+               'record_date': null, 'fetched_at': '2026-02-01T06:00:00Z', 'stale': false}],
+             ?,
+             case when ? then {'date_added': '2021-12-10', 'due_date': null, 'ransomware_use': 'known',
+               'vulnerability_name': ?, 'required_action': ?, 'catalog_version': '2025.08.25'} end)`,
           [
             id,
             id.split(":")[1] as string,
@@ -64,6 +70,10 @@ describe("advisory lines written by DuckDB", () => {
             `["echo_data", "${index % 3 === 0 ? "nvd" : "osv"}"]`,
             text,
             text,
+            index % 4 === 0 ? null : text,
+            index % 3 === 0,
+            text,
+            index % 2 === 0 ? null : text,
           ],
         );
       }
@@ -82,7 +92,8 @@ describe("advisory lines written by DuckDB", () => {
         reason_code, rule_id, list_sort(contributing_sources) as contributing_sources,
         list_sort(dissenting_sources) as dissenting_sources,
         strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at,
-        strftime(first_seen_at, '%Y-%m-%dT%H:%M:%SZ') as first_seen, evidence
+        strftime(first_seen_at, '%Y-%m-%dT%H:%M:%SZ') as first_seen, evidence, unaffected_from_version,
+        known_exploited
       from marts.mart_advisory_current order by advisory_id`);
     const expected = rows.map((row) =>
       JSON.stringify({ ...row, history_url: historyUrl(row.advisory_id, "https://example.test/echo") }),
@@ -93,5 +104,15 @@ describe("advisory lines written by DuckDB", () => {
     expect(lines).toEqual(expected);
     // The hostile text survived the round trip, control characters included.
     expect(JSON.parse(lines[0] as string).explanation).toBe(hostileTexts[0]);
+    // The KEV entry sits after the evidence and before history_url, null when the catalogue has none.
+    const third = JSON.parse(lines[2] as string) as PublishedAdvisory;
+    expect(Object.keys(third).slice(-4)).toEqual([
+      "evidence",
+      "unaffected_from_version",
+      "known_exploited",
+      "history_url",
+    ]);
+    expect(third.known_exploited).toMatchObject({ date_added: "2021-12-10", ransomware_use: "known" });
+    expect(JSON.parse(lines[0] as string).known_exploited).toBeNull();
   });
 });

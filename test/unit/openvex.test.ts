@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenVexDocument, OpenVexStatement } from "../../pipeline/formats/openvex.ts";
 import { withDatabase } from "../../pipeline/lib/db.ts";
 import { contentHash } from "../../pipeline/lib/hash.ts";
+import { parseSourcesIndex } from "../../pipeline/stages/export/binary-packages.ts";
 import {
   buildOpenVexDocument,
   OpenVexWriter,
@@ -182,7 +183,7 @@ describe("the OpenVEX document built from advisories", () => {
     expect(
       document.statements.map(
         (statement) =>
-          `${(statement.products[0]?.["@id"] ?? "").replace(/^pkg:deb\/debian\//, "").replace(/@.*$/, "")}:${statement.vulnerability.name}`,
+          `${(statement.products[0]?.["@id"] ?? "").replace(/^pkg:deb\/echo\//, "").replace(/[@?].*$/, "")}:${statement.vulnerability.name}`,
       ),
     ).toEqual(expectedOrder);
   });
@@ -192,28 +193,30 @@ describe("the OpenVEX document built from advisories", () => {
     expect(statementFor(document, "CVE-2023-38545")).toEqual({
       vulnerability: { "@id": "https://nvd.nist.gov/vuln/detail/CVE-2023-38545", name: "CVE-2023-38545" },
       timestamp: decidedAt,
-      products: [{ "@id": "pkg:deb/debian/curl@7.88.1-10%2Bdeb12u4" }],
+      products: [{ "@id": "pkg:deb/echo/curl@7.88.1-10%2Bdeb12u4?distro=echo-1" }],
       status: "fixed",
       status_notes: "CVE-2023-38545 is fixed in curl 7.88.1-10+deb12u4.",
     });
     // An epoch's colon and the + are percent-encoded in the purl's version.
     expect(statementFor(document, "CVE-2024-2236")).toMatchObject({
       timestamp: "2026-01-12T09:30:00Z",
-      products: [{ "@id": "pkg:deb/debian/libgcrypt20@1%3A2.3%2Bdfsg-1" }],
+      products: [{ "@id": "pkg:deb/echo/libgcrypt20@1%3A2.3%2Bdfsg-1?distro=echo-1" }],
       status: "fixed",
     });
     for (const name of ["CVE-2010-0928", "CVE-2025-0001"]) {
       const statement = statementFor(document, name);
       expect(statement.status).toBe("affected");
       expect(statement.action_statement).toEqual(expect.stringContaining(name));
-      expect(statement.products).toEqual([{ "@id": expect.stringMatching(/^pkg:deb\/debian\/[a-z0-9]+$/) }]);
+      expect(statement.products).toEqual([
+        { "@id": expect.stringMatching(/^pkg:deb\/echo\/[a-z0-9]+\?distro=echo-1$/) },
+      ]);
       expect(statement).not.toHaveProperty("justification");
       expect(statement).not.toHaveProperty("status_notes");
     }
     expect(statementFor(document, "CVE-2019-18276")).toEqual({
       vulnerability: { "@id": "https://nvd.nist.gov/vuln/detail/CVE-2019-18276", name: "CVE-2019-18276" },
       timestamp: decidedAt,
-      products: [{ "@id": "pkg:deb/debian/bash" }],
+      products: [{ "@id": "pkg:deb/echo/bash?distro=echo-1" }],
       status: "not_affected",
       justification: "vulnerable_code_not_present",
       impact_statement: "CVE-2019-18276 does not affect bash: the Debian tracker lists it as not affected.",
@@ -225,7 +228,7 @@ describe("the OpenVEX document built from advisories", () => {
     });
     expect(withoutJustification).not.toHaveProperty("justification");
     expect(statementFor(document, "CVE-2023-45853")).toMatchObject({
-      products: [{ "@id": "pkg:deb/debian/zlib" }],
+      products: [{ "@id": "pkg:deb/echo/zlib?distro=echo-1" }],
       status: "under_investigation",
       status_notes: "CVE-2023-45853 affects zlib and no fixed version is known yet.",
     });
@@ -310,6 +313,57 @@ describe("the OpenVEX document built from advisories", () => {
     expect(purlEncode("2:1.0~rc1+b2")).toBe("2%3A1.0~rc1%2Bb2");
     expect(purlEncode("libstdc++6")).toBe("libstdc%2B%2B6");
     expect(purlEncode("a!b*c'd(e)")).toBe("a%21b%2Ac%27d%28e%29");
+  });
+});
+
+describe("the OpenVEX products", () => {
+  const binaryPackages = parseSourcesIndex(
+    readFileSync(join(repoRoot, "test/fixtures/openvex/Sources"), "utf8"),
+    "Sources",
+  );
+  const mapped = (advisories: readonly Fixture[] = fixtures) =>
+    buildOpenVexDocument(advisories, vexByAdvisory(advisories), {
+      asOf,
+      products: { namespace: "echo", qualifiers: { distro: "echo-1" }, binaryPackages },
+    });
+
+  it("names every binary package of a mapped source package, as syft names the packages of the vendor's images", () => {
+    const document = mapped();
+    expect(schemaErrors(document)).toEqual([]);
+    expect(statementFor(document, "CVE-2023-38545").products).toEqual(
+      [
+        "curl",
+        "libcurl3-gnutls",
+        "libcurl3-nss",
+        "libcurl4",
+        "libcurl4-doc",
+        "libcurl4-gnutls-dev",
+        "libcurl4-nss-dev",
+        "libcurl4-openssl-dev",
+      ].map((binary) => ({ "@id": `pkg:deb/echo/${binary}@7.88.1-10%2Bdeb12u4?distro=echo-1` })),
+    );
+    // A source package the index does not know keeps its own name: a scanner matches it only to a binary
+    // package of that name.
+    expect(statementFor(document, "CVE-2023-45853").products).toEqual([
+      { "@id": "pkg:deb/echo/zlib?distro=echo-1" },
+    ]);
+    expect(serialiseOpenVex(mapped([...fixtures].reverse()))).toBe(serialiseOpenVex(document));
+    expect(document["@id"]).not.toBe(build()["@id"]);
+  });
+
+  it("takes the namespace and qualifiers from config, qualifiers sorted by key and percent-encoded", () => {
+    const naming = (qualifiers: Record<string, string>) =>
+      buildOpenVexDocument(fixtures, vexByAdvisory(fixtures), {
+        asOf,
+        products: { namespace: "debian", qualifiers },
+      });
+    expect(statementFor(naming({ distro: "debian-12", arch: "amd64" }), "CVE-2024-2236").products).toEqual([
+      { "@id": "pkg:deb/debian/libgcrypt20@1%3A2.3%2Bdfsg-1?arch=amd64&distro=debian-12" },
+    ]);
+    expect(statementFor(naming({ distro: "echo 1:b" }), "CVE-2019-18276").products).toEqual([
+      { "@id": "pkg:deb/debian/bash?distro=echo%201%3Ab" },
+    ]);
+    expect(statementFor(naming({}), "CVE-2019-18276").products).toEqual([{ "@id": "pkg:deb/debian/bash" }]);
   });
 });
 
@@ -433,14 +487,15 @@ describe("openvex.json from a pipeline run on the bundled sample", () => {
       const statement = document.statements[index] as OpenVexStatement;
       const product = statement.products[0]?.["@id"] ?? "";
       expect(statement.vulnerability.name).toBe(advisory.cve_id);
-      expect(product.startsWith(`pkg:deb/debian/${purlEncode(advisory.package_name)}`)).toBe(true);
-      statedPairs.add(`${product.replace(/@.*$/, "")} ${statement.vulnerability.name}`);
+      expect(product.startsWith(`pkg:deb/echo/${purlEncode(advisory.package_name)}`)).toBe(true);
+      expect(product.endsWith("?distro=echo-1")).toBe(true);
+      statedPairs.add(`${product.replace(/[@?].*$/, "")} ${statement.vulnerability.name}`);
       expect(statement.status).toBe(rules.get(advisory.rule_id)?.status);
       expect(statement.justification ?? null).toBe(justificationOf.get(advisory.advisory_id) ?? null);
       expect(statement.timestamp).toBe(advisory.decided_at);
       if (advisory.state === "fixed") {
         expect(product).toBe(
-          `pkg:deb/debian/${purlEncode(advisory.package_name)}@${purlEncode(advisory.fixed_version ?? "")}`,
+          `pkg:deb/echo/${purlEncode(advisory.package_name)}@${purlEncode(advisory.fixed_version ?? "")}?distro=echo-1`,
         );
       }
       expect(statement.vulnerability["@id"] !== undefined).toBe(advisory.cve_id.startsWith("CVE-"));

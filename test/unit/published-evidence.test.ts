@@ -27,6 +27,8 @@ function advisory(id: string, evidence: PublishedAdvisory["evidence"]): Publishe
     decided_at: "2026-03-01T06:00:00Z",
     first_seen: "2026-03-01T06:00:00Z",
     evidence,
+    unaffected_from_version: null,
+    known_exploited: null,
     history_url: `advisory/?id=${encodeURIComponent(id)}`,
   };
 }

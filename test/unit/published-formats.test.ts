@@ -33,11 +33,30 @@ describe("published formats", () => {
       decided_at: "2026-02-01T00:00:00Z",
       first_seen: "2026-02-01T00:00:00Z",
       evidence: [],
+      unaffected_from_version: null,
+      known_exploited: {
+        date_added: "2021-12-10",
+        due_date: "2021-12-24",
+        ransomware_use: "known",
+        vulnerability_name: "Apache Log4j2 Remote Code Execution Vulnerability",
+        required_action: "Apply updates per vendor instructions.",
+        catalog_version: "2025.08.25",
+      },
       history_url: "advisory/?id=curl%3ACVE-2024-0001",
     };
+    const exploited = advisory.known_exploited;
     const valid = { generated_at: "2026-02-01T00:00:00.000Z", advisory_count: 1, advisories: [advisory] };
     expect(validate(valid)).toBe(true);
     expect(advisoryCurrentSchema.safeParse(valid).success).toBe(true);
+    // An advisory KEV does not list, and one not applicable from a version, are valid too.
+    const notListed = {
+      ...advisory,
+      known_exploited: null,
+      unaffected_from_version: "0",
+      fixed_version: null,
+    };
+    expect(validate({ ...valid, advisories: [notListed] })).toBe(true);
+    expect(advisoryCurrentSchema.safeParse({ ...valid, advisories: [notListed] }).success).toBe(true);
     // Each fault alone is refused by both.
     for (const broken of [
       { ...valid, generated_at: "yesterday" },
@@ -47,6 +66,16 @@ describe("published formats", () => {
       { ...valid, advisories: [{ ...advisory, state_type: "maybe" }] },
       { ...valid, extra: 1 },
       { ...valid, advisories: [{ ...advisory, extra: 1 }] },
+      {
+        ...valid,
+        advisories: [{ ...advisory, known_exploited: { ...exploited, date_added: "2021-12-32" } }],
+      },
+      { ...valid, advisories: [{ ...advisory, known_exploited: { ...exploited, due_date: "24/12/2021" } }] },
+      { ...valid, advisories: [{ ...advisory, known_exploited: { ...exploited, ransomware_use: "Known" } }] },
+      { ...valid, advisories: [{ ...advisory, known_exploited: { ...exploited, extra: 1 } }] },
+      { ...valid, advisories: [{ ...advisory, known_exploited: true }] },
+      { ...valid, advisories: [{ ...advisory, unaffected_from_version: 1 }] },
+      { ...valid, advisories: [(({ known_exploited: _, ...rest }) => rest)(advisory)] },
     ]) {
       expect(validate(broken), JSON.stringify(broken).slice(0, 80)).toBe(false);
       expect(advisoryCurrentSchema.safeParse(broken).success, JSON.stringify(broken).slice(0, 80)).toBe(

@@ -34,6 +34,12 @@ source_catalogue as (
 
 ),
 
+known_exploited as (
+
+    select * from {{ ref('int_kev_entries_current') }}
+
+),
+
 {#- Lists are sorted after aggregating rather than by an ordered aggregate, which buffers every group's rows
     before sorting them; this form built under the memory cap at 25× the vendor's data. A source appears once
     per advisory (tested), so sorting the (source, text) entries orders them by source. -#}
@@ -179,6 +185,16 @@ final as (
         explained.previous_state,
         explained.previous_rule_id,
         coalesce(evidence_per_advisory.evidence, []) as evidence,
+        case
+            when known_exploited.cve_id is not null then {
+                'date_added': strftime(known_exploited.date_added, '%Y-%m-%d'),
+                'due_date': strftime(known_exploited.due_date, '%Y-%m-%d'),
+                'ransomware_use': known_exploited.known_ransomware_use,
+                'vulnerability_name': known_exploited.vulnerability_name,
+                'required_action': known_exploited.required_action,
+                'catalog_version': known_exploited.catalog_version
+            }
+        end as known_exploited,
         advisories.severity,
         advisories.fixed_version as vendor_fixed_version,
         explained.evidence_code,
@@ -195,6 +211,9 @@ final as (
         on advisories.advisory_id = explained.advisory_id
     left join evidence_per_advisory
         on advisories.advisory_id = evidence_per_advisory.advisory_id
+    {# One catalogue entry per CVE at most (tested on int_kev_entries_current), so no advisory is doubled. #}
+    left join known_exploited
+        on advisories.vuln_id = known_exploited.cve_id
 
 )
 

@@ -178,7 +178,8 @@ function rejected(
   };
 }
 
-function jsonSyntaxError(error: unknown, text: string, file: string): PipelineError {
+/** A JSON.parse error as a PipelineError naming the line and column (and saying when the text looks cut off). */
+export function jsonSyntaxError(error: unknown, text: string, file: string): PipelineError {
   const message = error instanceof Error ? error.message : String(error);
   const position = jsonErrorPosition(message);
   const offset =

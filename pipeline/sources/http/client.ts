@@ -545,7 +545,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     }
     try {
       if (response.body) {
-        for await (const chunk of response.body) {
+        // Node's web streams are async iterable; the cast is for the DOM typings that @types/jsdom (the
+        // site's chart renderer) pulls in, whose ReadableStream does not declare it.
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
           size += chunk.byteLength;
           count(request.host, "bytesReceived", chunk.byteLength);
           if (size > maxBytes) {

@@ -39,7 +39,9 @@ export async function* streamAdvisoryLines(db: Database, publicUrl?: string): As
         dissenting_sources := list_sort(dissenting_sources),
         decided_at := strftime(decided_at, '%Y-%m-%dT%H:%M:%SZ'),
         first_seen := strftime(first_seen_at, '%Y-%m-%dT%H:%M:%SZ'),
-        evidence := evidence
+        evidence := evidence,
+        unaffected_from_version := unaffected_from_version,
+        known_exploited := known_exploited
       ))::varchar as line
     from marts.mart_advisory_current
     order by advisory_id

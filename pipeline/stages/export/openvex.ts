@@ -3,6 +3,8 @@ import { open } from "node:fs/promises";
 import type { PublishedAdvisory } from "../../formats/advisory.ts";
 import { ListedDocument } from "../../formats/listed-document.ts";
 import {
+  defaultPurlNamespace,
+  defaultPurlQualifiers,
   type OpenVexDocument,
   type OpenVexStatement,
   openVexAuthor,
@@ -18,6 +20,9 @@ import type { Database } from "../../lib/db.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import type { StagedRelease } from "../../lib/files.ts";
 import { canonicalJson } from "../../lib/hash.ts";
+import { log } from "../../lib/log.ts";
+import type { Config } from "../config.ts";
+import { type BinaryPackageMap, readBinaryPackageMap } from "./binary-packages.ts";
 
 /**
  * output/openvex.json: every advisory as one OpenVEX v0.2.0 statement
@@ -46,6 +51,36 @@ export interface OpenVexOptions {
   asOf: Date;
   /** config site.public_url: the document's @id is then under the published site. */
   publicUrl?: string | undefined;
+  /** How products are named (config `openvex:`); the vendor's own purls when left out. */
+  products?: ProductNaming | undefined;
+}
+
+/**
+ * How a statement names its products: `pkg:deb/<namespace>/<name>[@<version>]?<qualifiers>`, one product per
+ * binary package of the advisory's source package when a map is given (and the source package is in it),
+ * else the source package's own name.
+ */
+export interface ProductNaming {
+  namespace: string;
+  qualifiers: Readonly<Record<string, string>>;
+  binaryPackages?: BinaryPackageMap | undefined;
+}
+
+/** What the products are named after without any config: the vendor's images, as syft names their packages. */
+export const defaultProductNaming: ProductNaming = {
+  namespace: defaultPurlNamespace,
+  qualifiers: defaultPurlQualifiers,
+};
+
+/** The product naming a config asks for, its Sources index read. */
+export async function productNamingOf(settings: Config["openvex"]): Promise<ProductNaming> {
+  return {
+    namespace: settings.purl_namespace,
+    qualifiers: settings.purl_qualifiers,
+    ...(settings.binary_packages === undefined
+      ? {}
+      : { binaryPackages: await readBinaryPackageMap(settings.binary_packages) }),
+  };
 }
 
 /** An advisory with the OpenVEX status and justification dbt decided for it. */
@@ -79,9 +114,12 @@ export async function* streamVexRows(db: Database): AsyncGenerator<VexRow[]> {
 }
 
 /** The statements of openvex.json, ordered as given, as VexRow chunks from streamVexRows. */
-export function statementsOf(rows: readonly VexRow[]): OpenVexStatement[] {
+export function statementsOf(
+  rows: readonly VexRow[],
+  naming: ProductNaming = defaultProductNaming,
+): OpenVexStatement[] {
   return rows.map((row) =>
-    buildStatement(row, { status: row.vex_status, justification: row.vex_justification }),
+    buildStatement(row, { status: row.vex_status, justification: row.vex_justification }, naming),
   );
 }
 
@@ -164,7 +202,11 @@ export function buildOpenVexDocument(
     a.advisory_id < b.advisory_id ? -1 : a.advisory_id > b.advisory_id ? 1 : 0,
   );
   const statements = sorted.map((advisory) =>
-    buildStatement(advisory, vexByAdvisory.get(advisory.advisory_id)),
+    buildStatement(
+      advisory,
+      vexByAdvisory.get(advisory.advisory_id),
+      options.products ?? defaultProductNaming,
+    ),
   );
   const hasher = new OpenVexIdHasher(options);
   hasher.update(statements);
@@ -232,12 +274,27 @@ export async function writeOpenVex(
   options: OpenVexOptions,
 ): Promise<void> {
   const writer = new OpenVexWriter(statementCount, options);
+  const naming = options.products ?? defaultProductNaming;
+  const unmapped = new Set<string>();
   async function* text(): AsyncGenerator<string> {
     yield writer.start();
-    for await (const rows of streamVexRows(db)) yield writer.statements(statementsOf(rows));
+    for await (const rows of streamVexRows(db)) {
+      if (naming.binaryPackages) {
+        for (const row of rows)
+          if (!naming.binaryPackages.has(row.package_name)) unmapped.add(row.package_name);
+      }
+      yield writer.statements(statementsOf(rows, naming));
+    }
     yield writer.end();
   }
   const staged = await release.stage(path, text());
+  if (unmapped.size > 0) {
+    const names = [...unmapped].sort();
+    log.warn(
+      "source packages missing from openvex.binary_packages: their statements name the source package, which a scanner matches only to a binary package of the same name",
+      { count: names.length, packages: names.slice(0, 20) },
+    );
+  }
   const { position, bytes } = writer.idPatch();
   const file = await open(staged, "r+");
   try {
@@ -247,7 +304,11 @@ export async function writeOpenVex(
   }
 }
 
-function buildStatement(advisory: VexAdvisory, decision: VexDecision | undefined): OpenVexStatement {
+function buildStatement(
+  advisory: VexAdvisory,
+  decision: VexDecision | undefined,
+  naming: ProductNaming,
+): OpenVexStatement {
   if (decision === undefined) {
     throw new PipelineError(`${advisory.advisory_id}: no OpenVEX status in marts.mart_advisory_current`);
   }
@@ -256,7 +317,7 @@ function buildStatement(advisory: VexAdvisory, decision: VexDecision | undefined
   const statement: OpenVexStatement = {
     vulnerability: vulnerability(advisory.cve_id),
     timestamp: advisory.decided_at,
-    products: [{ "@id": productId(advisory, status) }],
+    products: productIds(advisory, status, naming).map((id) => ({ "@id": id })),
     status,
   };
   // The explanation is the customer-facing sentence; each status has the field the spec meant for it.
@@ -282,20 +343,46 @@ function vulnerability(id: string): OpenVexStatement["vulnerability"] {
 }
 
 /**
- * The package as a purl. A `fixed` statement names the fixed version (pkg:deb/debian/<package>@<version>):
- * OpenVEX says "these product versions contain a fix", so a versionless purl would claim that every
- * version of the package, the vulnerable ones before the fix included, is fixed. The other statuses are
- * about the package as shipped, whatever its version, and name it without one.
+ * The packages a statement is about, as purls (https://github.com/package-url/purl-spec):
+ * `pkg:deb/<namespace>/<binary package>?<qualifiers>`, one per binary package the advisory's source package
+ * builds when the map knows it, else the source package's own name. Scanners (grype through go-vex) match a
+ * statement when a product's type, namespace and name equal the installed package's, the product's version
+ * (if any) equals its version, and each of the product's qualifiers is on the package: so a package is named
+ * as a scanner names it, binary package and all, not as a subcomponent of a source package.
+ *
+ * A `fixed` statement names the fixed version (`…/<binary>@<version>?…`): OpenVEX says "these product
+ * versions contain a fix", so a versionless purl would claim that every version of the package, the
+ * vulnerable ones before the fix included, is fixed. The other statuses are about the package as shipped,
+ * whatever its version, and name it without one.
+ *
+ * Products come in the map's order (binary package names sorted, byte order, and unique), so the document
+ * stays deterministic.
  */
-function productId(advisory: VexAdvisory, status: VexStatus): string {
-  const base = `pkg:deb/debian/${purlEncode(advisory.package_name)}`;
-  if (status !== "fixed") return base;
-  if (advisory.fixed_version === null || advisory.fixed_version === "") {
-    throw new PipelineError(
-      `${advisory.advisory_id}: fixed without a fixed version, no OpenVEX product to name`,
-    );
+function productIds(advisory: VexAdvisory, status: VexStatus, naming: ProductNaming): string[] {
+  let version: string | undefined;
+  if (status === "fixed") {
+    if (advisory.fixed_version === null || advisory.fixed_version === "") {
+      throw new PipelineError(
+        `${advisory.advisory_id}: fixed without a fixed version, no OpenVEX product to name`,
+      );
+    }
+    version = advisory.fixed_version;
   }
-  return `${base}@${purlEncode(advisory.fixed_version)}`;
+  const names = naming.binaryPackages?.get(advisory.package_name) ?? [advisory.package_name];
+  return names.map((name) => debPurl(naming, name, version));
+}
+
+/** A deb purl in canonical form: qualifiers sorted by key, every component percent-encoded. */
+export function debPurl(
+  naming: Omit<ProductNaming, "binaryPackages">,
+  name: string,
+  version?: string,
+): string {
+  const qualifiers = Object.keys(naming.qualifiers)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((key) => `${key}=${purlEncode(naming.qualifiers[key] as string)}`)
+    .join("&");
+  return `pkg:deb/${purlEncode(naming.namespace)}/${purlEncode(name)}${version === undefined ? "" : `@${purlEncode(version)}`}${qualifiers === "" ? "" : `?${qualifiers}`}`;
 }
 
 /**

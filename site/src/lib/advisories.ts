@@ -1,46 +1,36 @@
 // Build-time shapes of the advisory data the browser loads on demand: a compact search index, the explanation
-// texts for full-text search, and per-shard detail files with each advisory's timeline. All of it is read from
-// advisory_current.json and the ledger in one streaming pass: at 25× the vendor's data the file is over a GB,
-// more than one string holds, so advisories are read a line at a time and parked per shard in temporary
-// files until their shard's page is written. Nothing here decides anything.
+// texts for full-text search, and three kinds of small files: each advisory's record with its timeline (by
+// advisory id), each CVE's facts with its package advisories (by CVE id), each package's advisories (by
+// package name). All of it is read from advisory_current.json, cve_facts.json and the ledger in one streaming
+// pass: at 25× the vendor's data the files are over a GB, more than one string holds, so items are read a
+// line at a time and parked per shard in temporary files until their shard's file is written. Nothing here
+// decides anything.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { PublishedAdvisory } from "../../../pipeline/formats/advisory.ts";
-import type { AdvisoryDocument } from "../../../pipeline/formats/advisory-current.ts";
 import {
   ListedLayoutError,
   readListedItems,
   wholeFileLimitBytes,
 } from "../../../pipeline/formats/listed-document.ts";
-import { type LedgerTransition, scanLedger } from "./history.ts";
+import {
+  type AdvisoryIndex,
+  type AdvisoryRow,
+  type CveFacts,
+  type IndexRow,
+  indexColumns,
+  type PackageRow,
+  type SiteAdvisory,
+} from "./data-types.ts";
+
+export type { AdvisoryDetail, AdvisoryIndex, IndexRow, TimelineEntry } from "./data-types.ts";
+
+import { cveFactsFileName, dataLayout } from "./data-layout.ts";
+import { scanLedger } from "./history.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";
 import { shardOf } from "./shards.ts";
 
-/**
- * The search index: one row per advisory, values dictionary-coded so 40k advisories stay a few hundred KB
- * compressed. Row: [advisory id, state index, reason index, bitmask of the sources with evidence, fixed version].
- */
-export interface AdvisoryIndex {
-  generated_at: string | null;
-  states: string[];
-  reasons: string[];
-  sources: string[];
-  rows: IndexRow[];
-}
-
-type IndexRow = [string, number, number, number, string | null];
-
-export type TimelineEntry = Omit<
-  LedgerTransition,
-  "advisory_id" | "contributing_sources" | "dissenting_sources"
->;
-
-export interface AdvisoryDetail extends PublishedAdvisory {
-  timeline: TimelineEntry[];
-}
-
-/** What one pass over the published advisories and the ledger gives the pages. */
+/** What one pass over the published files and the ledger gives the pages. */
 export interface AdvisoryData {
   index: AdvisoryIndex;
   /** Explanations in index order. */
@@ -50,18 +40,22 @@ export interface AdvisoryData {
    * AdvisoryDetail>, put together from the parked JSON texts without parsing them again.
    */
   readShard(shard: string): Promise<string>;
+  /** A CVE shard: the JSON of a Record<CVE id, CveEntry>. */
+  readCveShard(shard: string): Promise<string>;
+  /** A package shard: the JSON of a Record<package name, PackageRow[]>. */
+  readPackageShard(shard: string): Promise<string>;
 }
 
 let data: Promise<AdvisoryData> | undefined;
 
-/** Computed once per build, for the index, the texts and all 256 shard files. */
+/** Computed once per build, for the index, the texts and all shard files. */
 export function loadAdvisoryData(): Promise<AdvisoryData> {
   data ??= readAdvisoryData();
   return data;
 }
 
-interface ReadAdvisory {
-  advisory: PublishedAdvisory;
+interface ReadItem {
+  item: unknown;
   /** Its JSON text: the line as published, or serialised from a file parsed whole. */
   text: string;
   /** Where it stands in the file, for errors: a line number or the index in the list. */
@@ -69,23 +63,22 @@ interface ReadAdvisory {
 }
 
 /**
- * advisory_current.json's advisories in file order, none before the first published run. They are read a
- * line at a time in the layout the pipeline writes (one advisory per line); a file in another layout (written
- * by hand, pretty-printed) is parsed whole when it is small enough for that, before any advisory was taken.
+ * A published document's items (advisory_current.json, cve_facts.json) in file order, none when the file is
+ * absent. They are read a line at a time in the layout the pipeline writes (one item per line); a file in
+ * another layout (written by hand, pretty-printed) is parsed whole when it is small enough for that, before
+ * any item was taken.
  */
-async function* readPublishedAdvisories(
+async function* readPublishedItems(
   path: string,
-  onGeneratedAt: (generatedAt: string | null) => void,
-): AsyncGenerator<ReadAdvisory> {
+  listKey: string,
+  onMember: (key: string, value: unknown) => void,
+): AsyncGenerator<ReadItem> {
   if (!existsSync(path)) return;
   let taken = 0;
   try {
-    const items = readListedItems(path, "advisories", (key, value) => {
-      if (key === "generated_at") onGeneratedAt(typeof value === "string" ? value : null);
-    });
-    for await (const { item, line, text } of items) {
+    for await (const { item, line, text } of readListedItems(path, listKey, onMember)) {
       taken += 1;
-      yield { advisory: item as PublishedAdvisory, text: text.trimEnd(), at: `line ${line}` };
+      yield { item, text: text.trimEnd(), at: `line ${line}` };
     }
     return;
   } catch (error) {
@@ -93,16 +86,49 @@ async function* readPublishedAdvisories(
       throw new Error(`${path}: ${(error as Error).message}`);
     }
   }
-  const document = JSON.parse(readFileSync(path, "utf8")) as AdvisoryDocument;
-  onGeneratedAt(document.generated_at ?? null);
-  for (const [position, advisory] of document.advisories.entries()) {
-    yield { advisory, text: JSON.stringify(advisory), at: `advisories.${position}` };
+  const document = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  const list = document[listKey];
+  if (!Array.isArray(list)) throw new Error(`${path}: no list "${listKey}"`);
+  for (const [key, value] of Object.entries(document)) if (key !== listKey) onMember(key, value);
+  for (const [position, item] of list.entries()) {
+    yield { item, text: JSON.stringify(item), at: `${listKey}.${position}` };
   }
 }
 
+const dayOf = (timestamp: string | null | undefined): number | null => {
+  const time = timestamp ? Date.parse(timestamp) : Number.NaN;
+  return Number.isNaN(time) ? null : Math.floor(time / 86_400_000);
+};
+
+/** What the index and package rows need of a CVE, kept for every CVE during the pass. */
+type CveSummary = [score10: number | null, day: number | null];
+
 async function readAdvisoryData(): Promise<AdvisoryData> {
-  const path = join(outputDir, "advisory_current.json");
+  const layout = dataLayout();
   const parked = new ParkedShards();
+
+  // The CVE facts first: their rows go to the CVE shards as they are, their score and date to a summary.
+  const factsPath = join(outputDir, cveFactsFileName);
+  const summaries = new Map<string, CveSummary>();
+  for await (const { item, text, at } of readPublishedItems(factsPath, "cves", () => {})) {
+    const facts = item as CveFacts;
+    if (typeof facts?.cve_id !== "string" || !text.startsWith("{")) {
+      throw new Error(`${factsPath}: ${at}: not a CVE's facts (an object with a cve_id)`);
+    }
+    if (summaries.has(facts.cve_id)) throw new Error(`${factsPath}: ${at}: ${facts.cve_id} is listed twice`);
+    const score = facts.severity?.base_score;
+    summaries.set(facts.cve_id, [
+      typeof score === "number" ? Math.round(score * 10) : null,
+      dayOf(facts.published),
+    ]);
+    await parked.add(
+      "facts",
+      shardOf(facts.cve_id, layout.cveBits),
+      `${JSON.stringify(facts.cve_id)}\t${text}`,
+    );
+  }
+
+  const path = join(outputDir, "advisory_current.json");
   let generatedAt: string | null = null;
   const states = new Dictionary();
   const reasons = new Dictionary();
@@ -110,9 +136,11 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
   const rows: IndexRow[] = [];
   const texts: string[] = [];
   const seen = new Set<string>();
-  for await (const { advisory, text, at } of readPublishedAdvisories(path, (value) => {
-    generatedAt = value;
-  })) {
+  const onMember = (key: string, value: unknown) => {
+    if (key === "generated_at") generatedAt = typeof value === "string" ? value : null;
+  };
+  for await (const { item, text, at } of readPublishedItems(path, "advisories", onMember)) {
+    const advisory = item as SiteAdvisory;
     const id = advisory?.advisory_id;
     // The shard files are put together as text, so what they rely on is checked here.
     if (typeof id !== "string" || !text.startsWith("{") || !text.endsWith("}")) {
@@ -121,22 +149,50 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     if (seen.has(id)) throw new Error(`${path}: ${at}: advisory ${id} is listed twice`);
     seen.add(id);
     let mask = 0;
-    for (const item of advisory.evidence) {
-      const bit = sources.code(item.source);
+    for (const evidence of advisory.evidence) {
+      const bit = sources.code(evidence.source);
       if (bit >= 30) throw new Error(`too many sources for the index's bitmask: ${bit + 1}`);
       mask |= 1 << bit;
     }
-    rows.push([
+    const [score, day] = summaries.get(advisory.cve_id) ?? [null, null];
+    const exploited = advisory.known_exploited ? 1 : 0;
+    const unaffected = advisory.unaffected_from_version ?? null;
+    const row: IndexRow = [
       id,
       states.code(advisory.state),
       reasons.code(advisory.reason_code),
       mask,
       advisory.fixed_version,
-    ]);
+      day,
+      score,
+      exploited,
+      unaffected,
+    ];
+    while (row.length > 5 && (row.at(-1) === null || row.at(-1) === 0)) row.pop();
+    rows.push(row);
     texts.push(advisory.explanation);
-    await parked.add("advisories", shardOf(id), `${JSON.stringify(id)}\t${text}`);
+    await parked.add("advisories", shardOf(id, layout.advisoryBits), `${JSON.stringify(id)}\t${text}`);
+    const short = (first: string): AdvisoryRow => [
+      first,
+      advisory.state,
+      advisory.fixed_version,
+      unaffected,
+      exploited,
+    ];
+    await parked.add(
+      "cve-rows",
+      shardOf(advisory.cve_id, layout.cveBits),
+      `${JSON.stringify(advisory.cve_id)}\t${JSON.stringify(short(advisory.package_name))}`,
+    );
+    const packageRow: PackageRow = [...short(advisory.cve_id), score, day];
+    await parked.add(
+      "package-rows",
+      shardOf(advisory.package_name, layout.packageBits),
+      `${JSON.stringify(advisory.package_name)}\t${JSON.stringify(packageRow)}`,
+    );
   }
   seen.clear();
+  summaries.clear();
   await parked.flush();
   const { timelines } = await scanLedger();
 
@@ -153,9 +209,21 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     }
     row[3] = mask;
   }
+
+  /** Lines of `kind` in `shard` grouped by key, keys in order of first appearance. */
+  const grouped = async (kind: string, shard: string) => {
+    const byKey = new Map<string, string[]>();
+    for (const [key, line] of await parked.keyedLines(kind, shard)) {
+      const list = byKey.get(key);
+      if (list) list.push(line);
+      else byKey.set(key, [line]);
+    }
+    return byKey;
+  };
   return {
     index: {
       generated_at: generatedAt,
+      columns: indexColumns,
       states: states.sorted(),
       reasons: reasons.sorted(),
       sources: sources.sorted(),
@@ -176,6 +244,20 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
         return `${key}:${advisory.slice(0, -1)},"timeline":[${timeline}]}`;
       });
       return `{${details.join(",")}}`;
+    },
+    readCveShard: async (shard) => {
+      const facts = await grouped("facts", shard);
+      const entries = [...(await grouped("cve-rows", shard))].map(
+        ([key, advisories]) =>
+          `${key}:{"facts":${facts.get(key)?.[0] ?? "null"},"advisories":[${advisories.join(",")}]}`,
+      );
+      return `{${entries.join(",")}}`;
+    },
+    readPackageShard: async (shard) => {
+      const entries = [...(await grouped("package-rows", shard))].map(
+        ([key, advisories]) => `${key}:[${advisories.join(",")}]`,
+      );
+      return `{${entries.join(",")}}`;
     },
   };
 }

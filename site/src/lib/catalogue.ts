@@ -24,12 +24,20 @@ export interface Rule {
   vex_justification: string;
   explanation_template: string;
   description: string;
+  customer_reason: string;
 }
 
 export interface AdvisoryState {
   state: string;
   state_type: string;
   lifecycle_order: string;
+  label: string;
+  description: string;
+  customer_action: string;
+}
+
+export interface Signal {
+  signal: string;
   label: string;
   description: string;
 }
@@ -57,3 +65,4 @@ export const states = (): AdvisoryState[] =>
 export const sources = (): Source[] =>
   readSeed<Source>("source_catalogue").sort((a, b) => Number(a.precedence) - Number(b.precedence));
 export const overrideReasons = (): OverrideReason[] => readSeed<OverrideReason>("override_reasons");
+export const signals = (): Signal[] => readSeed<Signal>("signal_catalogue");

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { listLedgerFiles, readLedgerFileTransitions } from "../../../pipeline/formats/ledger.ts";
 import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
+import { dataLayout } from "./data-layout.ts";
 import { outputDir } from "./output.ts";
 import { ParkedShards } from "./parked-shards.ts";
 import { shardOf } from "./shards.ts";
@@ -17,7 +18,7 @@ export const historyDir = process.env.ECHO_HISTORY_DIR ?? join(outputDir, "histo
 /** What one pass over the ledger gives the pages: each run's decision changes, grouped, and every timeline. */
 export interface LedgerScan {
   runs: LedgerRunChanges[];
-  /** Each advisory's timeline entries, oldest first, parked per shard under kind "timelines". */
+  /** Each advisory's timeline entries, oldest first, parked per advisory shard under kind "timelines". */
   timelines: ParkedShards;
 }
 
@@ -39,6 +40,7 @@ let scan: Promise<LedgerScan> | undefined;
 export function scanLedger(): Promise<LedgerScan> {
   scan ??= (async () => {
     const timelines = new ParkedShards();
+    const { advisoryBits: bits } = dataLayout();
     const runs: LedgerRunChanges[] = [];
     // Oldest run first; each file's transitions validated as the pipeline validates them.
     for (const file of await listLedgerFiles(historyDir)) {
@@ -53,7 +55,11 @@ export function scanLedger(): Promise<LedgerScan> {
           dissenting_sources: _dissent,
           ...entry
         } = transition;
-        await timelines.add("timelines", shardOf(id), `${JSON.stringify(id)}\t${JSON.stringify(entry)}`);
+        await timelines.add(
+          "timelines",
+          shardOf(id, bits),
+          `${JSON.stringify(id)}\t${JSON.stringify(entry)}`,
+        );
       }
       runs.push({ runId: file.runId, asOf, count: grouper.count, groups: grouper.groups() });
     }

@@ -4,7 +4,6 @@
 // latest, run_summary.json) and its report (<output>/run_report_<run id>.md). Nothing here decides anything.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import MarkdownIt from "markdown-it";
 import { timeOfRunId } from "../../../pipeline/formats/run-id.ts";
 import { runReportFileName, runReportFileNamePattern } from "../../../pipeline/formats/run-report.ts";
 import { readRunSummaries } from "../../../pipeline/formats/run-summary.ts";
@@ -126,68 +125,8 @@ export function reportWithout(markdown: string, omit: readonly string[]): string
     .join("");
 }
 
-/**
- * Renders a run report. html: false — report cells carry text from the inputs; it must render as text, never
- * as markup. Links the report makes relative to the site's root (advisory/?id=…) are given the site's base,
- * so they work from any page. headingOffset moves the report's headings down (1: # becomes <h2>). Each table
- * sits in a labelled box that scrolls sideways on its own (named after the section it is in), so a wide table
- * never widens the page.
- */
-export function renderReport(markdown: string, base: string, headingOffset = 0): string {
-  const renderer = new MarkdownIt({ html: false, linkify: false });
-  // Embedded under a page's own headings, the report's "# Run report" becomes e.g. an <h3>.
-  for (const rule of ["heading_open", "heading_close"] as const) {
-    renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
-      const token = tokens[index];
-      if (token && headingOffset > 0) {
-        token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + headingOffset)}`;
-      }
-      return self.renderToken(tokens, index, options);
-    };
-  }
-  renderer.renderer.rules.table_open = (tokens, index, options, _env, self) => {
-    let section = "Run report";
-    for (let at = index - 1; at >= 0; at -= 1) {
-      if (tokens[at]?.type === "heading_open") {
-        section = tokens[at + 1]?.content ?? section;
-        break;
-      }
-    }
-    const label = renderer.utils.escapeHtml(`${section} (table)`);
-    return `<div class="table-scroll" role="region" aria-label="${label}" tabindex="0">${self.renderToken(tokens, index, options)}`;
-  };
-  renderer.renderer.rules.table_close = (tokens, index, options, _env, self) =>
-    `${self.renderToken(tokens, index, options)}</div>\n`;
-  // Images are off: a report never shows a picture, and one from the inputs would load from anywhere. The
-  // Markdown shows as the text it was.
-  renderer.renderer.rules.image = (tokens, index) => {
-    const token = tokens[index];
-    const source = String(token?.attrGet("src") ?? "");
-    return renderer.utils.escapeHtml(`![${token?.content ?? ""}](${source})`);
-  };
-  // Column alignment as a class, not a style attribute: the site's Content-Security-Policy allows no inline style.
-  for (const rule of ["th_open", "td_open"] as const) {
-    renderer.renderer.rules[rule] = (tokens, index, options, _env, self) => {
-      const token = tokens[index];
-      const align = /text-align:\s*(\w+)/.exec(String(token?.attrGet("style") ?? ""))?.[1];
-      if (token && align) {
-        token.attrs = (token.attrs ?? []).filter(([name]) => name !== "style");
-        token.attrJoin("class", align === "right" ? "num" : `align-${align}`);
-      }
-      return self.renderToken(tokens, index, options);
-    };
-  }
-  const defaultLinkOpen =
-    renderer.renderer.rules.link_open ??
-    ((tokens, index, options, _env, self) => self.renderToken(tokens, index, options));
-  renderer.renderer.rules.link_open = (tokens, index, options, env, self) => {
-    const token = tokens[index];
-    const href = String(token?.attrGet("href") ?? "");
-    if (token && href && !/^([a-z][a-z0-9+.-]*:|\/|#)/i.test(href)) token.attrSet("href", `${base}/${href}`);
-    return defaultLinkOpen(tokens, index, options, env, self);
-  };
-  return renderer.render(markdown);
-}
+// Run reports are rendered by report-markdown.ts (no HTML, no images, http(s) or relative links only).
+export { renderReport } from "./report-markdown.ts";
 
 /** The advisory id an example of a quality check starts with (as the report links it), and the rest. */
 export function splitAdvisoryExample(example: string): { advisoryId: string; rest: string } | undefined {

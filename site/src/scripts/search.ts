@@ -1,42 +1,91 @@
 // Client-side search over the advisory index. Data loads after the page: the compact index (ids, states,
-// reasons, sources), and the explanation texts only once a query is typed, so a CVE or package search
-// answers before the texts arrive. Every value is written with textContent: upstream text never becomes markup.
-interface AdvisoryIndex {
-  generated_at: string | null;
-  states: string[];
-  reasons: string[];
-  sources: string[];
-  rows: [string, number, number, number, string | null][];
-}
+// reasons, sources, CVE dates, severity scores, known-exploited marks), and the explanation texts only once a
+// query is typed, so a CVE or package search answers before the texts arrive. The query, filters, sort and
+// page live in the URL. Submitting an exact package name or CVE id opens that package's or CVE's page.
+// Every value is written with textContent: upstream text never becomes markup.
+import type { AdvisoryIndex, IndexRow } from "../lib/data-types.ts";
+import {
+  advisoryHref,
+  base,
+  cveHref,
+  dayText,
+  element,
+  fetchJson,
+  link,
+  packageHref,
+  readPageData,
+  severityCell,
+  stateCell,
+  tableRow,
+  versionText,
+} from "./common.ts";
 
-const resultLimit = 100;
-const base = import.meta.env.BASE_URL.replace(/\/$/, "");
+export const pageSize = 100;
 
-export function advisoryHref(advisoryId: string): string {
-  return `${base}/advisory/?id=${encodeURIComponent(advisoryId)}`;
+type SortKey = "id" | "date" | "severity" | "state";
+const sortKeys: SortKey[] = ["id", "date", "severity", "state"];
+
+export { advisoryHref };
+
+/**
+ * A CVE id's year and number as one figure (CVE-2024-13176 after CVE-2024-9143), so that advisories without
+ * a published date still sort newest first among themselves; 0 for other ids.
+ */
+function cveNumber(advisoryId: string | undefined): number {
+  const match = /:CVE-(\d{4})-(\d+)$/.exec(advisoryId ?? "");
+  return match ? Number(match[1]) * 1e7 + Number(match[2]) : 0;
 }
 
 export function startSearch(): void {
+  const data = readPageData();
   const form = document.getElementById("search-form") as HTMLFormElement;
   const query = document.getElementById("search-q") as HTMLInputElement;
   const state = document.getElementById("search-state") as HTMLSelectElement;
   const reason = document.getElementById("search-reason") as HTMLSelectElement;
   const source = document.getElementById("search-source") as HTMLSelectElement;
+  const sort = document.getElementById("search-sort") as HTMLSelectElement;
   const status = document.getElementById("search-status") as HTMLElement;
   const body = document.querySelector("#search-results tbody") as HTMLTableSectionElement;
-  const labels = JSON.parse(document.getElementById("search-labels")?.textContent ?? "{}") as {
-    states: Record<string, string>;
-  };
+  const pager = document.getElementById("search-pager") as HTMLElement;
 
   // The form mirrors the URL, so a search is a link and survives a reload.
-  const fields = { q: query, state, reason, source } as const;
+  const fields = { q: query, state, reason, source, sort } as const;
   const params = new URLSearchParams(location.search);
   for (const [name, field] of Object.entries(fields)) field.value = params.get(name) ?? "";
+  if (!sortKeys.includes(sort.value as SortKey)) sort.value = "id";
+  let page = Math.max(1, Math.floor(Number(params.get("page") ?? "1")) || 1);
 
   let index: AdvisoryIndex | undefined;
   let lowerIds: string[] = [];
   let lowerTexts: string[] | undefined;
+  let stateOrder: number[] = [];
 
+  const writeUrl = () => {
+    const next = new URLSearchParams();
+    for (const [name, field] of Object.entries(fields)) {
+      if (field.value && !(name === "sort" && field.value === "id")) next.set(name, field.value);
+    }
+    if (page > 1) next.set("page", String(page));
+    const search = next.toString();
+    history.replaceState(null, "", search ? `?${search}` : location.pathname);
+  };
+
+  const compare = (key: SortKey, rows: IndexRow[]) => {
+    // Newest, most severe first; the state in lifecycle order; ties by id, as the index lists them.
+    if (key === "date")
+      return (a: number, b: number) =>
+        (rows[b]?.[5] ?? -1) - (rows[a]?.[5] ?? -1) ||
+        cveNumber(rows[b]?.[0]) - cveNumber(rows[a]?.[0]) ||
+        a - b;
+    if (key === "severity")
+      return (a: number, b: number) => (rows[b]?.[6] ?? -1) - (rows[a]?.[6] ?? -1) || a - b;
+    if (key === "state")
+      return (a: number, b: number) =>
+        (stateOrder[rows[a]?.[1] ?? 0] ?? 0) - (stateOrder[rows[b]?.[1] ?? 0] ?? 0) || a - b;
+    return (a: number, b: number) => a - b;
+  };
+
+  const headers = ["Advisory", "State", "Severity", "Known exploited", "Version", "CVE date"];
   const render = () => {
     if (!index) return;
     const loaded = index;
@@ -61,44 +110,66 @@ export function startSearch(): void {
         matches.push(position);
       });
     }
-    const rows = matches.slice(0, resultLimit).map((position) => {
-      const [id, stateOf, reasonOf, , fixed] = loaded.rows[position] as AdvisoryIndex["rows"][number];
+    if ((sort.value as SortKey) !== "id") matches.sort(compare(sort.value as SortKey, loaded.rows));
+    const pages = Math.max(1, Math.ceil(matches.length / pageSize));
+    if (page > pages) page = pages;
+    const first = (page - 1) * pageSize;
+    const rows = matches.slice(first, first + pageSize).map((position) => {
+      const [id, stateOf, , , fixed, published, score, kev, unaffected] = loaded.rows[position] as IndexRow;
       const stateName = loaded.states[stateOf] as string;
-      const tr = document.createElement("tr");
-      tr.dataset.advisoryId = id;
-      tr.className = `state-${stateName}`;
-      const link = document.createElement("a");
-      link.href = advisoryHref(id);
-      link.textContent = id;
-      const cells = [
-        link,
-        labels.states[stateName] ?? stateName,
-        loaded.reasons[reasonOf] ?? "",
-        fixed ?? "—",
-      ];
-      for (const cell of cells) {
-        const td = document.createElement("td");
-        if (typeof cell === "string") td.textContent = cell;
-        else td.append(cell);
-        tr.append(td);
-      }
-      return tr;
+      const row = tableRow(headers, [
+        link(id, advisoryHref(id)),
+        stateCell(data, stateName),
+        severityCell(score),
+        kev ? element("span", "Known exploited", { class: "kev-badge" }) : "no",
+        versionText(stateName, fixed, unaffected ?? null),
+        dayText(published),
+      ]);
+      row.dataset.advisoryId = id;
+      row.className = `state-${stateName}`;
+      return row;
     });
     body.replaceChildren(...rows);
+
     const count = matches.length.toLocaleString("en");
     const noun = matches.length === 1 ? "advisory matches" : "advisories match";
-    const shown = matches.length > resultLimit ? `; showing the first ${resultLimit}` : "";
+    const shown =
+      matches.length > pageSize
+        ? `; showing ${(first + 1).toLocaleString("en")}–${(first + rows.length).toLocaleString("en")}`
+        : "";
     const pending =
       tokens.length > 0 && !lowerTexts ? " (still loading explanations to search their text)" : "";
     status.textContent = `${count} ${noun}${shown}${pending}.`;
+
+    const pageButton = (label: string, target: number, disabled: boolean) => {
+      const button = element("button", label, { type: "button", "data-page": String(target) });
+      button.disabled = disabled;
+      return button;
+    };
+    pager.replaceChildren(
+      ...(pages > 1
+        ? [
+            pageButton("Previous 100", page - 1, page <= 1),
+            element("span", `Page ${page} of ${pages.toLocaleString("en")}`),
+            pageButton("Next 100", page + 1, page >= pages),
+          ]
+        : []),
+    );
   };
+
+  pager.addEventListener("click", (event) => {
+    const target = (event.target as HTMLElement).closest("button");
+    if (!target?.dataset.page) return;
+    page = Number(target.dataset.page);
+    writeUrl();
+    render();
+    status.scrollIntoView({ block: "nearest" });
+  });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const update = () => {
-    const next = new URLSearchParams();
-    for (const [name, field] of Object.entries(fields)) if (field.value) next.set(name, field.value);
-    const search = next.toString();
-    history.replaceState(null, "", search ? `?${search}` : location.pathname);
+    page = 1;
+    writeUrl();
     clearTimeout(timer);
     timer = setTimeout(render, 60);
   };
@@ -106,6 +177,19 @@ export function startSearch(): void {
   form.addEventListener("change", update);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // An exact CVE id or package name opens its page; anything else searches.
+    const exact = query.value.trim();
+    if (index && exact) {
+      const upper = exact.toUpperCase();
+      if (/^CVE-\d{4}-\d+$/.test(upper) && index.rows.some((row) => row[0].endsWith(`:${upper}`))) {
+        location.assign(cveHref(upper));
+        return;
+      }
+      if (!exact.includes(":") && index.rows.some((row) => row[0].startsWith(`${exact}:`))) {
+        location.assign(packageHref(exact));
+        return;
+      }
+    }
     render();
   });
 
@@ -132,14 +216,13 @@ export function startSearch(): void {
     .then((loaded) => {
       index = loaded;
       lowerIds = loaded.rows.map((row) => row[0].toLowerCase());
+      const lifecycle = Object.keys(data.states);
+      stateOrder = loaded.states.map((name) => {
+        const order = lifecycle.indexOf(name);
+        return order < 0 ? lifecycle.length : order;
+      });
       render();
       if (query.value.trim()) loadTexts();
     })
     .catch((error: unknown) => fail("the advisories", error));
-}
-
-async function fetchJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-  return (await response.json()) as T;
 }

@@ -1,0 +1,13 @@
+import type { APIRoute, GetStaticPaths } from "astro";
+import { loadAdvisoryData } from "../../../lib/advisories.ts";
+import { dataLayout } from "../../../lib/data-layout.ts";
+import { allShards } from "../../../lib/shards.ts";
+
+// Each CVE's facts and its package advisories (CveEntry), by CVE id; every shard exists, even an empty one.
+export const getStaticPaths = (() =>
+  allShards(dataLayout().cveBits).map((shard) => ({ params: { shard } }))) satisfies GetStaticPaths;
+
+export const GET: APIRoute = async ({ params }) => {
+  const entries = await (await loadAdvisoryData()).readCveShard(params.shard as string);
+  return new Response(entries, { headers: { "content-type": "application/json" } });
+};
