@@ -1,0 +1,245 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  type ChangeKind,
+  changesDirectory,
+  changesDocumentText,
+  changesHeader,
+  changesPath,
+  compareIds,
+} from "../../formats/changes.ts";
+import { ListedLayoutError, readListedItems } from "../../formats/listed-document.ts";
+import { runIdPattern } from "../../formats/run-id.ts";
+import { PipelineError } from "../../lib/errors.ts";
+import type { StagedRelease } from "../../lib/files.ts";
+
+/** One advisory of an advisory_current.json as read back: its id, state and exact line. */
+interface ListedAdvisory {
+  id: string;
+  state: string;
+  text: string;
+  line: number;
+}
+
+/** How many changes of each kind a run made. */
+export type ChangeCounts = Record<ChangeKind, number>;
+
+export interface ChangeFileResult {
+  path: string;
+  /** The staged temporary holding the file until the release is published. */
+  stagedPath: string;
+  previousRunId: string | null;
+  counts: ChangeCounts;
+}
+
+const hint = "restore the file from git (it is what the previous run published), or remove it to start over";
+
+/**
+ * The advisories of an advisory_current.json, a line at a time, checked to be in advisory_id order (the
+ * merge relies on it). `onRunId` receives the file's run_id (null when it has none: a file older than the
+ * member). No file: nothing.
+ */
+async function* listedAdvisories(
+  path: string,
+  what: string,
+  onRunId: (runId: string | null) => void,
+): AsyncGenerator<ListedAdvisory> {
+  try {
+    await stat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      onRunId(null);
+      return;
+    }
+    throw error;
+  }
+  let runId: string | null = null;
+  let headerDone = false;
+  let previous: string | undefined;
+  const fail = (line: number | undefined, message: string, key?: string) =>
+    new PipelineError(`${what}: ${message}`, {
+      location: { file: path, ...(line === undefined ? {} : { line }), ...(key ? { key } : {}) },
+      hint,
+      exitCode: 2,
+    });
+  try {
+    for await (const { item, line, text } of readListedItems(path, "advisories", (key, value) => {
+      if (key === "run_id") {
+        if (typeof value !== "string" || !runIdPattern.test(value))
+          throw fail(undefined, `run_id ${JSON.stringify(value)} is not a run id`, "run_id");
+        runId = value;
+      }
+    })) {
+      if (!headerDone) {
+        headerDone = true;
+        onRunId(runId);
+      }
+      const { advisory_id: id, state } = (item ?? {}) as { advisory_id?: unknown; state?: unknown };
+      if (typeof id !== "string") throw fail(line, "an advisory without an advisory_id", "advisory_id");
+      if (typeof state !== "string") throw fail(line, `${id} has no state`, "state");
+      if (previous !== undefined && compareIds(previous, id) >= 0)
+        throw fail(
+          line,
+          `${id} after ${previous}: the advisories are not sorted by advisory_id`,
+          "advisory_id",
+        );
+      previous = id;
+      yield { id, state, text, line };
+    }
+  } catch (error) {
+    if (!(error instanceof ListedLayoutError)) throw error;
+    throw fail(error.line, `not in the layout the pipeline writes (one advisory per line): ${error.message}`);
+  }
+  if (!headerDone) onRunId(runId);
+}
+
+/** The next item of an iterator, or undefined at its end. */
+async function next<T>(iterator: AsyncIterator<T>): Promise<T | undefined> {
+  const result = await iterator.next();
+  return result.done ? undefined : result.value;
+}
+
+/** One change's line of the change file: the new record is embedded as the exact text published. */
+function changeLine(
+  kind: ChangeKind,
+  before: ListedAdvisory | undefined,
+  after: ListedAdvisory | undefined,
+  runId: string,
+  changedAt: string,
+): string {
+  const id = (after ?? before)?.id as string;
+  if (after === undefined) {
+    return JSON.stringify({
+      advisory_id: id,
+      change: kind,
+      from_state: before?.state ?? null,
+      to_state: null,
+      rule_id: null,
+      reason_code: null,
+      fixed_version: null,
+      run_id: runId,
+      changed_at: changedAt,
+      advisory: null,
+    });
+  }
+  const record = JSON.parse(after.text) as {
+    rule_id: string;
+    reason_code: string;
+    fixed_version: string | null;
+  };
+  const members = JSON.stringify({
+    advisory_id: id,
+    change: kind,
+    from_state: before?.state ?? null,
+    to_state: after.state,
+    rule_id: record.rule_id,
+    reason_code: record.reason_code,
+    fixed_version: record.fixed_version,
+    run_id: runId,
+    changed_at: changedAt,
+  });
+  return `${members.slice(0, -1)},"advisory":${after.text}}`;
+}
+
+/**
+ * Every change from the previous advisory_current.json to the new one, as change-file lines in advisory_id
+ * order: a merge of the two sorted files a line at a time, so neither is ever held in memory (at 25× the
+ * vendor's data each passes 1 GB). An advisory whose line is the same in both did not change.
+ */
+export async function* mergeAdvisoryFiles(
+  previousPath: string,
+  nextPath: string,
+  run: { runId: string; changedAt: Date },
+  onPreviousRunId: (runId: string | null) => void,
+): AsyncGenerator<{ kind: ChangeKind; line: string }> {
+  const changedAt = run.changedAt.toISOString();
+  const before = listedAdvisories(previousPath, "the published advisory_current.json", onPreviousRunId);
+  const after = listedAdvisories(nextPath, "the staged advisory_current.json", () => {});
+  let old = await next(before);
+  let current = await next(after);
+  while (old !== undefined || current !== undefined) {
+    const order = old === undefined ? 1 : current === undefined ? -1 : compareIds(old.id, current.id);
+    if (order < 0) {
+      yield { kind: "removed", line: changeLine("removed", old, undefined, run.runId, changedAt) };
+      old = await next(before);
+    } else if (order > 0) {
+      yield { kind: "added", line: changeLine("added", undefined, current, run.runId, changedAt) };
+      current = await next(after);
+    } else {
+      if (old?.text !== current?.text)
+        yield { kind: "updated", line: changeLine("updated", old, current, run.runId, changedAt) };
+      old = await next(before);
+      current = await next(after);
+    }
+  }
+}
+
+/** Lines of a text file, in chunks. */
+async function* chunkedLines(path: string, size = 1000): AsyncGenerator<string[]> {
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
+  let chunk: string[] = [];
+  for await (const line of lines) {
+    chunk.push(line);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * Stages changes/<run id>.json: the merge of the published advisory_current.json (`previousPath`, still in
+ * place until the release is published) with the staged one (`nextPath`). The change count comes first in
+ * the file, so the changes go through a scratch file beside it (named like a temporary, so a killed run's is
+ * cleaned up by the next) and are then copied in after the header.
+ */
+export async function stageChangeFile(
+  release: StagedRelease,
+  outputDir: string,
+  previousPath: string,
+  nextPath: string,
+  run: { runId: string; asOf: Date; publicUrl?: string | undefined },
+): Promise<ChangeFileResult> {
+  const directory = changesDirectory(outputDir);
+  await mkdir(directory, { recursive: true });
+  const scratch = join(directory, `.${run.runId}.lines.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const counts: ChangeCounts = { added: 0, updated: 0, removed: 0 };
+  let previousRunId: string | null = null;
+  try {
+    const out = createWriteStream(scratch, { encoding: "utf8" });
+    const closed = once(out, "close");
+    try {
+      for await (const { kind, line } of mergeAdvisoryFiles(
+        previousPath,
+        nextPath,
+        { runId: run.runId, changedAt: run.asOf },
+        (runId) => {
+          previousRunId = runId;
+        },
+      )) {
+        counts[kind] += 1;
+        if (!out.write(`${line}\n`)) await once(out, "drain");
+      }
+    } finally {
+      out.end();
+      await closed;
+    }
+    const changeCount = counts.added + counts.updated + counts.removed;
+    const path = changesPath(outputDir, run.runId);
+    const stagedPath = await release.stage(
+      path,
+      changesDocumentText(
+        changesHeader({ runId: run.runId, previousRunId, generatedAt: run.asOf, changeCount }, run.publicUrl),
+        chunkedLines(scratch),
+      ),
+    );
+    return { path, stagedPath, previousRunId, counts };
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
