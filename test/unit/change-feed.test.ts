@@ -133,6 +133,48 @@ describe("the change file", () => {
     expect(changes.changes[0]?.advisory).toEqual(changed);
   });
 
+  it("the same run done again keeps its change file: the same bytes when nothing changed, the changes folded from the earlier base otherwise", async () => {
+    const base = documentOf(
+      [advisory("a:CVE-1"), advisory("b:CVE-2", "under_investigation", null), advisory("c:CVE-3")],
+      "20260301T060000Z",
+    );
+    const run = documentOf(
+      [advisory("b:CVE-2", "fixed", "2.0-1"), advisory("c:CVE-3"), advisory("d:CVE-4")],
+      "20260302T060000Z",
+    );
+    const first = await publishRun(run, serialiseAdvisoryDocument(base));
+    const again = await publishRun(run, serialiseAdvisoryDocument(run));
+    expect(again.text).toBe(first.text);
+    // Redone with other inputs: c removed, d changed again, a back, e new.
+    const redone = documentOf(
+      [
+        advisory("a:CVE-1", "wont_fix", null),
+        advisory("b:CVE-2", "fixed", "2.0-1"),
+        advisory("d:CVE-4", "wont_fix", null),
+        advisory("e:CVE-5"),
+      ],
+      "20260302T060000Z",
+    );
+    const folded = await publishRun(redone, serialiseAdvisoryDocument(run));
+    expect(folded.changes.previous_run_id).toBe("20260301T060000Z");
+    expect(
+      folded.changes.changes.map((change) => [
+        change.advisory_id,
+        change.change,
+        change.from_state,
+        change.to_state,
+      ]),
+    ).toEqual([
+      ["a:CVE-1", "updated", "fixed", "wont_fix"],
+      ["b:CVE-2", "updated", "under_investigation", "fixed"],
+      ["c:CVE-3", "removed", "fixed", null],
+      ["d:CVE-4", "added", null, "wont_fix"],
+      ["e:CVE-5", "added", null, "fixed"],
+    ]);
+    expectValid("changes", changesDocumentSchema, folded.changes, "folded change file");
+    expect(applyChanges(base.advisories, folded.changes.changes)).toEqual(redone.advisories);
+  });
+
   it("a first run (no published file) adds every advisory, with no previous run", async () => {
     const after = documentOf([advisory("a:CVE-1"), advisory("b:CVE-2")], "20260302T060000Z");
     const { changes } = await publishRun(after, null);

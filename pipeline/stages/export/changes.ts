@@ -192,6 +192,97 @@ async function* chunkedLines(path: string, size = 1000): AsyncGenerator<string[]
   if (chunk.length > 0) yield chunk;
 }
 
+/** Writes change lines to a scratch file, counting them by kind. */
+async function writeScratch(
+  path: string,
+  changes: AsyncIterable<{ kind: ChangeKind; line: string }>,
+): Promise<ChangeCounts> {
+  const counts: ChangeCounts = { added: 0, updated: 0, removed: 0 };
+  const out = createWriteStream(path, { encoding: "utf8" });
+  const closed = once(out, "close");
+  try {
+    for await (const { kind, line } of changes) {
+      counts[kind] += 1;
+      if (!out.write(`${line}\n`)) await once(out, "drain");
+    }
+  } finally {
+    out.end();
+    await closed;
+  }
+  return counts;
+}
+
+type ChangeRecord = Record<string, unknown> & { advisory_id: string; change: ChangeKind };
+
+/**
+ * The same run done again (the published advisory_current.json is already this run's): its change file says
+ * what the run changed since the run before, and the new merge what changed since then. Both are folded
+ * into one list from the earlier base (`onPreviousRunId` gets the base's run id), so redoing a run keeps its
+ * change file whole, and byte for byte when nothing changed.
+ */
+async function* foldChanges(
+  earlierPath: string,
+  laterPath: string,
+  onPreviousRunId: (runId: string | null) => void,
+): AsyncGenerator<{ kind: ChangeKind; line: string }> {
+  const fail = (message: string, line?: number) =>
+    new PipelineError(`the change file of the run done again: ${message}`, {
+      location: { file: earlierPath, ...(line === undefined ? {} : { line }) },
+      hint,
+      exitCode: 2,
+    });
+  async function* earlierChanges(): AsyncGenerator<ChangeRecord> {
+    let previousRunId: string | null = null;
+    try {
+      for await (const { item, line } of readListedItems(earlierPath, "changes", (key, value) => {
+        if (key === "previous_run_id") previousRunId = typeof value === "string" ? value : null;
+      })) {
+        const change = item as ChangeRecord;
+        if (
+          typeof change?.advisory_id !== "string" ||
+          !["added", "updated", "removed"].includes(change.change)
+        )
+          throw fail("not a change", line);
+        yield change;
+      }
+    } catch (error) {
+      if (error instanceof ListedLayoutError) throw fail(error.message, error.line);
+      throw error;
+    }
+    onPreviousRunId(previousRunId);
+  }
+  async function* laterChanges(): AsyncGenerator<ChangeRecord> {
+    for await (const chunk of chunkedLines(laterPath)) for (const line of chunk) yield JSON.parse(line);
+  }
+  const earlier = earlierChanges();
+  const later = laterChanges();
+  let a = await next(earlier);
+  let b = await next(later);
+  const emit = (change: ChangeRecord) => ({ kind: change.change, line: JSON.stringify(change) });
+  while (a !== undefined || b !== undefined) {
+    const order = a === undefined ? 1 : b === undefined ? -1 : compareIds(a.advisory_id, b.advisory_id);
+    if (order < 0) {
+      yield emit(a as ChangeRecord);
+      a = await next(earlier);
+    } else if (order > 0) {
+      yield emit(b as ChangeRecord);
+      b = await next(later);
+    } else {
+      const before = a as ChangeRecord;
+      const after = b as ChangeRecord;
+      // Whether the advisory was in the base file, and whether it is in the new one.
+      const inBase = before.change !== "added";
+      const inNew = after.change !== "removed";
+      if (inBase || inNew) {
+        const kind: ChangeKind = inBase && inNew ? "updated" : inBase ? "removed" : "added";
+        yield emit({ ...after, change: kind, from_state: before.from_state });
+      }
+      a = await next(earlier);
+      b = await next(later);
+    }
+  }
+}
+
 /**
  * Stages changes/<run id>.json: the merge of the published advisory_current.json (`previousPath`, still in
  * place until the release is published) with the staged one (`nextPath`). The change count comes first in
@@ -207,39 +298,50 @@ export async function stageChangeFile(
 ): Promise<ChangeFileResult> {
   const directory = changesDirectory(outputDir);
   await mkdir(directory, { recursive: true });
-  const scratch = join(directory, `.${run.runId}.lines.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const counts: ChangeCounts = { added: 0, updated: 0, removed: 0 };
+  const scratchPath = (what: string) =>
+    join(directory, `.${run.runId}.${what}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const scratch = scratchPath("merged");
+  const folded = scratchPath("folded");
+  const path = changesPath(outputDir, run.runId);
   let previousRunId: string | null = null;
   try {
-    const out = createWriteStream(scratch, { encoding: "utf8" });
-    const closed = once(out, "close");
-    try {
-      for await (const { kind, line } of mergeAdvisoryFiles(
-        previousPath,
-        nextPath,
-        { runId: run.runId, changedAt: run.asOf },
-        (runId) => {
+    let counts = await writeScratch(
+      scratch,
+      mergeAdvisoryFiles(previousPath, nextPath, { runId: run.runId, changedAt: run.asOf }, (runId) => {
+        previousRunId = runId;
+      }),
+    );
+    let lines = scratch;
+    if (previousRunId === run.runId && (await exists(path))) {
+      counts = await writeScratch(
+        folded,
+        foldChanges(path, scratch, (runId) => {
           previousRunId = runId;
-        },
-      )) {
-        counts[kind] += 1;
-        if (!out.write(`${line}\n`)) await once(out, "drain");
-      }
-    } finally {
-      out.end();
-      await closed;
+        }),
+      );
+      lines = folded;
     }
     const changeCount = counts.added + counts.updated + counts.removed;
-    const path = changesPath(outputDir, run.runId);
     const stagedPath = await release.stage(
       path,
       changesDocumentText(
         changesHeader({ runId: run.runId, previousRunId, generatedAt: run.asOf, changeCount }, run.publicUrl),
-        chunkedLines(scratch),
+        chunkedLines(lines),
       ),
     );
     return { path, stagedPath, previousRunId, counts };
   } finally {
     await rm(scratch, { force: true });
+    await rm(folded, { force: true });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
   }
 }
