@@ -89,7 +89,7 @@ export const changesDocumentSchema = z
       .string()
       .min(1)
       .describe(
-        "The file's JSON Schema: schemas/changes.schema.json on the published site (absolute when the site's address is configured).",
+        "The file's JSON Schema: schemas/changes.schema.json on the published site (absolute when the site's address is configured, else relative to the change file: ../schemas/changes.schema.json).",
       ),
     schema_version: z
       .literal(changesSchemaVersion)
@@ -128,7 +128,7 @@ export function changesHeader(
   publicUrl?: string,
 ): ChangesHeader {
   return {
-    $schema: publishedSchemaUrl("changes", publicUrl),
+    $schema: publishedSchemaUrl("changes", publicUrl, changesDirectoryName),
     schema_version: changesSchemaVersion,
     run_id: run.runId,
     previous_run_id: run.previousRunId,

@@ -94,6 +94,7 @@ describe("the change file", () => {
     );
     const { changes, text } = await publishRun(after, serialiseAdvisoryDocument(before));
     expect(changes.previous_run_id).toBe("20260301T060000Z");
+    expect(changes.$schema).toBe("../schemas/changes.schema.json");
     expect(changes.change_count).toBe(3);
     expect(
       changes.changes.map((change) => [
@@ -226,7 +227,7 @@ describe("retention and the Atom feed", () => {
       await writeFile(
         join(changesDir, `${runIdOfDay(day)}.json`),
         serialiseChangesDocument({
-          $schema: "schemas/changes.schema.json",
+          $schema: "../schemas/changes.schema.json",
           schema_version: 1,
           run_id: runIdOfDay(day),
           previous_run_id: day === 1 ? null : runIdOfDay(day - 1),

@@ -171,7 +171,7 @@ describe("published formats", () => {
       fixed_version: null,
     };
     const document = (changes: unknown[]) => ({
-      $schema: "schemas/changes.schema.json",
+      $schema: "../schemas/changes.schema.json",
       schema_version: 1,
       run_id: "20260201T000000Z",
       previous_run_id: null,
