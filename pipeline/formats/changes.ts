@@ -83,6 +83,17 @@ export type AdvisoryChange = z.infer<typeof advisoryChangeSchema>;
 export type ChangeKind = AdvisoryChange["change"];
 export const changeKinds: readonly ChangeKind[] = ["added", "updated", "removed"];
 
+/** How many changes of each kind a run made. */
+export type ChangeCounts = Record<ChangeKind, number>;
+
+/** `2 added, 5 updated, 1 removed` (kinds with none left out), or `no changes`. */
+export function countsTitle(counts: ChangeCounts): string {
+  const parts = changeKinds
+    .filter((kind) => counts[kind] > 0)
+    .map((kind) => `${counts[kind].toLocaleString("en")} ${kind}`);
+  return parts.length === 0 ? "no changes" : parts.join(", ");
+}
+
 export const changesDocumentSchema = z
   .object({
     $schema: z

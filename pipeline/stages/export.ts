@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { advisoryCurrentPath, advisoryDocumentText } from "../formats/advisory-current.ts";
+import type { ChangeCounts } from "../formats/changes.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
@@ -10,7 +11,7 @@ import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
 import { stageChangeFeed } from "./export/change-feed.ts";
-import { type ChangeCounts, stageChangeFile } from "./export/changes.ts";
+import { stageChangeFile } from "./export/changes.ts";
 import { writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 

@@ -1,5 +1,6 @@
 import { Feed } from "feed";
 import {
+  type ChangeCounts,
   type ChangeKind,
   changeFeedFileName,
   changeFeedPath,
@@ -7,12 +8,12 @@ import {
   changeFilesKept,
   changesDirectory,
   changesDirectoryName,
+  countsTitle,
 } from "../../formats/changes.ts";
 import { ListedLayoutError, readListedItems } from "../../formats/listed-document.ts";
 import { listRunFiles } from "../../formats/run-files.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import type { StagedRelease } from "../../lib/files.ts";
-import type { ChangeCounts } from "./changes.ts";
 
 /** What the Atom feed says of one run's change file. */
 export interface RunChanges {
@@ -71,11 +72,12 @@ export async function readRunChanges(path: string): Promise<RunChanges> {
   };
 }
 
-export function countsTitle(counts: ChangeCounts): string {
-  const parts = (["added", "updated", "removed"] as const)
-    .filter((kind) => counts[kind] > 0)
-    .map((kind) => `${counts[kind].toLocaleString("en")} ${kind}`);
-  return parts.length === 0 ? "no changes" : parts.join(", ");
+/** The entry's summary: what changed, against which run's file. */
+function sentence(run: RunChanges): string {
+  if (run.previousRunId === null)
+    return `The first advisory_current.json the feed knows a run of: ${countsTitle(run.counts)}.`;
+  const counts = countsTitle(run.counts);
+  return `${counts.charAt(0).toUpperCase()}${counts.slice(1)} since run ${run.previousRunId}.`;
 }
 
 const escapeHtml = (text: string) =>
@@ -125,7 +127,7 @@ export function changeFeedText(runs: readonly RunChanges[], publicUrl?: string):
       title: `Run ${run.runId}: ${countsTitle(run.counts)}`,
       link: changeFile,
       date: new Date(run.generatedAt),
-      description: `${countsTitle(run.counts)} since ${run.previousRunId === null ? "no earlier advisory_current.json (every advisory is added)" : `run ${run.previousRunId}`}. Change file: ${changeFile.replace(placeholderBase, "")}; run page: ${`${base}runs/${run.runId}/`.replace(placeholderBase, "")}.`,
+      description: `${sentence(run)} Change file: ${changeFile.replace(placeholderBase, "")}; run page: ${`${base}runs/${run.runId}/`.replace(placeholderBase, "")}.`,
       content: `${listed === "" ? "" : `<ul>${listed}</ul>`}${more}<p><a href="${escapeHtml(changeFile)}">The change file</a> · <a href="${escapeHtml(`${base}runs/${run.runId}/`)}">The run</a></p>`,
     });
   }

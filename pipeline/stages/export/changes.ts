@@ -5,6 +5,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import {
+  type ChangeCounts,
   type ChangeKind,
   changesDirectory,
   changesDocumentText,
@@ -24,9 +25,6 @@ interface ListedAdvisory {
   text: string;
   line: number;
 }
-
-/** How many changes of each kind a run made. */
-export type ChangeCounts = Record<ChangeKind, number>;
 
 export interface ChangeFileResult {
   path: string;
