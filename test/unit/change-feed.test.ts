@@ -195,6 +195,23 @@ describe("the change file", () => {
     ]);
   });
 
+  it("a published line in another member order is read all the same; one that is not JSON stops the run at its line", async () => {
+    const reordered = (({ state, advisory_id, ...rest }) => ({ state, ...rest, advisory_id }))(
+      advisory("a:CVE-1"),
+    );
+    const head = '{\n"run_id": "20260301T060000Z",\n"advisories": [\n';
+    const after = documentOf([advisory("a:CVE-1", "wont_fix", null)], "20260302T060000Z");
+    const { changes } = await publishRun(after, `${head}${JSON.stringify(reordered)}\n]\n}\n`);
+    expect(changes.changes.map((change) => [change.advisory_id, change.change, change.from_state])).toEqual([
+      ["a:CVE-1", "updated", "fixed"],
+    ]);
+    const failure = await publishRun(after, `${head}{"advisory_id": oops}\n]\n}\n`).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(PipelineError);
+    expect((failure as PipelineError).location).toMatchObject({ line: 4 });
+  });
+
   it("a published file out of advisory_id order stops the run, naming the file and line", async () => {
     const broken = serialiseAdvisoryDocument(
       documentOf([advisory("a:CVE-1"), advisory("b:CVE-2")], "20260301T060000Z"),
