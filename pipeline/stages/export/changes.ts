@@ -124,6 +124,26 @@ function idAndState(text: string): { id: unknown; state: unknown } {
   return { id: item?.advisory_id, state: item?.state };
 }
 
+/** The members of an advisory's line from `state` to `rule_id`, in the pipeline's field order. */
+const decidingPrefix = new RegExp(
+  `^\\{"advisory_id":${jsonString},"cve_id":${jsonString},"package_name":${jsonString},"state":${jsonString},"state_type":${jsonString},"fixed_version":(null|${jsonString}),"confidence":[-+.0-9eE]+,"explanation":${jsonString},"reason_code":(${jsonString}),"rule_id":(${jsonString}),`,
+);
+
+/** The members a change repeats from the new record; taken from the start of the line when it can be. */
+function decidingMembers(text: string): {
+  rule_id: string;
+  reason_code: string;
+  fixed_version: string | null;
+} {
+  const match = decidingPrefix.exec(text);
+  if (!match) return JSON.parse(text);
+  return {
+    fixed_version: JSON.parse(match[1] as string),
+    reason_code: JSON.parse(match[2] as string),
+    rule_id: JSON.parse(match[3] as string),
+  };
+}
+
 /** The next item of an iterator, or undefined at its end. */
 async function next<T>(iterator: AsyncIterator<T>): Promise<T | undefined> {
   const result = await iterator.next();
@@ -153,11 +173,7 @@ function changeLine(
       advisory: null,
     });
   }
-  const record = JSON.parse(after.text) as {
-    rule_id: string;
-    reason_code: string;
-    fixed_version: string | null;
-  };
+  const record = decidingMembers(after.text);
   const members = JSON.stringify({
     advisory_id: id,
     change: kind,
