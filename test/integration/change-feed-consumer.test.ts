@@ -4,7 +4,7 @@
 // feed with a well-kept XML parser, applies the changes to the first run's advisory_current.json and gets the
 // second's.
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
@@ -80,6 +80,15 @@ describe("a consumer of the change feed over two runs", () => {
     const second = await workspace.run(["--as-of", "2026-06-02T00:00:00Z"]);
     expect(second.exitCode, second.stderr).toBe(0);
     secondText = await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8");
+    // A dry run publishes nothing: no change file, the feed as it was.
+    const feedBefore = await readFile(join(workspace.outputDir, "changes.atom"), "utf8");
+    const dry = await workspace.run(["--as-of", "2026-06-03T00:00:00Z", "--dry-run"]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(await readdir(join(workspace.outputDir, "changes"))).toEqual([
+      `${firstRunId}.json`,
+      `${secondRunId}.json`,
+    ]);
+    expect(await readFile(join(workspace.outputDir, "changes.atom"), "utf8")).toBe(feedBefore);
 
     const site = join(workspace.dir, "site");
     await mkdir(site, { recursive: true });
