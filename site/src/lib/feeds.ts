@@ -114,7 +114,7 @@ export async function loadPublishedFiles(): Promise<PublishedFile[]> {
       path: "openvex.json",
       title: "openvex.json (OpenVEX v0.2.0)",
       description:
-        "One OpenVEX statement per advisory; products are package URLs, statuses and justifications come from the rule catalogue.",
+        "One OpenVEX statement per advisory. Products are package URLs as scanners name the vendor's packages (pkg:deb/echo/<package>?distro=echo-1 by default): every binary package of the source package when the binary package map is configured, otherwise the source package, which a scanner matches only to a binary package of the same name. A fixed statement names the fixed version. Statuses and justifications come from the rule catalogue.",
       schema: schemaOf("openvex"),
     },
     {
