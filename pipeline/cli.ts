@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { countsTitle } from "./formats/changes.ts";
 import { runInspectCommand } from "./inspect.ts";
 import { isClockPinned, resolveClock } from "./lib/clock.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
@@ -11,8 +12,9 @@ const usage = `Usage: npm run pipeline -- [options]
 
 Runs one pipeline run: ingest data.json and the not-applicable CSV, load them into DuckDB, decide every
 advisory with dbt, and write into the config's output_dir advisory_current.json, data.json, openvex.json
-(the advisories as OpenVEX v0.2.0 statements), run_summary.json, a run report and, when decisions changed,
-the run's history file (history/transitions/<run id>.jsonl). The bundled sample (config.yaml) writes
+(the advisories as OpenVEX v0.2.0 statements), the run's change file (changes/<run id>.json) and
+changes.atom, run_summary.json, a run report and, when decisions changed, the run's history file
+(history/transitions/<run id>.jsonl). The bundled sample (config.yaml) writes
 into output/sample; the live configuration (config.live.yaml) into output.
 
 Options:
@@ -138,6 +140,12 @@ async function main(): Promise<number> {
       `Wrote ${outcome.files.report}`,
       `Wrote ${outcome.files.summary}`,
       ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),
+      ...(outcome.files.changes
+        ? [
+            `Wrote ${outcome.files.changes.path} (${countsTitle(outcome.files.changes.counts)})`,
+            `Wrote ${outcome.files.changeFeed}`,
+          ]
+        : []),
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);

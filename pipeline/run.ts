@@ -1,3 +1,4 @@
+import { type ChangeCounts, changeFeedPath } from "./formats/changes.ts";
 import { completeInterruptedPublish, releasePaths } from "./formats/release-journal.ts";
 import { recordDecisionInputs, recordPublishedState } from "./history/decision-inputs.ts";
 import { countRunTransitions } from "./history/ledger.ts";
@@ -67,6 +68,9 @@ export interface RunOutcome {
     vendorFeed: string;
     openVex: string;
     ledger: string | null;
+    /** This run's change file and what it counts, when the run published. */
+    changes: { path: string; counts: ChangeCounts } | null;
+    changeFeed: string;
   };
   transitionCount: number;
   /** 0, or EXIT_BLOCKED when the publish guard kept the outputs from being replaced. */
@@ -196,7 +200,12 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
           return {
             runId,
             summary,
-            files: { ...releasePaths(config.output_dir, runId), ledger: exported.ledgerPath },
+            files: {
+              ...releasePaths(config.output_dir, runId),
+              ledger: exported.ledgerPath,
+              changes: exported.changes,
+              changeFeed: changeFeedPath(config.output_dir),
+            },
             transitionCount,
             exitCode,
           };

@@ -1,8 +1,10 @@
 import { z } from "zod";
 import { advisoryCurrentSchema } from "./advisory-current.ts";
+import { changesDocumentSchema } from "./changes.ts";
 import { ledgerTransition } from "./ledger-transition.ts";
 import { openVexDocumentSchema } from "./openvex.ts";
 import { runSummarySchema } from "./run-summary.ts";
+import { publishedSchemaUrl } from "./schema-url.ts";
 import { vendorFeedSchema } from "./vendor-feed.ts";
 
 /** A public file's JSON Schema as the site publishes it: schemas/<name>.schema.json. */
@@ -21,6 +23,12 @@ export const publicSchemas: readonly PublicSchema[] = [
     describes: "advisory_current.json",
     title: "echo-advisory: every advisory's current decision",
     schema: advisoryCurrentSchema,
+  },
+  {
+    name: "changes",
+    describes: "changes/<run id>.json",
+    title: "echo-advisory: what one run changed in advisory_current.json",
+    schema: changesDocumentSchema,
   },
   {
     name: "data",
@@ -48,9 +56,7 @@ export const publicSchemas: readonly PublicSchema[] = [
   },
 ];
 
-export function schemaFileName(name: string): string {
-  return `${name}.schema.json`;
-}
+export { schemaFileName } from "./schema-url.ts";
 
 /**
  * The JSON Schema (draft 2020-12) of a public file, generated from its zod schema. `baseUrl`, when the
@@ -64,7 +70,7 @@ export function jsonSchemaOf(entry: PublicSchema, baseUrl?: string): Record<stri
   const { $schema, ...rest } = generated;
   return {
     $schema,
-    ...(baseUrl ? { $id: `${baseUrl.replace(/\/+$/, "")}/schemas/${schemaFileName(entry.name)}` } : {}),
+    ...(baseUrl ? { $id: publishedSchemaUrl(entry.name, baseUrl) } : {}),
     title: entry.title,
     description: `The shape of ${entry.describes}.`,
     ...rest,

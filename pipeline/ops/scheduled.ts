@@ -14,6 +14,7 @@ import { appendFile, readFile, stat } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { changeFeedFileName, changesDirectory, changesDirectoryName } from "../formats/changes.ts";
 import type { RunSummaryJson } from "../formats/run-summary.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
 import { markdownText } from "../lib/markdown.ts";
@@ -39,7 +40,7 @@ const usage = `Usage: node pipeline/ops/scheduled.ts <run|commit|push|site> [pip
            publish guard). With GITHUB_STEP_SUMMARY set, a markdown summary of the run is appended to it.
   commit   npm run scheduled:commit: when the last run (run_summary.json in the config's output_dir)
            succeeded, stages advisory_current.json, data.json, openvex.json, run_summary.json, the run's
-           report and the history directory, and commits them alone with a message naming the run and
+           report, changes.atom, the changes directory and the history directory, and commits them alone with a message naming the run and
            its counts. No commit when nothing changed, or when the run was refused (the reason is printed).
   push     npm run scheduled:push: pushes HEAD to the branch ($GITHUB_REF_NAME in GitHub Actions, else the
            current branch) of $ECHO_PUSH_REMOTE (default origin); when that is rejected, rebases onto the
@@ -290,14 +291,17 @@ export async function scheduledCommit(options: StepOptions = {}): Promise<Commit
     "openvex.json",
     "run_summary.json",
     `run_report_${summary.run_id}.md`,
+    changeFeedFileName,
+    `${changesDirectoryName}/${summary.run_id}.json`,
   ].map((name) => join(config.output_dir, name));
   for (const path of published) {
     if ((await fileStamp(path)) === undefined) {
       throw new PipelineError(`run ${summary.run_id} succeeded but ${path} is missing`);
     }
   }
-  // The history directory whole: this run's files, and any earlier run's that a commit has not kept yet.
-  const paths = [...published, config.history_dir].map(inRepo);
+  // The history directory and the change files whole: this run's files, any earlier run's that a commit has
+  // not kept yet, and the removal of the change files past the last 30.
+  const paths = [...published, changesDirectory(config.output_dir), config.history_dir].map(inRepo);
   await gitOrThrow(top, ["add", "--", ...paths]);
   const staged = (await gitOrThrow(top, ["diff", "--cached", "--name-only", "--", ...paths]))
     .split("\n")

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { advisoryCurrentPath, advisoryDocumentText } from "../formats/advisory-current.ts";
+import type { ChangeCounts } from "../formats/changes.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
@@ -9,6 +10,8 @@ import { hashedChunks } from "../lib/hash.ts";
 import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
+import { stageChangeFeed } from "./export/change-feed.ts";
+import { stageChangeFile } from "./export/changes.ts";
 import { productNamingOf, writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 
@@ -27,10 +30,13 @@ export interface ExportedRelease {
   /** SHA-256 of the ledger file and of advisory_current.json as staged, for the next run's reuse check. */
   ledgerSha256: string | null;
   advisoryCurrentSha256: string;
+  /** This run's change file (changes/<run id>.json) and its counts, when the run publishes. */
+  changes: { path: string; previousRunId: string | null; counts: ChangeCounts } | null;
 }
 
 /**
- * Stages this run's history file, openvex.json, advisory_current.json and data.json into the release (each
+ * Stages this run's history file, openvex.json, advisory_current.json, its change file (changes/<run id>.json
+ * and changes.atom) and data.json into the release (each
  * written to a temporary as soon as it is built; the report stage publishes the release). A dry run stages
  * nothing and a blocked run only its report, so both leave the published files as they were.
  */
@@ -48,6 +54,7 @@ export async function exportStage(
     ledgerPath: null,
     ledgerSha256: null,
     advisoryCurrentSha256: "",
+    changes: null,
   };
   if (input.status !== "succeeded") return exported;
   // The ledger first: published outputs never show a decision the history does not hold.
@@ -69,14 +76,30 @@ export async function exportStage(
     publicUrl: config.site.public_url,
     products: await productNamingOf(config.openvex),
   });
-  await release.stage(
+  const publicUrl = config.site.public_url;
+  const stagedAdvisories = await release.stage(
     advisoryCurrentPath(config.output_dir),
     hashedChunks(
       publishedHash,
-      advisoryDocumentText(asOf, advisoryCount, streamAdvisoryLines(db, config.site.public_url)),
+      advisoryDocumentText(
+        { runId, generatedAt: asOf, publicUrl },
+        advisoryCount,
+        streamAdvisoryLines(db, publicUrl),
+      ),
     ),
   );
   exported.advisoryCurrentSha256 = publishedHash.digest("hex");
+  // The change file: the published advisory_current.json (still the previous run's until the release is
+  // published) merged with the one just staged; then the Atom feed of the recent change files.
+  const { stagedPath, ...changes } = await stageChangeFile(
+    release,
+    config.output_dir,
+    advisoryCurrentPath(config.output_dir),
+    stagedAdvisories,
+    { runId, asOf, publicUrl },
+  );
+  exported.changes = changes;
+  await stageChangeFeed(release, config.output_dir, { runId, stagedPath }, publicUrl);
   await release.stage(vendorFeedPath(config.output_dir), vendorFeedText(db));
   return exported;
 }

@@ -5,6 +5,7 @@ import addFormats from "ajv-formats";
 import { expect } from "vitest";
 import type { z } from "zod";
 import { advisoryCurrentSchema } from "../../pipeline/formats/advisory-current.ts";
+import { changesDocumentSchema } from "../../pipeline/formats/changes.ts";
 import { jsonSchemaOf, type PublicSchema, publicSchemas } from "../../pipeline/formats/json-schema.ts";
 import { ledgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import { openVexDocumentSchema } from "../../pipeline/formats/openvex.ts";
@@ -52,7 +53,7 @@ async function listed(directory: string): Promise<string[]> {
 
 /**
  * Every file a run published in `outputDir` checked against its format (pipeline/formats): the feeds, the
- * summary, each run's summary copy and every line of every ledger file. Returns how many ledger lines it read.
+ * summary, each run's summary copy, every change file and every line of every ledger file. Returns how many ledger lines it read.
  */
 export async function expectPublishedFilesValid(outputDir: string): Promise<number> {
   const at = (name: string) => join(outputDir, name);
@@ -73,6 +74,10 @@ export async function expectPublishedFilesValid(outputDir: string): Promise<numb
   for (const name of await listed(at("history/runs"))) {
     const path = at(`history/runs/${name}`);
     expectValid("run_summary", runSummarySchema, await readJson(path), path);
+  }
+  for (const name of await listed(at("changes"))) {
+    const path = at(`changes/${name}`);
+    expectValid("changes", changesDocumentSchema, await readJson(path), path);
   }
   let lines = 0;
   for (const name of await listed(at("history/transitions"))) {

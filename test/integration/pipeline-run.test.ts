@@ -150,13 +150,21 @@ describe("a pipeline run on the bundled sample", () => {
       snapshot_members: 200,
     });
     const secondText = await readFile(join(workspace.outputDir, "advisory_current.json"), "utf8");
-    const withoutGeneratedAt = (text: string) => text.replace(/"generated_at": "[^"]+"/, "");
-    expect(withoutGeneratedAt(secondText)).toBe(withoutGeneratedAt(firstText));
+    // Only the run's clock and id differ.
+    const withoutRun = (text: string) =>
+      text.replace(/"generated_at": "[^"]+"/, "").replace(/"run_id": "[^"]+"/, "");
+    expect(withoutRun(secondText)).toBe(withoutRun(firstText));
     expect(secondText).not.toBe(firstText);
   });
 
   it("gives byte-identical outputs for the same input and --as-of, and leaves wall-clock figures out", async () => {
-    const names = ["advisory_current.json", "run_summary.json", "run_report_20260116T100000Z.md"];
+    const names = [
+      "advisory_current.json",
+      "run_summary.json",
+      "run_report_20260116T100000Z.md",
+      "changes/20260116T100000Z.json",
+      "changes.atom",
+    ];
     const read = () => Promise.all(names.map((name) => readFile(join(workspace.outputDir, name), "utf8")));
     const first = await read();
     const pinned = await workspace.run(["--as-of", "2026-01-16T10:00:00Z"]);

@@ -55,7 +55,12 @@ const debianOpen = {
 };
 
 function published(advisories: PublishedAdvisory[]): string {
-  return serialiseAdvisoryDocument(buildAdvisoryDocument(advisories, new Date("2026-03-01T06:00:00Z")));
+  return serialiseAdvisoryDocument(
+    buildAdvisoryDocument(advisories, {
+      runId: "20260301T060000Z",
+      generatedAt: new Date("2026-03-01T06:00:00Z"),
+    }),
+  );
 }
 
 function failure(text: string): PipelineError {
@@ -177,7 +182,7 @@ describe("evidence of the previously published advisory_current.json", () => {
       published([advisory("curl:CVE-2024-0001", [{ ...vendorFix, fetched_at: "yesterday" }])]),
     );
     const badDate = await refusal();
-    expect(badDate.location).toEqual({ file, line: 5, key: "advisories.0.evidence.0.fetched_at" });
+    expect(badDate.location).toEqual({ file, line: 8, key: "advisories.0.evidence.0.fetched_at" });
 
     // Valid JSON, but not the layout the pipeline writes: refused, since it cannot be read whole.
     await writeFile(file, JSON.stringify({ advisories: [] }));

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { advisoryCurrentSchema } from "../../pipeline/formats/advisory-current.ts";
+import {
+  advisoryCurrentSchema,
+  buildAdvisoryDocument,
+  serialiseAdvisoryDocument,
+} from "../../pipeline/formats/advisory-current.ts";
+import { changesDocumentSchema } from "../../pipeline/formats/changes.ts";
 import { publicSchemas } from "../../pipeline/formats/json-schema.ts";
 import { ledgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import { openVexDocumentSchema } from "../../pipeline/formats/openvex.ts";
@@ -45,7 +50,14 @@ describe("published formats", () => {
       history_url: "advisory/?id=curl%3ACVE-2024-0001",
     };
     const exploited = advisory.known_exploited;
-    const valid = { generated_at: "2026-02-01T00:00:00.000Z", advisory_count: 1, advisories: [advisory] };
+    const valid = {
+      $schema: "schemas/advisory_current.schema.json",
+      schema_version: 2,
+      run_id: "20260201T000000Z",
+      generated_at: "2026-02-01T00:00:00.000Z",
+      advisory_count: 1,
+      advisories: [advisory],
+    };
     expect(validate(valid)).toBe(true);
     expect(advisoryCurrentSchema.safeParse(valid).success).toBe(true);
     // An advisory KEV does not list, and one not applicable from a version, are valid too.
@@ -60,6 +72,9 @@ describe("published formats", () => {
     // Each fault alone is refused by both.
     for (const broken of [
       { ...valid, generated_at: "yesterday" },
+      { ...valid, schema_version: 1 },
+      { ...valid, run_id: "2026-02-01" },
+      (({ run_id: _, ...rest }) => rest)(valid),
       { ...valid, advisory_count: -1 },
       { ...valid, advisories: [{ ...advisory, advisory_id: "no-colon" }] },
       { ...valid, advisories: [{ ...advisory, confidence: 1.5 }] },
@@ -136,5 +151,74 @@ describe("published formats", () => {
     expect(ledgerTransition.safeParse(line).success).toBe(false);
     expect(validate({ ...line, run_id: "20260201T000000Z" })).toBe(true);
     expect(ledgerTransition.safeParse({ ...line, run_id: "20260201T000000Z" }).success).toBe(true);
+  });
+
+  it("advisory_current.json starts with $schema, schema_version and run_id; $schema is absolute under the site's address", () => {
+    const header = (publicUrl?: string) =>
+      serialiseAdvisoryDocument(
+        buildAdvisoryDocument([], {
+          runId: "20260201T000000Z",
+          generatedAt: new Date("2026-02-01T00:00:00Z"),
+          publicUrl,
+        }),
+      )
+        .split("\n")
+        .slice(1, 6);
+    expect(header()).toEqual([
+      '"$schema": "schemas/advisory_current.schema.json",',
+      '"schema_version": 2,',
+      '"run_id": "20260201T000000Z",',
+      '"generated_at": "2026-02-01T00:00:00.000Z",',
+      '"advisory_count": 0,',
+    ]);
+    expect(header("https://example.org/echo/")[0]).toBe(
+      '"$schema": "https://example.org/echo/schemas/advisory_current.schema.json",',
+    );
+  });
+
+  it("a change file: each kind carries what it must (a removal no record, an addition no previous state)", () => {
+    const validate = jsonSchemaValidator("changes");
+    const added = {
+      advisory_id: "curl:CVE-2024-0001",
+      change: "added",
+      from_state: null,
+      to_state: "fixed",
+      rule_id: "vendor_fixed_version",
+      reason_code: "fix_available",
+      fixed_version: "1.0-1",
+      run_id: "20260201T000000Z",
+      changed_at: "2026-02-01T00:00:00.000Z",
+      advisory: null as unknown,
+    };
+    const removed = {
+      ...added,
+      change: "removed",
+      from_state: "fixed",
+      to_state: null,
+      rule_id: null,
+      reason_code: null,
+      fixed_version: null,
+    };
+    const document = (changes: unknown[]) => ({
+      $schema: "../schemas/changes.schema.json",
+      schema_version: 1,
+      run_id: "20260201T000000Z",
+      previous_run_id: null,
+      generated_at: "2026-02-01T00:00:00.000Z",
+      change_count: changes.length,
+      changes,
+    });
+    expect(validate(document([removed]))).toBe(true);
+    expect(changesDocumentSchema.safeParse(document([removed])).success).toBe(true);
+    for (const broken of [
+      document([added]), // an addition without its record
+      document([{ ...removed, advisory: {} }]),
+      document([{ ...removed, to_state: "fixed" }]),
+      document([{ ...removed, change: "renamed" }]),
+      { ...document([removed]), previous_run_id: "yesterday" },
+    ]) {
+      expect(validate(broken), JSON.stringify(broken.changes)).toBe(false);
+      expect(changesDocumentSchema.safeParse(broken).success, JSON.stringify(broken.changes)).toBe(false);
+    }
   });
 });

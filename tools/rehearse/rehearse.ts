@@ -425,6 +425,8 @@ function changedDecisions(before: AdvisoryDocument, after: AdvisoryDocument): st
 function publishedFiles(runId: string, withLedger: boolean): string[] {
   return [
     "output/advisory_current.json",
+    "output/changes.atom",
+    `output/changes/${runId}.json`,
     "output/data.json",
     ...(withLedger ? [`output/history/transitions/${runId}.jsonl`] : []),
     `output/history/runs/${runId}.json`,
