@@ -66,6 +66,7 @@ export interface RunOutcome {
     summary: string;
     vendorFeed: string;
     openVex: string;
+    cveFacts: string;
     ledger: string | null;
   };
   transitionCount: number;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { advisoryCurrentSchema } from "./advisory-current.ts";
+import { cveFactsDocumentSchema } from "./cve-facts.ts";
 import { ledgerTransition } from "./ledger-transition.ts";
 import { openVexDocumentSchema } from "./openvex.ts";
 import { runSummarySchema } from "./run-summary.ts";
@@ -21,6 +22,12 @@ export const publicSchemas: readonly PublicSchema[] = [
     describes: "advisory_current.json",
     title: "echo-advisory: every advisory's current decision",
     schema: advisoryCurrentSchema,
+  },
+  {
+    name: "cve_facts",
+    describes: "cve_facts.json",
+    title: "echo-advisory: what the landed records say about each vulnerability an advisory has",
+    schema: cveFactsDocumentSchema,
   },
   {
     name: "data",

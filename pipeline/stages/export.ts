@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { advisoryCurrentPath, advisoryDocumentText } from "../formats/advisory-current.ts";
+import { cveFactsDocumentText, cveFactsPath } from "../formats/cve-facts.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
@@ -9,6 +10,7 @@ import { hashedChunks } from "../lib/hash.ts";
 import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
+import { countCveFacts, streamCveFactsLines } from "./export/cve-facts.ts";
 import { writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 
@@ -27,10 +29,12 @@ export interface ExportedRelease {
   /** SHA-256 of the ledger file and of advisory_current.json as staged, for the next run's reuse check. */
   ledgerSha256: string | null;
   advisoryCurrentSha256: string;
+  /** How many vulnerabilities cve_facts.json describes (0 when nothing was staged). */
+  cveCount: number;
 }
 
 /**
- * Stages this run's history file, openvex.json, advisory_current.json and data.json into the release (each
+ * Stages this run's history file, openvex.json, advisory_current.json, data.json and cve_facts.json into the release (each
  * written to a temporary as soon as it is built; the report stage publishes the release). A dry run stages
  * nothing and a blocked run only its report, so both leave the published files as they were.
  */
@@ -48,6 +52,7 @@ export async function exportStage(
     ledgerPath: null,
     ledgerSha256: null,
     advisoryCurrentSha256: "",
+    cveCount: 0,
   };
   if (input.status !== "succeeded") return exported;
   // The ledger first: published outputs never show a decision the history does not hold.
@@ -77,5 +82,14 @@ export async function exportStage(
   );
   exported.advisoryCurrentSha256 = publishedHash.digest("hex");
   await release.stage(vendorFeedPath(config.output_dir), vendorFeedText(db));
+  exported.cveCount = await countCveFacts(db);
+  await release.stage(
+    cveFactsPath(config.output_dir),
+    cveFactsDocumentText(
+      { runId, generatedAt: asOf, publicUrl: config.site.public_url },
+      exported.cveCount,
+      streamCveFactsLines(db),
+    ),
+  );
   return exported;
 }

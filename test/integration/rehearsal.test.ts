@@ -27,6 +27,7 @@ describe("the scheduled job, rehearsed in a temporary repository", () => {
     const first = run(0).published;
     expect(first?.files).toEqual([
       "output/advisory_current.json",
+      "output/cve_facts.json",
       "output/data.json",
       `output/history/runs/${firstId}.json`,
       `output/history/transitions/${firstId}.jsonl`,
