@@ -422,6 +422,7 @@ function changedDecisions(before: AdvisoryDocument, after: AdvisoryDocument): st
 function publishedFiles(runId: string, withLedger: boolean): string[] {
   return [
     "output/advisory_current.json",
+    "output/cve_facts.json",
     "output/data.json",
     ...(withLedger ? [`output/history/transitions/${runId}.jsonl`] : []),
     `output/history/runs/${runId}.json`,
