@@ -12,9 +12,9 @@ const usage = `Usage: npm run pipeline -- [options]
 
 Runs one pipeline run: ingest data.json and the not-applicable CSV, load them into DuckDB, decide every
 advisory with dbt, and write into the config's output_dir advisory_current.json, data.json, openvex.json
-(the advisories as OpenVEX v0.2.0 statements), the run's change file (changes/<run id>.json) and
-changes.atom, run_summary.json, a run report and, when decisions changed, the run's history file
-(history/transitions/<run id>.jsonl). The bundled sample (config.yaml) writes
+(the advisories as OpenVEX v0.2.0 statements), cve_facts.json (what the upstream records say about each
+CVE), the run's change file (changes/<run id>.json) and changes.atom, run_summary.json, a run report and,
+when decisions changed, the run's history file (history/transitions/<run id>.jsonl). The bundled sample (config.yaml) writes
 into output/sample; the live configuration (config.live.yaml) into output.
 
 Options:
@@ -137,6 +137,7 @@ async function main(): Promise<number> {
       `Wrote ${outcome.files.advisoryCurrent}`,
       `Wrote ${outcome.files.vendorFeed}`,
       `Wrote ${outcome.files.openVex}`,
+      `Wrote ${outcome.files.cveFacts}`,
       `Wrote ${outcome.files.report}`,
       `Wrote ${outcome.files.summary}`,
       ...(outcome.files.ledger ? [`Wrote ${outcome.files.ledger}`] : []),

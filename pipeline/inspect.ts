@@ -299,7 +299,7 @@ function renderExplanation(advisory: AdvisoryExplanation): string {
     "Explanation",
     ...wrap(advisory.explanation, 100).map((line) => `  ${line}`),
     "",
-    `Evidence (${advisory.evidence.length} source${advisory.evidence.length === 1 ? "" : "s"})`,
+    evidenceHeading(advisory.evidence),
     ...(advisory.evidence.length === 0
       ? ["  none recorded"]
       : table(
@@ -318,6 +318,15 @@ function renderExplanation(advisory: AdvisoryExplanation): string {
     ...renderPeriods(advisory.history),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** "Evidence (2 sources)", or "Evidence (4 entries from 2 sources)" when a source speaks per release. */
+function evidenceHeading(evidence: readonly { source: string }[]): string {
+  const sources = new Set(evidence.map((entry) => entry.source)).size;
+  const from = `${sources} source${sources === 1 ? "" : "s"}`;
+  return evidence.length === sources
+    ? `Evidence (${from})`
+    : `Evidence (${evidence.length} entries from ${from})`;
 }
 
 function renderPeriods(periods: HistoryPeriod[]): string[] {

@@ -67,6 +67,7 @@ export interface RunOutcome {
     summary: string;
     vendorFeed: string;
     openVex: string;
+    cveFacts: string;
     ledger: string | null;
     /** This run's change file and what it counts, when the run published. */
     changes: { path: string; counts: ChangeCounts } | null;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { advisoryCurrentSchema } from "./advisory-current.ts";
 import { changesDocumentSchema } from "./changes.ts";
+import { cveFactsDocumentSchema } from "./cve-facts.ts";
 import { ledgerTransition } from "./ledger-transition.ts";
 import { openVexDocumentSchema } from "./openvex.ts";
 import { runSummarySchema } from "./run-summary.ts";
@@ -29,6 +30,12 @@ export const publicSchemas: readonly PublicSchema[] = [
     describes: "changes/<run id>.json",
     title: "echo-advisory: what one run changed in advisory_current.json",
     schema: changesDocumentSchema,
+  },
+  {
+    name: "cve_facts",
+    describes: "cve_facts.json",
+    title: "echo-advisory: what the landed records say about each vulnerability an advisory has",
+    schema: cveFactsDocumentSchema,
   },
   {
     name: "data",

@@ -2,6 +2,7 @@ import { readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PipelineError } from "../lib/errors.ts";
 import { advisoryCurrentPath } from "./advisory-current.ts";
+import { cveFactsPath } from "./cve-facts.ts";
 import { openVexPath } from "./openvex.ts";
 import { runReportPath } from "./run-report.ts";
 import { runSummaryFileName } from "./run-summary.ts";
@@ -85,6 +86,7 @@ export function releasePaths(outputDir: string, runId: string) {
     advisoryCurrent: advisoryCurrentPath(outputDir),
     vendorFeed: vendorFeedPath(outputDir),
     openVex: openVexPath(outputDir),
+    cveFacts: cveFactsPath(outputDir),
     report: runReportPath(outputDir, runId),
     summary: join(outputDir, runSummaryFileName),
   };

@@ -53,12 +53,22 @@ const tableColumns = [
   ["fetched_at", "timestamptz not null"],
 ] as const;
 
+/**
+ * The table holds what the published file holds, restored from it at every run, so it has no key of its own:
+ * (advisory, source, release) is unique there (EvidenceCollector checks it), and a release may be null. A
+ * database made when each source gave one entry per advisory has a primary key on (advisory_id, source): the
+ * table is made again without it (the next restore fills it).
+ */
 export async function createPublishedEvidenceTable(db: Database): Promise<void> {
+  await db.run("create schema if not exists history");
+  const keyed = await db.one<{ found: number }>(
+    `select 1 as found from duckdb_constraints()
+     where schema_name = 'history' and table_name = 'published_evidence' and constraint_type = 'PRIMARY KEY'`,
+  );
+  if (keyed) await db.run("drop table history.published_evidence");
   await db.run(`
-    create schema if not exists history;
     create table if not exists history.published_evidence (
-      ${tableColumns.map(([name, type]) => `${name} ${type}`).join(",\n      ")},
-      primary key (advisory_id, source)
+      ${tableColumns.map(([name, type]) => `${name} ${type}`).join(",\n      ")}
     );
   `);
 }
@@ -159,15 +169,18 @@ class EvidenceCollector {
       });
     }
     this.advisories.add(advisory.advisory_id);
-    const sources = new Set<string>();
+    // A source gives one entry per release it speaks of (one in all when it names none).
+    const slots = new Set<string>();
     advisory.evidence.forEach((evidence, position) => {
-      if (sources.has(evidence.source)) {
+      const slot = JSON.stringify([evidence.source, evidence.release]);
+      if (slots.has(slot)) {
+        const release = evidence.release === null ? "" : ` for release ${evidence.release}`;
         throw new PipelineError(
-          `source ${evidence.source} appears twice in the evidence of ${advisory.advisory_id}`,
+          `source ${evidence.source} appears twice${release} in the evidence of ${advisory.advisory_id}`,
           { location: location(`advisories.${index}.evidence.${position}.source`), hint, exitCode: 2 },
         );
       }
-      sources.add(evidence.source);
+      slots.add(slot);
       if (evidence.fetched_at === null) return; // nothing to keep
       rows.push({
         advisory_id: advisory.advisory_id,

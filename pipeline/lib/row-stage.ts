@@ -16,44 +16,82 @@ import { sha256 } from "./hash.ts";
  */
 export class RowStage {
   readonly table: string;
+  /** The temporary table of the adapter's facts rows (SourceAdapter.factsLanding); null without one. */
+  readonly factsTable: string | null;
   private readonly appender: DuckDBAppender;
+  private readonly factsAppender: DuckDBAppender | null;
   private readonly snapshot: Hash;
   /** Snapshot text not yet hashed: hashing in large pieces rather than a call per row. */
   private snapshotPending = "";
   private count = 0;
+  private factsCount = 0;
   private lastPosition = 0;
 
-  private constructor(table: string, appender: DuckDBAppender, source: string) {
+  private constructor(
+    table: string,
+    appender: DuckDBAppender,
+    facts: { table: string; appender: DuckDBAppender } | null,
+    source: string,
+  ) {
     this.table = table;
     this.appender = appender;
+    this.factsTable = facts?.table ?? null;
+    this.factsAppender = facts?.appender ?? null;
     this.snapshot = createHash("sha256").update(`${source}\n`);
   }
 
-  static async open(db: Database, adapter: SourceAdapter<unknown>): Promise<RowStage> {
+  static async open(db: Database, adapter: SourceAdapter<unknown, unknown>): Promise<RowStage> {
     const table = `staged_${adapter.name}`;
-    await db.run(
-      `create or replace temp table ${table} (position integer, content_hash varchar, row_json varchar)`,
-    );
+    const create = (name: string) =>
+      db.run(
+        `create or replace temp table ${name} (position integer, content_hash varchar, row_json varchar)`,
+      );
+    await create(table);
     const appender = await db.connection.createAppender(table, "main", "temp");
-    return new RowStage(table, appender, adapter.name);
+    let facts: { table: string; appender: DuckDBAppender } | null = null;
+    if (adapter.factsLanding) {
+      const factsTable = `${table}__facts`;
+      await create(factsTable);
+      facts = { table: factsTable, appender: await db.connection.createAppender(factsTable, "main", "temp") };
+    }
+    return new RowStage(table, appender, facts, adapter.name);
   }
 
   /**
-   * `position`: where the row stood in the input (a CSV line); its 1-based order when not given. Positions must
-   * rise: the load finds each distinct row again by its position.
+   * `position`: where the row stood in the input (a CSV line); the next one after the last row staged (of
+   * either table) when not given. Positions must rise: the load finds each distinct row again by its position.
    */
   add(row: readonly LandingValue[], position?: number): void {
-    const at = position ?? this.count + 1;
+    this.append(this.appender, row, position, "");
+    this.count += 1;
+  }
+
+  /**
+   * A facts row (SourceAdapter.factsLanding), at the next position: the observations and facts of one
+   * delivery share one sequence of positions, so each is a distinct member of the same snapshot.
+   */
+  addFacts(row: readonly LandingValue[]): void {
+    if (this.factsAppender === null) throw new Error(`${this.table}: the source has no facts table`);
+    this.append(this.factsAppender, row, undefined, "facts ");
+    this.factsCount += 1;
+  }
+
+  private append(
+    appender: DuckDBAppender,
+    row: readonly LandingValue[],
+    position: number | undefined,
+    kind: string,
+  ): void {
+    const at = position ?? this.lastPosition + 1;
     if (!(at > this.lastPosition)) {
       throw new Error(`${this.table}: row position ${at} does not follow ${this.lastPosition}`);
     }
+    const first = this.lastPosition === 0;
     this.lastPosition = at;
-    this.count += 1;
     const text = JSON.stringify(row);
     // Positions are part of the snapshot so that a reordered CSV reports its rows at their new lines.
-    this.snapshotPending += `${this.count === 1 ? "" : "\n"}${at} ${text}`;
+    this.snapshotPending += `${first ? "" : "\n"}${at} ${kind}${text}`;
     if (this.snapshotPending.length > 1_000_000) this.flushSnapshot();
-    const appender = this.appender;
     appender.appendInteger(at);
     if (hasLoneSurrogate(text)) {
       // DuckDB's JSON reader refuses a lone surrogate. The key is hashed here over the text as it is, and the
@@ -72,8 +110,14 @@ export class RowStage {
   /** The staged delivery; the rows are in `temp.<table>` until the load lands or drops them. */
   finish(): StagedRows {
     this.appender.closeSync();
+    this.factsAppender?.closeSync();
     this.flushSnapshot();
-    return { table: this.table, count: this.count, snapshotHash: this.snapshot.digest("hex") };
+    return {
+      table: this.table,
+      count: this.count,
+      ...(this.factsTable === null ? {} : { factsTable: this.factsTable, factsCount: this.factsCount }),
+      snapshotHash: this.snapshot.digest("hex"),
+    };
   }
 
   private flushSnapshot(): void {
@@ -81,18 +125,29 @@ export class RowStage {
     this.snapshotPending = "";
   }
 
-  /** After a failed fetch: no more rows come. The table is dropped once no fetch is appending (drop()). */
+  /** After a failed fetch: no more rows come. The tables are dropped once no fetch is appending (drop()). */
   abandon(): void {
-    try {
-      this.appender.closeSync();
-    } catch {
-      // Already closed, or its last flush failed: the rows are thrown away either way.
+    for (const appender of [this.appender, this.factsAppender]) {
+      try {
+        appender?.closeSync();
+      } catch {
+        // Already closed, or its last flush failed: the rows are thrown away either way.
+      }
     }
   }
 
   async drop(db: Database): Promise<void> {
-    await db.run(`drop table if exists temp.${this.table}`);
+    await dropStagedTables(db, { table: this.table, factsTable: this.factsTable ?? undefined });
   }
+}
+
+/** Drops a delivery's temporary tables (after its load, or when it is not loaded). */
+export async function dropStagedTables(
+  db: Database,
+  staged: Pick<StagedRows, "table" | "factsTable">,
+): Promise<void> {
+  await db.run(`drop table if exists temp.${staged.table}`);
+  if (staged.factsTable) await db.run(`drop table if exists temp.${staged.factsTable}`);
 }
 
 export interface StagedRows {
@@ -101,7 +156,11 @@ export interface StagedRows {
    * needed it done in JavaScript) and row_json, the landing row as a JSON array.
    */
   table: string;
+  /** The observations staged. */
   count: number;
+  /** The facts rows' temporary table, the same shape, positions interleaved with the observations'. */
+  factsTable?: string;
+  factsCount?: number;
   /** Over the source's name and every row's position and JSON text, in input order. */
   snapshotHash: string;
 }

@@ -39,9 +39,10 @@ const usage = `Usage: node pipeline/ops/scheduled.ts <run|commit|push|site> [pip
            adds --accept-mass-change. The exit code is the pipeline's (0 published, 3 refused by the
            publish guard). With GITHUB_STEP_SUMMARY set, a markdown summary of the run is appended to it.
   commit   npm run scheduled:commit: when the last run (run_summary.json in the config's output_dir)
-           succeeded, stages advisory_current.json, data.json, openvex.json, run_summary.json, the run's
-           report, changes.atom, the changes directory and the history directory, and commits them alone with a message naming the run and
-           its counts. No commit when nothing changed, or when the run was refused (the reason is printed).
+           succeeded, stages advisory_current.json, cve_facts.json, data.json, openvex.json,
+           run_summary.json, the run's report, changes.atom, the changes directory and the history
+           directory, and commits them alone with a message naming the run and its counts. No commit when
+           nothing changed, or when the run was refused (the reason is printed).
   push     npm run scheduled:push: pushes HEAD to the branch ($GITHUB_REF_NAME in GitHub Actions, else the
            current branch) of $ECHO_PUSH_REMOTE (default origin); when that is rejected, rebases onto the
            remote branch once and pushes again. GITHUB_TOKEN, when set, authenticates to GitHub for these
@@ -287,6 +288,7 @@ export async function scheduledCommit(options: StepOptions = {}): Promise<Commit
   };
   const published = [
     "advisory_current.json",
+    "cve_facts.json",
     "data.json",
     "openvex.json",
     "run_summary.json",

@@ -5,7 +5,7 @@ import type { HttpSettings, SourceMode } from "./settings.ts";
 import type { LandingTable, SourceAdapter } from "./types.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type
-export type AnyAdapter = SourceAdapter<any>;
+export type AnyAdapter = SourceAdapter<any, any>;
 
 /** What every source's settings have, whatever else its config slice adds. */
 export interface SourceSettings {

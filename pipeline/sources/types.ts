@@ -5,8 +5,13 @@ import { errorMessage } from "../lib/errors.ts";
  * The surface every source adapter offers, so adding a source means adding a folder under
  * pipeline/sources/ and registering it, not editing the stages.
  */
-export type FetchItem<Observation> =
+export type FetchItem<Observation, Facts = unknown> =
   | { kind: "observation"; observation: Observation }
+  /**
+   * Facts about a record beside its observations (an NVD record's description, CVSS and references), landed
+   * in the adapter's facts table as members of the same snapshot; only from adapters that have one.
+   */
+  | { kind: "facts"; facts: Facts }
   | { kind: "rejected"; rejection: Rejection }
   /** Nothing changed upstream since the last good fetch (e.g. HTTP 304): its snapshot stays current. */
   | { kind: "unchanged" }
@@ -77,16 +82,27 @@ export interface LandingTable {
   columns: readonly LandingColumn[];
 }
 
-export interface SourceAdapter<Observation> {
+/**
+ * A second landing table an adapter fills beside its observations' (the CVE facts): its rows are members of
+ * the same snapshots, so they are current, stale, reused or replaced exactly as the observations are.
+ */
+export interface FactsLanding<Facts> {
+  landing: LandingTable;
+  toLandingRow(facts: Facts): LandingValue[];
+}
+
+export interface SourceAdapter<Observation, Facts = unknown> {
   readonly name: string;
   /** Table in the `landing` schema that receives this source's observations. */
   readonly landingTable: string;
   /** Columns of the landing table besides the bookkeeping ones the load stage adds. */
   readonly landingColumns: readonly LandingColumn[];
+  /** Where the adapter's `facts` items land, when it yields any. */
+  readonly factsLanding?: FactsLanding<Facts>;
   /** True for sources that use the package list, open advisories or checkpoint in FetchContext. */
   readonly usesRunContext?: boolean;
   /** Yields observations and rejections; throws a PipelineError when the whole input is unusable. */
-  fetch(context: FetchContext): AsyncGenerator<FetchItem<Observation>>;
+  fetch(context: FetchContext): AsyncGenerator<FetchItem<Observation, Facts>>;
   /** Values for `landingColumns`, in order. The content hash is computed over them. */
   toLandingRow(observation: Observation): LandingValue[];
   /** Where the observation stood in the input (a CSV line number); defaults to its 1-based order. */
@@ -178,28 +194,30 @@ export function nestingReason(limit = maxNestingDepth): string {
   return `nested more than ${limit} levels deep`;
 }
 
-export interface AdapterDefinition<Observation> {
+export interface AdapterDefinition<Observation, Facts = unknown> {
   name: string;
   landing: LandingTable;
+  facts?: FactsLanding<Facts>;
   usesRunContext?: boolean;
   toLandingRow(observation: Observation): LandingValue[];
   positionOf?(observation: Observation): number;
   /** How the source gets and parses its records; it may add bytes, requests and retries to `health`. */
-  fetchItems(context: FetchContext, health: HealthTracker): AsyncIterable<FetchItem<Observation>>;
+  fetchItems(context: FetchContext, health: HealthTracker): AsyncIterable<FetchItem<Observation, Facts>>;
 }
 
 /**
  * Builds a SourceAdapter from a source's own fetch step: health counting (observations, rejections,
  * duration, the error that failed it) is the same for every source, so it lives here once.
  */
-export function defineAdapter<Observation>(
-  definition: AdapterDefinition<Observation>,
-): SourceAdapter<Observation> {
+export function defineAdapter<Observation, Facts = unknown>(
+  definition: AdapterDefinition<Observation, Facts>,
+): SourceAdapter<Observation, Facts> {
   const health = new HealthTracker();
   return {
     name: definition.name,
     landingTable: definition.landing.name,
     landingColumns: definition.landing.columns,
+    ...(definition.facts ? { factsLanding: definition.facts } : {}),
     ...(definition.usesRunContext ? { usesRunContext: true } : {}),
     toLandingRow: definition.toLandingRow,
     ...(definition.positionOf ? { positionOf: definition.positionOf } : {}),

@@ -99,18 +99,117 @@ export function upstreamLandingRow(observation: UpstreamObservation): LandingVal
   ];
 }
 
+/** CVSS versions NVD carries, newest first, with the `metrics` key each comes under. */
+export const cvssVersions = [
+  { version: "4.0", key: "cvssMetricV40" },
+  { version: "3.1", key: "cvssMetricV31" },
+  { version: "3.0", key: "cvssMetricV30" },
+  { version: "2.0", key: "cvssMetricV2" },
+] as const;
+
+export const cvssScore = z.object({
+  version: z.enum(cvssVersions.map((entry) => entry.version) as ["4.0", "3.1", "3.0", "2.0"]),
+  base_score: z.number().min(0).max(10),
+  /** As NVD gives it (CRITICAL, HIGH, MEDIUM, LOW, NONE). */
+  base_severity: z.string().nullable(),
+  vector: z.string(),
+  /** Who scored it (nvd@nist.gov, a CNA's address). */
+  source: z.string().nullable(),
+  /** Primary (the scorer's own) or Secondary. */
+  type: z.string().nullable(),
+});
+export type CvssScore = z.infer<typeof cvssScore>;
+
+export const cveReference = z.object({
+  url: z.string(),
+  source: z.string().nullable(),
+  tags: z.array(z.string()),
+});
+export type CveReference = z.infer<typeof cveReference>;
+
+/**
+ * What a source says about a vulnerability itself, beside its signals: the facts the advisory page and
+ * cve_facts.json show. NVD fills every field it has; the Debian tracker only the description (per package,
+ * as it keeps it). Unknown is null (or an empty list).
+ */
+export const cveFacts = z.object({
+  source: z.string().min(1),
+  vuln_id: z.string(),
+  record_id: z.string(),
+  /** The Debian source package the facts were given for; null for package-agnostic sources (NVD). */
+  package_name: z.string().nullable(),
+  /** The English description. */
+  description: z.string().nullable(),
+  /** NVD's vulnStatus (Analyzed, Awaiting Analysis, …). */
+  vuln_status: z.string().nullable(),
+  /** ISO-8601 in UTC with `Z`. */
+  published: z.string().nullable(),
+  last_modified: z.string().nullable(),
+  /** Newest version first, then the Primary scores before the Secondary ones, then as the record lists them. */
+  cvss: z.array(cvssScore),
+  /** CWE ids (CWE-79), distinct, in numeric order; NVD's placeholders (NVD-CWE-noinfo) are left out. */
+  cwes: z.array(z.string()),
+  references: z.array(cveReference),
+  payload_hash: z.string(),
+  payload_ref: z.string().nullable(),
+});
+export type CveFacts = z.infer<typeof cveFacts>;
+
+/** landing.cve_facts: the facts rows of the upstream sources, members of their snapshots (FactsLanding). */
+export const cveFactsLanding: LandingTable = {
+  name: "cve_facts",
+  columns: [
+    { name: "source_name", type: "VARCHAR" },
+    { name: "vuln_id", type: "VARCHAR" },
+    { name: "record_id", type: "VARCHAR" },
+    { name: "package_name", type: "VARCHAR" },
+    { name: "description", type: "VARCHAR" },
+    { name: "vuln_status", type: "VARCHAR" },
+    { name: "published", type: "VARCHAR" },
+    { name: "last_modified", type: "VARCHAR" },
+    // JSON lists: [{version, base_score, base_severity, vector, source, type}], ["CWE-79"], [{url, source, tags}].
+    { name: "cvss", type: "VARCHAR" },
+    { name: "cwes", type: "VARCHAR" },
+    { name: "reference_links", type: "VARCHAR" },
+    { name: "payload_hash", type: "VARCHAR" },
+    { name: "payload_ref", type: "VARCHAR" },
+  ],
+};
+
+export function cveFactsLandingRow(facts: CveFacts): LandingValue[] {
+  return [
+    facts.source,
+    facts.vuln_id,
+    facts.record_id,
+    facts.package_name,
+    facts.description,
+    facts.vuln_status,
+    facts.published,
+    facts.last_modified,
+    JSON.stringify(facts.cvss),
+    JSON.stringify(facts.cwes),
+    JSON.stringify(facts.references),
+    facts.payload_hash,
+    facts.payload_ref,
+  ];
+}
+
+/** Every item an upstream adapter yields: observations, facts, rejections and delivery markers. */
+export type UpstreamFetchItem = FetchItem<UpstreamObservation, CveFacts>;
+
 /**
  * Builds a SourceAdapter around an upstream source's fetch step, so each source folder only says how to
- * get and parse its records; landing, health counting and the "unchanged"/"incremental"/"checkpoint"
+ * get and parse its records; landing (observations and, from NVD and the tracker, facts), health counting and the "unchanged"/"incremental"/"checkpoint"
  * markers pass through.
  */
 export function upstreamAdapter(
   name: string,
-  fetchItems: (context: FetchContext, health: HealthTracker) => AsyncIterable<FetchItem<UpstreamObservation>>,
-): SourceAdapter<UpstreamObservation> {
+  fetchItems: (context: FetchContext, health: HealthTracker) => AsyncIterable<UpstreamFetchItem>,
+): SourceAdapter<UpstreamObservation, CveFacts> {
   return defineAdapter({
     name,
     landing: upstreamLanding,
+    facts: { landing: cveFactsLanding, toLandingRow: cveFactsLandingRow },
     usesRunContext: true,
     toLandingRow: upstreamLandingRow,
     fetchItems,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { advisoryCurrentPath, advisoryDocumentText } from "../formats/advisory-current.ts";
 import type { ChangeCounts } from "../formats/changes.ts";
+import { cveFactsDocumentText, cveFactsPath } from "../formats/cve-facts.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
@@ -12,6 +13,7 @@ import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
 import { stageChangeFeed } from "./export/change-feed.ts";
 import { stageChangeFile } from "./export/changes.ts";
+import { countCveFacts, streamCveFactsLines } from "./export/cve-facts.ts";
 import { productNamingOf, writeOpenVex } from "./export/openvex.ts";
 import { vendorFeedText } from "./export/vendor-feed.ts";
 
@@ -32,11 +34,13 @@ export interface ExportedRelease {
   advisoryCurrentSha256: string;
   /** This run's change file (changes/<run id>.json) and its counts, when the run publishes. */
   changes: { path: string; previousRunId: string | null; counts: ChangeCounts } | null;
+  /** How many vulnerabilities cve_facts.json describes (0 when nothing was staged). */
+  cveCount: number;
 }
 
 /**
  * Stages this run's history file, openvex.json, advisory_current.json, its change file (changes/<run id>.json
- * and changes.atom) and data.json into the release (each
+ * and changes.atom), data.json and cve_facts.json into the release (each
  * written to a temporary as soon as it is built; the report stage publishes the release). A dry run stages
  * nothing and a blocked run only its report, so both leave the published files as they were.
  */
@@ -55,6 +59,7 @@ export async function exportStage(
     ledgerSha256: null,
     advisoryCurrentSha256: "",
     changes: null,
+    cveCount: 0,
   };
   if (input.status !== "succeeded") return exported;
   // The ledger first: published outputs never show a decision the history does not hold.
@@ -101,5 +106,14 @@ export async function exportStage(
   exported.changes = changes;
   await stageChangeFeed(release, config.output_dir, { runId, stagedPath }, publicUrl);
   await release.stage(vendorFeedPath(config.output_dir), vendorFeedText(db));
+  exported.cveCount = await countCveFacts(db);
+  await release.stage(
+    cveFactsPath(config.output_dir),
+    cveFactsDocumentText(
+      { runId, generatedAt: asOf, publicUrl: config.site.public_url },
+      exported.cveCount,
+      streamCveFactsLines(db),
+    ),
+  );
   return exported;
 }

@@ -6,7 +6,7 @@ import type { FetchContext, Rejection, SourceAdapter, SourceHealth } from "../so
 
 export interface IngestedSource {
   // biome-ignore lint/suspicious/noExplicitAny: adapters differ only in their observation type
-  adapter: SourceAdapter<any>;
+  adapter: SourceAdapter<any, any>;
   fetchedAt: Date;
   /** The landing rows, staged in DuckDB in input order; undefined when the source failed or was skipped. */
   staged: StagedRows | undefined;
@@ -28,7 +28,7 @@ export interface IngestOptions {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: see IngestedSource
-type AnyAdapter = SourceAdapter<any>;
+type AnyAdapter = SourceAdapter<any, any>;
 
 /** The vendor's own inputs come first: upstream sources are filtered to the packages data.json lists. */
 const primarySource = "echo_data";
@@ -154,6 +154,10 @@ async function fetchSource(
           scope?.vulnIds.add(String(row[1]));
           break;
         }
+        case "facts":
+          if (!adapter.factsLanding) throw new Error(`${adapter.name} yields facts but has no facts table`);
+          stage.addFacts(adapter.factsLanding.toLandingRow(item.facts));
+          break;
         case "rejected":
           rejections.push(item.rejection);
           break;

@@ -1,8 +1,8 @@
 import { DuckDBTimestampTZValue } from "@duckdb/node-api";
 import { pauseHereForCrashTest } from "../lib/crash-test-pause.ts";
 import type { Database } from "../lib/db.ts";
-import type { StagedRows } from "../lib/row-stage.ts";
-import type { SourceAdapter, SourceStatus } from "../sources/types.ts";
+import { dropStagedTables, type StagedRows } from "../lib/row-stage.ts";
+import type { LandingColumn, SourceAdapter, SourceStatus } from "../sources/types.ts";
 import type { IngestedSource } from "./ingest.ts";
 
 export interface LoadedSource {
@@ -69,7 +69,7 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
       newObservations = landed?.n ?? 0;
     }
   }
-  if (ingested.staged) await db.run(`drop table if exists temp.${ingested.staged.table}`);
+  if (ingested.staged) await dropStagedTables(db, ingested.staged);
 
   await db.run(
     `insert or replace into meta.source_fetches
@@ -122,52 +122,78 @@ async function loadSource(db: Database, runId: string, ingested: IngestedSource)
 async function landSnapshot(
   db: Database,
   runId: string,
-  adapter: SourceAdapter<unknown>,
+  adapter: SourceAdapter<unknown, unknown>,
   staged: StagedRows,
   fetchedAt: DuckDBTimestampTZValue,
 ): Promise<number> {
-  const columnNames = adapter.landingColumns.map((column) => column.name).join(", ");
-  // from_json splits the staged array in one parse; a VARCHAR list keeps numbers as their JSON text.
-  const columnValues = adapter.landingColumns
-    .map((column, index) =>
-      column.type === "VARCHAR" ? `row_values[${index + 1}]` : `row_values[${index + 1}]::${column.type}`,
-    )
-    .join(", ");
   // The members first: one row per distinct content, at its first position. Filling in the staged table's
   // content_hash with an UPDATE instead made the 25× run fail with "Out of Memory" inside OSV's load, under
   // the 1.5 GB cap (an update holds its undo data in memory until it commits); this form completes there.
+  // A source's facts rows (SourceAdapter.factsLanding) are members of the same snapshot, at positions of
+  // their own in the same sequence.
+  const stagedRows = [staged.table, ...(staged.factsTable ? [staged.factsTable] : [])]
+    .map((table) => `select position, content_hash, row_json from temp.${table}`)
+    .join(" union all ");
   await db.run(
     `insert into landing.snapshot_members (snapshot_hash, content_hash, position)
      select ?, coalesce(content_hash, sha256(row_json)) as row_hash, min(position)
-     from temp.${staged.table} group by row_hash`,
+     from (${stagedRows}) group by row_hash`,
     [staged.snapshotHash],
   );
-  const before = await db.one<{ n: number }>(
-    `select count(*)::integer as n from landing.${adapter.landingTable}`,
-  );
-  // Each new content is read back at its member position, so each row is hashed once.
-  await db.run(
-    `insert into landing.${adapter.landingTable} (content_hash, source, run_id, fetched_at, ${columnNames})
-     select content_hash, ?, ?, ?, ${columnValues}
-     from (
-       select members.content_hash, from_json(staged.row_json, '["VARCHAR"]') as row_values
-       from landing.snapshot_members as members
-       inner join temp.${staged.table} as staged on staged.position = members.position
-       where members.snapshot_hash = ?
-         and members.content_hash not in (select content_hash from landing.${adapter.landingTable})
-       order by members.content_hash
-     )`,
-    [adapter.name, runId, fetchedAt, staged.snapshotHash],
-  );
-  const after = await db.one<{ n: number }>(
-    `select count(*)::integer as n from landing.${adapter.landingTable}`,
-  );
+  const landed = await landRows(db, runId, adapter.name, adapter.landingTable, adapter.landingColumns, {
+    stagedTable: staged.table,
+    snapshotHash: staged.snapshotHash,
+    fetchedAt,
+  });
+  if (staged.factsTable && adapter.factsLanding) {
+    const facts = adapter.factsLanding.landing;
+    await landRows(db, runId, adapter.name, facts.name, facts.columns, {
+      stagedTable: staged.factsTable,
+      snapshotHash: staged.snapshotHash,
+      fetchedAt,
+    });
+  }
   pauseHereForCrashTest("load:observations-landed");
   await db.run(
     `insert into landing.snapshots (snapshot_hash, source, first_run_id, fetched_at, observation_count)
      values (?, ?, ?, ?, ?)`,
     [staged.snapshotHash, adapter.name, runId, fetchedAt, staged.count],
   );
+  return landed;
+}
+
+/** Lands the staged rows of one table that it does not hold yet; returns how many it added. */
+async function landRows(
+  db: Database,
+  runId: string,
+  source: string,
+  table: string,
+  columns: readonly LandingColumn[],
+  from: { stagedTable: string; snapshotHash: string; fetchedAt: DuckDBTimestampTZValue },
+): Promise<number> {
+  const columnNames = columns.map((column) => column.name).join(", ");
+  // from_json splits the staged array in one parse; a VARCHAR list keeps numbers as their JSON text.
+  const columnValues = columns
+    .map((column, index) =>
+      column.type === "VARCHAR" ? `row_values[${index + 1}]` : `row_values[${index + 1}]::${column.type}`,
+    )
+    .join(", ");
+  const before = await db.one<{ n: number }>(`select count(*)::integer as n from landing.${table}`);
+  // Each new content is read back at its member position, so each row is hashed once.
+  await db.run(
+    `insert into landing.${table} (content_hash, source, run_id, fetched_at, ${columnNames})
+     select content_hash, ?, ?, ?, ${columnValues}
+     from (
+       select members.content_hash, from_json(staged.row_json, '["VARCHAR"]') as row_values
+       from landing.snapshot_members as members
+       inner join temp.${from.stagedTable} as staged on staged.position = members.position
+       where members.snapshot_hash = ?
+         and members.content_hash not in (select content_hash from landing.${table})
+       order by members.content_hash
+     )`,
+    [source, runId, from.fetchedAt, from.snapshotHash],
+  );
+  const after = await db.one<{ n: number }>(`select count(*)::integer as n from landing.${table}`);
   return (after?.n ?? 0) - (before?.n ?? 0);
 }
 

@@ -96,14 +96,18 @@ const checks: readonly CheckDefinition[] = [
     checkId: "final_states_have_evidence",
     defaultSeverity: "error",
     description: () =>
-      "every final state rests on evidence from a named source (its deciding source's observation, or the recorded one when the decision is retained)",
+      "every final state rests on evidence from a named source, and its published evidence lists the deciding observation itself (source, release and record; for a retained decision the recorded source suffices)",
     failingItems: (db, context) =>
       items(
         db,
         `select advisory_id || ' ' || state || ' (' || rule_id || ')' as item from marts.mart_advisory_current
          where state_type = 'final'
            and (deciding_source is null
-             or (not is_retained and len(list_filter(evidence, entry -> entry.source = deciding_source)) = 0))
+             or (not is_retained and len(list_filter(evidence, entry ->
+                   entry.source = deciding_source
+                   -- A record-level verdict (a withdrawn OSV record) names no release: any of its releases.
+                   and (evidence_release is null or entry.release = evidence_release)
+                   and entry.record is not distinct from evidence_record)) = 0))
          order by advisory_id`,
         context,
       ),

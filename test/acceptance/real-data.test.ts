@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CveFactsDocument, cveFactsDocumentSchema } from "../../pipeline/formats/cve-facts.ts";
+import { expectValid } from "../helpers/published-formats.ts";
 import {
   countStates,
   createWorkspace,
@@ -167,6 +169,41 @@ describe.skipIf(!upstreamPresent)(
       // The not-applicable advisories say from which version, as the CSV gives it ("1": every version).
       const notApplicable = document.advisories.filter((advisory) => advisory.state === "not_applicable");
       expect(notApplicable.filter((advisory) => advisory.unaffected_from_version === null)).toEqual([]);
+    });
+
+    it("publishes the facts of the real NVD records in cve_facts.json: description, CVSS score and vector", async () => {
+      const text = await readFile(join(workspace.outputDir, "cve_facts.json"), "utf8");
+      const facts = JSON.parse(text) as CveFactsDocument;
+      expectValid("cve_facts", cveFactsDocumentSchema, facts, "cve_facts.json");
+      const advisories = await workspace.readAdvisoryCurrent();
+      expect(facts.cve_count).toBe(new Set(advisories.advisories.map((advisory) => advisory.cve_id)).size);
+      // libcoap3:CVE-2025-34468, as ../shared/data/upstream/nvd/CVE-2025-34468.json has it.
+      const libcoap = facts.cves.find((item) => item.cve_id === "CVE-2025-34468");
+      expect(libcoap?.description?.source).toBe("nvd");
+      expect(libcoap?.description?.text).toMatch(
+        /^libcoap versions up to and including 4\.3\.5, prior to commit 30db3ea/,
+      );
+      expect(libcoap?.nvd).toMatchObject({
+        status: "Analyzed",
+        published: "2025-12-31T19:15:43Z",
+        cwes: ["CWE-121", "CWE-787"],
+      });
+      expect(libcoap?.nvd?.cvss.find((score) => score.source === "nvd@nist.gov")).toEqual({
+        version: "3.1",
+        base_score: 9.8,
+        base_severity: "CRITICAL",
+        vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        source: "nvd@nist.gov",
+        type: "Primary",
+      });
+      // Search sorts by the newest version: the CNA's CVSS v4.0 score.
+      expect(libcoap?.severity).toEqual({ base_score: 8.2, rating: "high", version: "4.0", source: "nvd" });
+      // Every record landed gives its facts: each of the 170 CVEs the vendor lists has NVD's block.
+      const withNvd = facts.cves.filter((item) => item.nvd !== null);
+      expect(withNvd).toHaveLength(170);
+      console.info(
+        `cve_facts.json on real data: ${facts.cve_count} CVEs, ${withNvd.length} with NVD's record, ${text.length} bytes`,
+      );
     });
   },
 );

@@ -29,7 +29,8 @@ export async function readDatabaseState(path: string): Promise<DatabaseState> {
       `select count(*)::integer as n from landing.snapshot_members
        where content_hash not in (select content_hash from landing.echo_advisories)
          and content_hash not in (select content_hash from landing.echo_not_applicable)
-         and content_hash not in (select content_hash from landing.upstream_observations)`,
+         and content_hash not in (select content_hash from landing.upstream_observations)
+         and content_hash not in (select content_hash from landing.cve_facts)`,
     );
     const restored = await db.all<{ run_id: string; n: number }>(
       "select run_id, count(*)::integer as n from history.advisory_transitions group by run_id order by run_id",

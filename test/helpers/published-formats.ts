@@ -6,6 +6,7 @@ import { expect } from "vitest";
 import type { z } from "zod";
 import { advisoryCurrentSchema } from "../../pipeline/formats/advisory-current.ts";
 import { changesDocumentSchema } from "../../pipeline/formats/changes.ts";
+import { cveFactsDocumentSchema } from "../../pipeline/formats/cve-facts.ts";
 import { jsonSchemaOf, type PublicSchema, publicSchemas } from "../../pipeline/formats/json-schema.ts";
 import { ledgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import { openVexDocumentSchema } from "../../pipeline/formats/openvex.ts";
@@ -64,6 +65,12 @@ export async function expectPublishedFilesValid(outputDir: string): Promise<numb
     at("advisory_current.json"),
   );
   expectValid("data", vendorFeedSchema, await readJson(at("data.json")), at("data.json"));
+  expectValid(
+    "cve_facts",
+    cveFactsDocumentSchema,
+    await readJson(at("cve_facts.json")),
+    at("cve_facts.json"),
+  );
   expectValid("openvex", openVexDocumentSchema, await readJson(at("openvex.json")), at("openvex.json"));
   expectValid(
     "run_summary",

@@ -15,7 +15,13 @@ import {
 
 const dbtExecutable = join(repoRoot, "dbt_project/.venv/bin/dbt");
 const projectDir = join(repoRoot, "dbt_project");
-const publishedFiles = ["advisory_current.json", "data.json", "openvex.json", "run_summary.json"];
+const publishedFiles = [
+  "advisory_current.json",
+  "cve_facts.json",
+  "data.json",
+  "openvex.json",
+  "run_summary.json",
+];
 const firstClock = new Date("2026-05-01T06:00:00Z");
 const secondClock = new Date("2026-05-02T06:00:00Z");
 

@@ -19,7 +19,7 @@ import {
 const trackerFixture = join(repoRoot, "pipeline/sources/debian_tracker/mock/tracker.json");
 const day = (n: number) => `2026-04-${String(n).padStart(2, "0")}T06:00:00Z`;
 const runId = (n: number) => `202604${String(n).padStart(2, "0")}T060000Z`;
-const feeds = ["advisory_current.json", "data.json", "openvex.json"];
+const feeds = ["advisory_current.json", "cve_facts.json", "data.json", "openvex.json"];
 
 describe("an unchanged rerun keeps the previous run's decisions without dbt", () => {
   let workspace: Workspace;

@@ -16,6 +16,7 @@ import { type UpstreamObservation, upstreamObservation } from "../../pipeline/so
 import { nvdPage } from "../../tools/synthetic/nvd.ts";
 import { syntheticCve, syntheticCveId, syntheticLastModified } from "../../tools/synthetic/nvd-feed.ts";
 import { testFetchContext } from "../helpers/context.ts";
+import { factsOf } from "../helpers/items.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // A real HTTP server on 127.0.0.1 per test, serving small synthetic NVD API 2.0 pages; a fake clock and
@@ -202,6 +203,10 @@ describe("live mode: a full paged pull", () => {
     expect(upstreamObservation.parse(first)).toEqual(first);
     expect(first.payload_ref).toBe(`${server.location}?cveId=${syntheticCveId(0)}`);
     expect(first.upstream_modified_at).toBe(`${syntheticLastModified(0)}Z`);
+    // Each record's facts come with it, pointing at the record's own URL as its observation does.
+    const facts = factsOf(outcome.items);
+    expect(facts.map((fact) => fact.vuln_id)).toEqual(range(10).map(syntheticCveId));
+    expect(facts[0]?.payload_ref).toBe(first.payload_ref);
     const health = adapter.health();
     expect(health).toMatchObject({ status: "ok", observations: 10, rejected: 0, requests: 3, retries: 0 });
     expect(health.bytes).toBeGreaterThan(10 * 1000);
@@ -576,6 +581,8 @@ describe("file and mock modes", () => {
     const { adapter } = makeAdapter(settings(file, { mode: "file" }));
     const outcome = await collect(adapter, { vulnIds: new Set([syntheticCveId(1)]) });
     expect(outcome.observations.map((o) => o.vuln_id)).toEqual([syntheticCveId(1)]);
+    // A record's facts are kept or dropped with its observation, and not counted as records.
+    expect(factsOf(outcome.items).map((fact) => fact.vuln_id)).toEqual([syntheticCveId(1)]);
     expect(adapter.progress()).toMatchObject({ recordsParsed: 3, recordsKept: 1, recordsFiltered: 2 });
   });
 

@@ -35,7 +35,8 @@ async function createMarts(db: Database) {
     create table marts.mart_advisory_current (
       advisory_id varchar, state varchar, state_type varchar, rule_id varchar, reason_code varchar,
       explanation varchar, deciding_source varchar, is_retained boolean,
-      evidence struct(source varchar, signal varchar)[]
+      evidence struct(source varchar, signal varchar, release varchar, record varchar)[],
+      evidence_release varchar, evidence_record varchar
     );
     create table marts.mart_advisory_history (
       advisory_id varchar, state varchar, previous_state varchar, valid_from timestamptz
@@ -55,13 +56,13 @@ async function createMarts(db: Database) {
       ('${runId}', 'echo_data', 'ok', 95, '2026-06-10', 'full'),
       ('${runId}', 'echo_csv', 'ok', 10, '2026-06-10', 'full');
 
-    insert into marts.mart_advisory_current values
+    insert into marts.mart_advisory_current (advisory_id, state, state_type, rule_id, reason_code, explanation, deciding_source, is_retained, evidence) values
       ('curl:CVE-2024-0001', 'fixed', 'final', 'vendor_fixed_version', 'fix_available', 'Fixed.', 'echo_data', false,
-        [{'source': 'echo_data', 'signal': 'fixed'}]),
+        [{'source': 'echo_data', 'signal': 'fixed', 'release': null, 'record': null}]),
       ('zlib:CVE-2024-0002', 'under_investigation', 'non_final', 'no_signal', 'awaiting_analysis', 'Open.', 'echo_data', false,
-        [{'source': 'echo_data', 'signal': 'listed_without_fix'}]),
+        [{'source': 'echo_data', 'signal': 'listed_without_fix', 'release': null, 'record': null}]),
       ('tar:CVE-2024-0003', 'fixed', 'final', 'upstream_fixed_version', 'upstream_fix_available', 'Fixed upstream.', 'osv', true,
-        [{'source': 'echo_data', 'signal': 'listed_without_fix'}]);
+        [{'source': 'echo_data', 'signal': 'listed_without_fix', 'release': null, 'record': null}]);
     insert into marts.mart_advisory_history values
       ('curl:CVE-2024-0001', 'fixed', null, '2026-06-01'),
       ('zlib:CVE-2024-0002', 'under_investigation', null, '2026-06-01'),
@@ -142,13 +143,19 @@ describe("quality checks", () => {
 
   it("each planted problem fires exactly its check", async () => {
     await db.run(`
-      insert into marts.mart_advisory_current values
+      insert into marts.mart_advisory_current (advisory_id, state, state_type, rule_id, reason_code, explanation, deciding_source, is_retained, evidence) values
         ('bash:CVE-2024-0004', 'fixed', 'final', 'vendor_fixed_version', 'fix_available', ' ', 'echo_data', false,
-          [{'source': 'echo_data', 'signal': 'fixed'}]),
+          [{'source': 'echo_data', 'signal': 'fixed', 'release': null, 'record': null}]),
         ('curl:CVE-2024-0001', 'fixed', 'final', 'vendor_fixed_version', 'fix_available', 'Again.', 'echo_data', false,
-          [{'source': 'echo_data', 'signal': 'fixed'}]),
+          [{'source': 'echo_data', 'signal': 'fixed', 'release': null, 'record': null}]),
         ('vim:CVE-2024-0005', 'wont_fix', 'final', 'upstream_wont_fix', 'upstream_will_not_fix', 'No fix.', 'debian_tracker', false,
-          [{'source': 'echo_data', 'signal': 'listed_without_fix'}]);
+          [{'source': 'echo_data', 'signal': 'listed_without_fix', 'release': null, 'record': null}]);
+      -- Decided by Debian's fix in sid, but the evidence lists only bookworm's open.
+      insert into marts.mart_advisory_current values
+        ('libxml2:CVE-2024-0008', 'fixed', 'final', 'upstream_fixed_version', 'upstream_fix_available', 'Fixed in sid.',
+          'debian_tracker', false,
+          [{'source': 'debian_tracker', 'signal': 'open', 'release': 'bookworm', 'record': 'CVE-2024-0008'}],
+          'sid', 'CVE-2024-0008');
       insert into marts.mart_advisory_history values
         ('bash:CVE-2024-0004', 'fixed', null, '2026-06-01'),
         ('vim:CVE-2024-0005', 'wont_fix', null, '2026-06-01');
@@ -181,7 +188,10 @@ describe("quality checks", () => {
     expect(failing(results)).toEqual({
       advisory_fields_complete: ["not_blank mart_advisory_current.explanation: dbt test warn"],
       advisory_ids_unique: ["unique mart_advisory_current.advisory_id: dbt test warn"],
-      final_states_have_evidence: ["vim:CVE-2024-0005 wont_fix (upstream_wont_fix)"],
+      final_states_have_evidence: [
+        "libxml2:CVE-2024-0008 fixed (upstream_fixed_version)",
+        "vim:CVE-2024-0005 wont_fix (upstream_wont_fix)",
+      ],
       stalled_advisories: ["zlib:CVE-2024-0002 under_investigation since 2026-04-01 (70 days)"],
       regressions: ["tar:CVE-2024-0006: fixed → under_investigation by no_signal (awaiting_analysis)"],
       source_record_drop: [

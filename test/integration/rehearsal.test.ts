@@ -29,6 +29,7 @@ describe("the scheduled job, rehearsed in a temporary repository", () => {
       "output/advisory_current.json",
       "output/changes.atom",
       `output/changes/${firstId}.json`,
+      "output/cve_facts.json",
       "output/data.json",
       `output/history/runs/${firstId}.json`,
       `output/history/transitions/${firstId}.jsonl`,

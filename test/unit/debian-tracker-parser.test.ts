@@ -14,8 +14,8 @@ import {
 } from "../../pipeline/sources/debian_tracker/parse.ts";
 import { splitTopLevelObject } from "../../pipeline/sources/debian_tracker/stream.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
-import { type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
-import { observations, rejections } from "../helpers/items.ts";
+import { cveFacts, type UpstreamObservation, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { factsOf, observations, rejections } from "../helpers/items.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/debian");
@@ -145,8 +145,43 @@ describe("parseDebianTracker on the fixture", () => {
     const text = await fixture("tracker.json");
     expect(text).toContain("<script>");
     const items = [...parseDebianTracker(text, { ref: REF })];
-    expect(JSON.stringify(items)).not.toContain("<script>");
-    expect(JSON.stringify(items)).not.toContain("onerror");
+    expect(JSON.stringify(observations(items))).not.toContain("<script>");
+    expect(JSON.stringify(observations(items))).not.toContain("onerror");
+  });
+
+  it("gives each entry's description once as facts, before its observations, for kept packages only", async () => {
+    const text = await fixture("tracker.json");
+    const items = [...parseDebianTracker(text, { ref: REF, packages: new Set(["openssl", "imagemagick"]) })];
+    const facts = factsOf(items);
+    for (const fact of facts) expect(cveFacts.parse(fact)).toEqual(fact);
+    expect(facts.map((fact) => [fact.package_name, fact.vuln_id])).toEqual([
+      ["openssl", "CVE-2024-0001"],
+      ["openssl", "CVE-2024-0002"],
+      ["imagemagick", "CVE-2024-0008"],
+      ["imagemagick", "TEMP-0000000-1A2B3C"],
+    ]);
+    const temp = facts.at(-1);
+    expect(temp).toEqual({
+      source: "debian_tracker",
+      vuln_id: "TEMP-0000000-1A2B3C",
+      record_id: "TEMP-0000000-1A2B3C",
+      package_name: "imagemagick",
+      description: "A bug without a CVE id yet.",
+      vuln_status: null,
+      published: null,
+      last_modified: null,
+      cvss: [],
+      cwes: [],
+      references: [],
+      payload_hash: contentHash("A bug without a CVE id yet."),
+      payload_ref: "tracker.json#/imagemagick/TEMP-0000000-1A2B3C/description",
+    });
+    // The hostile text is kept as data, verbatim; whoever shows it escapes it.
+    expect(facts[0]?.description).toBe(
+      'Hostile description: <script>alert("tracker")</script><img src=x onerror=alert(1)> & "quotes"',
+    );
+    const first = items.findIndex((item) => item.kind === "facts");
+    expect(items[first + 1]?.kind).toBe("observation");
   });
 
   it("gives payload_ref null when the caller gives no reference", async () => {
@@ -199,6 +234,7 @@ describe("parseDebianTracker on malformed parts", () => {
         "a release must be an object with a status, found a string",
       ],
       ['"libxml2"."CVE-24-1"', '"CVE-24-1" is neither CVE-YYYY-NNNN nor TEMP-NNNNNNN-XXXXXX'],
+      ['"libxml2"."CVE-2024-1003".description', "description must be a string, found a number"],
       ['"libxml2"."CVE-2024-1004".releases', "releases is missing"],
       [
         '"libxml2"."CVE-2024-1005".releases',

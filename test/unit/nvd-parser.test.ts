@@ -13,8 +13,8 @@ import {
   parseNvdRecord,
 } from "../../pipeline/sources/nvd/parse.ts";
 import type { UpstreamItem } from "../../pipeline/sources/osv/helpers.ts";
-import { upstreamObservation } from "../../pipeline/sources/upstream.ts";
-import { observations, rejections } from "../helpers/items.ts";
+import { cveFacts, upstreamObservation } from "../../pipeline/sources/upstream.ts";
+import { factsOf, observations, rejections } from "../helpers/items.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures/upstream/nvd");
@@ -92,10 +92,13 @@ describe("parseNvdPage on two consecutive pages", () => {
     );
   });
 
-  it("carries nothing of a hostile description into the observations", async () => {
+  it("carries nothing of a hostile description into the observations, and the text as is into the facts", async () => {
     const text = await fixture("page-0.json");
     expect(text).toContain("<script>");
-    expect(JSON.stringify([...parseNvdPage(text)])).not.toContain("<script>");
+    const items = [...parseNvdPage(text)];
+    expect(JSON.stringify(observations(items))).not.toContain("<script>");
+    // The description is data: whoever shows it escapes it (the site does).
+    expect(factsOf(items)[0]?.description).toContain('<script>alert("nvd")</script>');
   });
 
   it("finds nothing wrong with either page", async () => {
@@ -313,4 +316,125 @@ describe.skipIf(!sharedPresent)("the 170 real NVD records (../shared)", () => {
     }
     expect(observations(items).filter((o) => o.urgency === null)).toHaveLength(13);
   });
+});
+
+describe("NVD facts", () => {
+  it("reads a record with CVSS v4.0 and v3.1, CWE ids and references: every score, newest version and Primary first", async () => {
+    const items = [...parseNvdRecord(await fixture("CVE-2024-0101.json"), { ref: "CVE-2024-0101.json" })];
+    expect(items.map((item) => item.kind)).toEqual(["facts", "observation"]);
+    const [facts] = factsOf(items);
+    expect(cveFacts.parse(facts)).toEqual(facts);
+    expect(facts).toEqual({
+      source: "nvd",
+      vuln_id: "CVE-2024-0101",
+      record_id: "CVE-2024-0101",
+      package_name: null,
+      description: "A heap buffer overflow in the header parser allows a remote attacker to execute code.",
+      vuln_status: "Analyzed",
+      published: "2024-02-20T15:15:08.863Z",
+      last_modified: "2025-03-11T09:30:00.120Z",
+      cvss: [
+        {
+          version: "4.0",
+          base_score: 9.3,
+          base_severity: "CRITICAL",
+          vector:
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:X/CR:X/IR:X/AR:X/MAV:X/MAC:X/MAT:X/MPR:X/MUI:X/MVC:X/MVI:X/MVA:X/MSC:X/MSI:X/MSA:X/S:X/AU:X/R:X/V:X/RE:X/U:X",
+          source: "security@example.org",
+          type: "Secondary",
+        },
+        {
+          version: "3.1",
+          base_score: 9.8,
+          base_severity: "CRITICAL",
+          vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+          source: "nvd@nist.gov",
+          type: "Primary",
+        },
+        {
+          version: "3.1",
+          base_score: 8.1,
+          base_severity: "HIGH",
+          vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H",
+          source: "security@example.org",
+          type: "Secondary",
+        },
+      ],
+      // Distinct, numeric order, NVD's placeholder left out.
+      cwes: ["CWE-122", "CWE-787"],
+      references: [
+        {
+          url: "https://example.org/security/advisories/2024-01",
+          source: "security@example.org",
+          tags: ["Vendor Advisory", "Patch"],
+        },
+        {
+          url: "https://lists.debian.org/debian-lts-announce/2024/03/msg00001.html",
+          source: "nvd@nist.gov",
+          tags: [],
+        },
+      ],
+      payload_hash: observations(items)[0]?.payload_hash,
+      payload_ref: "CVE-2024-0101.json",
+    });
+  });
+
+  it("gives a record NVD has not analysed empty scores and weaknesses, not an error", async () => {
+    const items = [...parseNvdPage(await fixture("page-0.json"), { ref: "page-0.json" })];
+    expect(rejections(items)).toEqual([]);
+    const unanalysed = factsOf(items).find((facts) => facts.vuln_id === "CVE-2024-0003");
+    expect(unanalysed).toMatchObject({
+      vuln_status: "Awaiting Analysis",
+      description: "curl may leak a header to a redirected host.",
+      published: "2026-01-14T18:15:45.123Z",
+      cvss: [],
+      cwes: [],
+      payload_ref: "page-0.json#/vulnerabilities/1/cve",
+    });
+  });
+
+  it("keeps a v2 score's severity, given beside cvssData", async () => {
+    const items = [...parseNvdPage(await fixture("page-0.json"))];
+    const scores = factsOf(items).find((facts) => facts.vuln_id === "CVE-2024-0001")?.cvss ?? [];
+    expect(scores.map((score) => [score.version, score.base_score, score.base_severity, score.type])).toEqual(
+      [
+        ["3.1", 7.5, "HIGH", "Primary"],
+        ["3.1", 3.7, "LOW", "Secondary"],
+        ["2.0", 5, "MEDIUM", "Primary"],
+      ],
+    );
+  });
+
+  it("rejects a record whose published date or references are malformed, naming the key", () => {
+    const bad = [
+      ...parseNvdRecord({ ...minimalCve, published: "yesterday" }),
+      ...parseNvdRecord({ ...minimalCve, id: "CVE-2024-12346", references: [{ url: 7 }] }),
+    ];
+    expect(factsOf(bad)).toEqual([]);
+    expect(rejections(bad).map((r) => [r.location.key, r.reason])).toEqual([
+      ['"CVE-2024-12345".published', 'published "yesterday" is not an ISO-8601 time'],
+      ['"CVE-2024-12346".references[0].url', "url must be a string, found a number"],
+    ]);
+  });
+
+  it.skipIf(!sharedPresent)(
+    "reads a real record's description, CVSS v3.1 score and vector, CWE and dates",
+    async () => {
+      const text = await readFile(join(sharedNvd, "CVE-2025-34468.json"), "utf8");
+      const [facts] = factsOf([...parseNvdRecord(text)]);
+      expect(facts?.description).toMatch(/^libcoap versions up to and including 4\.3\.5/);
+      expect(facts?.cvss.find((score) => score.version === "3.1" && score.type === "Primary")).toEqual({
+        version: "3.1",
+        base_score: 9.8,
+        base_severity: "CRITICAL",
+        vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        source: "nvd@nist.gov",
+        type: "Primary",
+      });
+      expect(facts?.cvss[0]?.version).toBe("4.0");
+      expect(facts?.cwes).toEqual(["CWE-121", "CWE-787"]);
+      expect(facts?.published).toBe("2025-12-31T19:15:43.923Z");
+      expect(facts?.last_modified).toBe("2026-01-14T20:18:32.890Z");
+    },
+  );
 });

@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PublishedAdvisory } from "../../pipeline/formats/advisory.ts";
 import { buildAdvisoryDocument, serialiseAdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
-import { parsePublishedEvidence, readPublishedEvidence } from "../../pipeline/history/published-evidence.ts";
+import {
+  createPublishedEvidenceTable,
+  parsePublishedEvidence,
+  readPublishedEvidence,
+  restorePublishedEvidence,
+} from "../../pipeline/history/published-evidence.ts";
+import { withDatabase } from "../../pipeline/lib/db.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 
 const path = "/out/advisory_current.json";
@@ -144,6 +150,42 @@ describe("evidence of the previously published advisory_current.json", () => {
 
     const sourceTwice = failure(published([advisory("curl:CVE-2024-0001", [vendorFix, vendorFix])]));
     expect(sourceTwice.location.key).toBe("advisories.0.evidence.1.source");
+
+    const releaseTwice = failure(published([advisory("curl:CVE-2024-0001", [debianOpen, debianOpen])]));
+    expect(releaseTwice.message).toContain("source debian_tracker appears twice for release bookworm");
+    expect(releaseTwice.location.key).toBe("advisories.0.evidence.1.source");
+  });
+
+  it("reads one entry per release of a source: Debian's bookworm open and sid fix together", () => {
+    const sidFix = { ...debianOpen, signal: "fixed", version: "8.5.0-3", release: "sid", stale: false };
+    const rows = parsePublishedEvidence(
+      published([advisory("curl:CVE-2024-0001", [debianOpen, sidFix])]),
+      path,
+    );
+    expect(rows.map((row) => [row.source, row.release, row.signal, row.version])).toEqual([
+      ["debian_tracker", "bookworm", "open", null],
+      ["debian_tracker", "sid", "fixed", "8.5.0-3"],
+    ]);
+  });
+
+  it("restores them into a database made when the table had a key per advisory and source", async () => {
+    await withDatabase(join(dir, "keyed.duckdb"), async (db) => {
+      await db.run(`create schema history;
+        create table history.published_evidence (advisory_id varchar not null, source varchar not null,
+          signal varchar not null, version varchar, release varchar, record varchar,
+          fetched_at timestamptz not null, primary key (advisory_id, source))`);
+      await createPublishedEvidenceTable(db);
+      const sidFix = { ...debianOpen, signal: "fixed", version: "8.5.0-3", release: "sid" };
+      const rows = parsePublishedEvidence(
+        published([advisory("curl:CVE-2024-0001", [debianOpen, sidFix])]),
+        path,
+      );
+      expect(await restorePublishedEvidence(db, [rows])).toBe(2);
+      const restored = await db.all<{ release: string }>(
+        "select release from history.published_evidence order by release",
+      );
+      expect(restored.map((row) => row.release)).toEqual(["bookworm", "sid"]);
+    });
   });
 
   it("reads a file too large for one string a line at a time, with the same rows and the same checks", async () => {

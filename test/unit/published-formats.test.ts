@@ -5,6 +5,7 @@ import {
   serialiseAdvisoryDocument,
 } from "../../pipeline/formats/advisory-current.ts";
 import { changesDocumentSchema } from "../../pipeline/formats/changes.ts";
+import { cveFactsDocumentSchema } from "../../pipeline/formats/cve-facts.ts";
 import { publicSchemas } from "../../pipeline/formats/json-schema.ts";
 import { ledgerTransition } from "../../pipeline/formats/ledger-transition.ts";
 import { openVexDocumentSchema } from "../../pipeline/formats/openvex.ts";
@@ -18,6 +19,70 @@ import { jsonSchemaValidator } from "../helpers/published-formats.ts";
 describe("published formats", () => {
   it("every public file's JSON Schema compiles", () => {
     for (const entry of publicSchemas) expect(typeof jsonSchemaValidator(entry.name)).toBe("function");
+  });
+
+  it("cve_facts.json: an unknown CVSS version or rating, a bad time or an unknown member is refused", () => {
+    const validate = jsonSchemaValidator("cve_facts");
+    const item = {
+      cve_id: "CVE-2024-0001",
+      description: { text: "A heap overflow.", source: "nvd" },
+      nvd: {
+        status: "Analyzed",
+        published: "2024-02-20T15:15:08Z",
+        last_modified: "2025-03-11T09:30:00Z",
+        cvss: [
+          {
+            version: "3.1",
+            base_score: 9.8,
+            base_severity: "CRITICAL",
+            vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            source: "nvd@nist.gov",
+            type: "Primary",
+          },
+        ],
+        cwes: ["CWE-787"],
+        references: [{ url: "https://example.org/a", source: "cna@example.org", tags: ["Patch"] }],
+      },
+      debian: {
+        description: null,
+        urgency: "medium**",
+        tracker_url: "https://security-tracker.debian.org/tracker/CVE-2024-0001",
+      },
+      aliases: ["DEBIAN-CVE-2024-0001"],
+      severity: { base_score: 9.8, rating: "critical", version: "3.1", source: "nvd" },
+      published: "2024-02-20T15:15:08Z",
+    };
+    const unknown = {
+      ...item,
+      cve_id: "CVE-2024-0002",
+      description: null,
+      nvd: null,
+      debian: null,
+      aliases: [],
+      severity: null,
+      published: null,
+    };
+    const valid = {
+      $schema: "schemas/cve_facts.schema.json",
+      schema_version: 1,
+      run_id: "20260201T000000Z",
+      generated_at: "2026-02-01T00:00:00.000Z",
+      cve_count: 2,
+      cves: [item, unknown],
+    };
+    expect(validate(valid)).toBe(true);
+    expect(cveFactsDocumentSchema.safeParse(valid).success).toBe(true);
+    const broken = [
+      { ...valid, cves: [{ ...item, severity: { ...item.severity, version: "5.0" } }] },
+      { ...valid, cves: [{ ...item, severity: { ...item.severity, rating: "severe" } }] },
+      { ...valid, cves: [{ ...item, nvd: { ...item.nvd, last_modified: "yesterday" } }] },
+      { ...valid, cves: [{ ...item, epss: 0.5 }] },
+      { ...valid, schema_version: 2 },
+    ];
+    for (const document of broken) {
+      expect(validate(document)).toBe(false);
+      expect(cveFactsDocumentSchema.safeParse(document).success).toBe(false);
+    }
   });
 
   it("advisory_current.json: a bad time, a negative count, a malformed advisory or an unknown member is refused", () => {

@@ -280,7 +280,9 @@ async function main(): Promise<number> {
 
   heading("Done");
   out(`Workspace: ${workspace}`);
-  out(`Outputs:   ${outputDir} (advisory_current.json, data.json, openvex.json, history/, run reports)`);
+  out(
+    `Outputs:   ${outputDir} (advisory_current.json, cve_facts.json, data.json, openvex.json, history/, run reports)`,
+  );
   out(`Explain:   npm run pipeline -- explain --config ${configPath} ${overriddenId}`);
   if (siteDir) {
     out(`Site:      ${siteDir}`);

@@ -427,6 +427,7 @@ function publishedFiles(runId: string, withLedger: boolean): string[] {
     "output/advisory_current.json",
     "output/changes.atom",
     `output/changes/${runId}.json`,
+    "output/cve_facts.json",
     "output/data.json",
     ...(withLedger ? [`output/history/transitions/${runId}.jsonl`] : []),
     `output/history/runs/${runId}.json`,

@@ -1,8 +1,10 @@
-{#- What each source says about each advisory, one row per advisory and source, for the published
-    evidence list: the signal, the version it gives, the release and record it comes from and when it was
-    first fetched (an unchanged observation keeps its date, so the published file only changes when the
-    evidence does). For sources with several releases or records, the most preferred release (then the record id)
-    stands for the source. Internal override codes are not evidence customers see. -#}
+{#- What each source says about each advisory, for the published evidence list: the signal, the version it
+    gives, the release and record it comes from and when it was first fetched (an unchanged observation
+    keeps its date, so the published file only changes when the evidence does). One row per advisory and
+    source, and for upstream sources one per release the source speaks of (so Debian's status shows per
+    release): the observation that decided the state is always among them, since it stands for its release
+    (a fix from sid while bookworm is still open lists both). Among several records for one release, the
+    deciding one, else the first record id. Internal override codes are not evidence customers see. -#}
 with
 
 advisories as (
@@ -20,6 +22,12 @@ overrides as (
 upstream as (
 
     select * from {{ ref('int_upstream_observations_joined_to_advisories') }}
+
+),
+
+decisions as (
+
+    select * from {{ ref('int_advisory_decisions_lifecycle') }}
 
 ),
 
@@ -57,22 +65,30 @@ analyst as (
 
 ),
 
-upstream_preferred as (
+upstream_per_release as (
 
     select
-        advisory_id,
-        source_name as source,
-        signal,
-        fixed_version as version,
-        release,
-        record_id as record,
-        upstream_modified_at as record_date,
-        first_fetched_at as fetched_at,
-        is_stale
+        upstream.advisory_id,
+        upstream.source_name as source,
+        upstream.signal,
+        upstream.fixed_version as version,
+        upstream.release,
+        upstream.record_id as record,
+        upstream.upstream_modified_at as record_date,
+        upstream.first_fetched_at as fetched_at,
+        upstream.is_stale,
+        upstream.release_preference,
+        decisions.advisory_id is not null as is_deciding
     from upstream
+    left join decisions
+        on upstream.advisory_id = decisions.advisory_id
+        and upstream.source_name = decisions.deciding_source
+        {#- A record-level verdict (a withdrawn OSV record) names no release: each release of the record. #}
+        and (decisions.evidence_release is null or upstream.release = decisions.evidence_release)
+        and upstream.record_id is not distinct from decisions.evidence_record
     qualify row_number() over (
-        partition by advisory_id, source_name
-        order by release_preference nulls last, record_id, release
+        partition by upstream.advisory_id, upstream.source_name, upstream.release
+        order by is_deciding desc, upstream.record_id
     ) = 1
 
 ),
@@ -83,7 +99,7 @@ final as (
     union all by name
     select * from analyst
     union all by name
-    select * from upstream_preferred
+    select * from upstream_per_release
 
 )
 

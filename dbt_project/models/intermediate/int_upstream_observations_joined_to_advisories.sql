@@ -86,6 +86,7 @@ final as (
         source_catalogue.display_name as source_display_name,
         source_catalogue.precedence as source_precedence,
         ranked.record_id,
+        ranked.aliases,
         ranked.vuln_id,
         ranked.package_name,
         ranked.release,

@@ -57,29 +57,35 @@ stances_per_advisory as (
 
 ),
 
-{#- Each advisory's evidence list is pivoted (one column per source, then made a list), not aggregated with
-    list(): at a million advisories list() failed for lack of memory under a 2 GB cap, and the pivot built
-    under it (any_value per source keeps one entry per group, not a growing list). -#}
+{#- Each advisory's evidence list is pivoted (one column per source and release, then made a list), not
+    aggregated with list(): at a million advisories list() failed for lack of memory under a 2 GB cap, and
+    the pivot built under it (any_value per source and release keeps one entry per group, not a growing
+    list). A source appears once per advisory and release (tested); each entry carries a key that orders the
+    list by source, then release by preference (bookworm, trixie, sid), and is dropped once sorted. -#}
 evidence_by_source as (
 
     pivot (
         select
             advisory_id,
-            source,
+            source || '/' || coalesce(release, '') as slot,
             {
-                'source': source,
-                'signal': signal,
-                'version': version,
-                'release': release,
-                'record': record,
-                'record_date': strftime(record_date, '%Y-%m-%dT%H:%M:%SZ'),
-                'fetched_at': strftime(fetched_at, '%Y-%m-%dT%H:%M:%SZ'),
-                'stale': is_stale
-            } as entry
+                'sort_key': source || '/' || coalesce(lpad(release_preference::varchar, 4, '0'), '9999') || '/'
+                    || coalesce(release, ''),
+                'entry': {
+                    'source': source,
+                    'signal': signal,
+                    'version': version,
+                    'release': release,
+                    'record': record,
+                    'record_date': strftime(record_date, '%Y-%m-%dT%H:%M:%SZ'),
+                    'fetched_at': strftime(fetched_at, '%Y-%m-%dT%H:%M:%SZ'),
+                    'stale': is_stale
+                }
+            } as keyed_entry
         from evidence
     )
-    on source
-    using any_value(entry)
+    on slot
+    using any_value(keyed_entry)
     group by advisory_id
 
 ),
@@ -93,12 +99,14 @@ evidence_slots as (
 
 ),
 
-{#- A source appears once per advisory (tested), so sorting the entries orders them by source. -#}
 evidence_per_advisory as (
 
     select
         advisory_id,
-        list_sort(list_filter(slots, lambda entry: entry is not null)) as evidence
+        list_transform(
+            list_sort(list_filter(slots, lambda keyed: keyed is not null)),
+            lambda keyed: keyed.entry
+        ) as evidence
     from evidence_slots
 
 ),

@@ -1,6 +1,7 @@
 {#- Every source's evidence on a published advisory is in its evidence list: the list is pivoted from one
-    column per source, and a source the pivot missed would drop out of the published evidence silently.
-    (advisory_id, source) is unique in the evidence, so equal counts mean nothing is missing or doubled. -#}
+    column per source and release, and a source the pivot missed would drop out of the published evidence silently.
+    (advisory_id, source, release) is unique in the evidence, so equal counts mean nothing is missing or
+    doubled. -#}
 with
 
 listed as (

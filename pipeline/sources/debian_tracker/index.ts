@@ -1,6 +1,6 @@
 import type { HttpClient } from "../http/client.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
-import { readSnapshotFile, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import { type CveFacts, readSnapshotFile, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
 import type { DebianTrackerConfig } from "./config.ts";
 import { parseDebianTrackerStream } from "./parse.ts";
 
@@ -36,7 +36,7 @@ function parseFile(
   settings: DebianTrackerConfig,
   context: FetchContext,
   health: HealthTracker,
-): AsyncGenerator<FetchItem<UpstreamObservation>> {
+): AsyncGenerator<FetchItem<UpstreamObservation, CveFacts>> {
   return parseDebianTrackerStream(readSnapshotFile(path, health), {
     ref: path,
     packages: context.packages,
@@ -49,7 +49,7 @@ async function* fetchLive(
   http: HttpClient,
   context: FetchContext,
   health: HealthTracker,
-): AsyncGenerator<FetchItem<UpstreamObservation>> {
+): AsyncGenerator<FetchItem<UpstreamObservation, CveFacts>> {
   const url = settings.location ?? debianTrackerUrl;
   try {
     const response = await http.getToFile(url, { cache: !context.revalidate });

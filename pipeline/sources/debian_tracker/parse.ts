@@ -20,7 +20,7 @@ import {
   nestingReason,
   vulnerabilityIdPattern,
 } from "../types.ts";
-import type { UpstreamSignal } from "../upstream.ts";
+import type { CveFacts, UpstreamSignal } from "../upstream.ts";
 import { splitTopLevelObject } from "./stream.ts";
 
 /**
@@ -32,7 +32,9 @@ import { splitTopLevelObject } from "./stream.ts";
  * One observation per (package, vulnerability id, release) kept. The raw record behind an observation is
  * the release object: `payload_hash` is its canonical hash and `payload_ref` points at it
  * (`<ref>#/<package>/<id>/releases/<codename>`), so an edit to another release or to the description
- * (which the tracker copies from NVD) leaves the observation byte for byte unchanged.
+ * (which the tracker copies from NVD) leaves the observation byte for byte unchanged. An entry's
+ * description is yielded once, before its observations, as facts (landing.cve_facts); a description that
+ * is not a string is rejected alone, and the entry's releases are read as usual.
  */
 
 export interface DebianTrackerOptions {
@@ -258,6 +260,17 @@ function* packageItems(
       );
       continue;
     }
+    const description = entry.description;
+    if (description !== undefined && description !== null && typeof description !== "string") {
+      yield rejected(
+        options.ref,
+        `${entryKey}.description`,
+        `description must be a string, found ${describe(description)}`,
+        description,
+      );
+    } else if (typeof description === "string" && description.trim() !== "") {
+      yield { kind: "facts", facts: trackerFacts(packageName, vulnId, description.trim(), options.ref) };
+    }
     const releases = entry.releases;
     if (Array.isArray(releases) && releases.length === 0) continue; // the tracker's "no release" form
     if (!isPlainObject(releases)) {
@@ -305,6 +318,33 @@ function* packageItems(
       };
     }
   }
+}
+
+/**
+ * The tracker's description of an entry (often NVD's, copied) as facts for the advisory page: the only fact
+ * it adds beside its per-release urgency, which the observations keep. Its payload is the description text.
+ */
+function trackerFacts(
+  packageName: string,
+  vulnId: string,
+  description: string,
+  ref: string | null,
+): CveFacts {
+  return {
+    source: "debian_tracker",
+    vuln_id: vulnId,
+    record_id: vulnId,
+    package_name: packageName,
+    description,
+    vuln_status: null,
+    published: null,
+    last_modified: null,
+    cvss: [],
+    cwes: [],
+    references: [],
+    payload_hash: contentHash(description),
+    payload_ref: payloadRef(ref, [packageName, vulnId, "description"]),
+  };
 }
 
 function quote(key: string): string {

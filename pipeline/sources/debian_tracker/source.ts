@@ -2,7 +2,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bulkDownloadPolicy } from "../http/hosts.ts";
 import { defineSource, sourceHttpClient } from "../source.ts";
-import { upstreamLanding } from "../upstream.ts";
+import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { debianTrackerSettings } from "./config.ts";
 import { debianTrackerAdapter } from "./index.ts";
 
@@ -14,7 +14,7 @@ export const debianTrackerSource = defineSource({
   config: debianTrackerSettings.optional(),
   // The whole-dataset JSON (100+ MB).
   hosts: () => ({ "security-tracker.debian.org": bulkDownloadPolicy }),
-  landing: [upstreamLanding],
+  landing: [upstreamLanding, cveFactsLanding],
   mock,
   adapter: (settings, deps) =>
     debianTrackerAdapter(settings, { http: sourceHttpClient(deps), mockLocation: mock }),

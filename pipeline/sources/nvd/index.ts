@@ -6,7 +6,7 @@ import type { HttpClient } from "../http/client.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, HealthTracker, SourceAdapter } from "../types.ts";
-import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import { type CveFacts, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
 import type { NvdConfig } from "./config.ts";
 import {
   emptyProgress,
@@ -43,14 +43,15 @@ export interface NvdDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface NvdAdapter extends SourceAdapter<UpstreamObservation> {
+export interface NvdAdapter extends SourceAdapter<UpstreamObservation, CveFacts> {
   /** Figures of the last (or current) fetch: pages, windows, records parsed, kept and filtered out. */
   progress(): NvdProgress;
 }
 
 /**
- * NVD, package-agnostic: one observation per CVE (rejected, disputed or undetermined, see parse.ts), kept
- * only for CVEs data.json lists (FetchContext.vulnIds; null keeps everything).
+ * NVD, package-agnostic: one observation per CVE (rejected, disputed or undetermined, see parse.ts) and the
+ * record's facts (description, CVSS, CWE, dates, references), kept only for CVEs data.json lists
+ * (FetchContext.vulnIds; null keeps everything).
  *
  * - file / mock: `location` (mock: the bundled sample) is a directory of API 2.0 response pages or bare `cve`
  *   records, or one such file. Every *.json is read, in name order; a file that is not usable as a whole
@@ -153,7 +154,7 @@ function readCheckpoint(value: string | null): Date | null {
 }
 
 /**
- * Keeps the observations (and record rejections) of CVEs the vendor lists, counting every record parsed.
+ * Keeps the observations, facts and record rejections of CVEs the vendor lists, counting every record parsed.
  * A rejection names its record by key (`"CVE-…".field`); one without a readable id, or a whole-file
  * rejection, is always kept.
  */
@@ -164,6 +165,8 @@ async function* kept(
 ): AsyncGenerator<UpstreamItem> {
   const vulnIds = context.vulnIds ?? null;
   for await (const item of items) {
+    // A record's facts come just before its observation and are kept or dropped with it (not counted).
+    if (item.kind === "facts" && vulnIds && !vulnIds.has(item.facts.vuln_id)) continue;
     if (item.kind === "observation") {
       progress.recordsParsed += 1;
       if (vulnIds && !vulnIds.has(item.observation.vuln_id)) {

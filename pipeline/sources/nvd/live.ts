@@ -178,15 +178,13 @@ export function nvdSession(
         progress.pages += 1;
         for (const item of parseNvdPage(page, { ref: url })) {
           // A position in a page changes as records are added: point at the record's own URL instead.
-          yield item.kind === "observation"
-            ? {
-                kind: "observation",
-                observation: {
-                  ...item.observation,
-                  payload_ref: recordUrl(base, item.observation.record_id),
-                },
-              }
-            : item;
+          if (item.kind === "observation") {
+            const payload_ref = recordUrl(base, item.observation.record_id);
+            yield { kind: "observation", observation: { ...item.observation, payload_ref } };
+          } else if (item.kind === "facts") {
+            const payload_ref = recordUrl(base, item.facts.record_id);
+            yield { kind: "facts", facts: { ...item.facts, payload_ref } };
+          } else yield item;
         }
         startIndex += page.vulnerabilities.length;
         if (page.vulnerabilities.length === 0 || startIndex >= page.totalResults) return;

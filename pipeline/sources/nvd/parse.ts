@@ -12,7 +12,13 @@ import {
   type UpstreamItem,
 } from "../osv/helpers.ts";
 import { cveIdPattern, nestedDeeperThan, nestingReason } from "../types.ts";
-import type { UpstreamSignal } from "../upstream.ts";
+import {
+  type CveFacts,
+  type CvssScore,
+  cvssVersions,
+  type UpstreamObservation,
+  type UpstreamSignal,
+} from "../upstream.ts";
 
 /**
  * NVD API 2.0 (`/rest/json/cves/2.0`): a response page `{ resultsPerPage, startIndex, totalResults,
@@ -26,6 +32,11 @@ import type { UpstreamSignal } from "../upstream.ts";
  * urgency: the baseSeverity of the newest CVSS version the record carries (v4.0, else v3.1, v3.0, v2),
  * the highest among that version's sources; upstream_modified_at: lastModified in UTC with `Z`.
  * payload_hash: the canonical hash of the `cve` object; payload_ref: `<ref>` or `<ref>#/vulnerabilities/<i>/cve`.
+ *
+ * Beside the observation, the record's facts (CveFacts, landed in landing.cve_facts): the English
+ * description, vulnStatus, published and lastModified (UTC, `Z`), every CVSS score with its vector, source
+ * and type (newest version first, Primary before Secondary), the CWE ids of `weaknesses` and the references.
+ * A record NVD has not analysed simply has no metrics or weaknesses: those facts are empty, not an error.
  */
 
 export interface NvdOptions {
@@ -33,14 +44,24 @@ export interface NvdOptions {
   ref?: string | null;
 }
 
-const cvssVersions = ["cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"] as const;
 const severityRank: Readonly<Record<string, number>> = { NONE: 0, LOW: 1, MEDIUM: 2, HIGH: 3, CRITICAL: 4 };
 
 const nvdMetric = z.looseObject({
+  source: z.string().optional(),
+  type: z.string().optional(),
   // v3.x and v4.0 carry baseSeverity inside cvssData, v2 beside it.
   baseSeverity: z.string().optional(),
-  cvssData: z.looseObject({ baseSeverity: z.string().optional() }).optional(),
+  cvssData: z
+    .looseObject({
+      baseSeverity: z.string().optional(),
+      baseScore: z.number().min(0).max(10).optional(),
+      vectorString: z.string().optional(),
+    })
+    .optional(),
 });
+
+const textField = (field: string) =>
+  z.string({ error: (issue) => `${field} must be a string, found ${describeValue(issue.input)}` });
 
 const nvdCve = z.looseObject(
   {
@@ -57,6 +78,7 @@ const nvdCve = z.looseObject(
           ? "lastModified is missing"
           : `lastModified must be a string, found ${describeValue(issue.input)}`,
     }),
+    published: textField("published").optional(),
     descriptions: z
       .array(z.looseObject({ lang: z.string(), value: z.string() }), {
         error: "descriptions must be a list of {lang, value}",
@@ -66,6 +88,22 @@ const nvdCve = z.looseObject(
       .array(z.looseObject({ sourceIdentifier: z.string().optional(), tags: z.array(z.string()) }), {
         error: "cveTags must be a list of {sourceIdentifier, tags}",
       })
+      .optional(),
+    weaknesses: z
+      .array(
+        z.looseObject({ description: z.array(z.looseObject({ lang: z.string(), value: z.string() })) }),
+        { error: "weaknesses must be a list of {source, type, description: [{lang, value}]}" },
+      )
+      .optional(),
+    references: z
+      .array(
+        z.looseObject({
+          url: textField("url"),
+          source: textField("source").optional(),
+          tags: z.array(textField("tag")).optional(),
+        }),
+        { error: "references must be a list of {url, source, tags}" },
+      )
       .optional(),
     metrics: z
       .looseObject(
@@ -115,8 +153,8 @@ export function nvdVerdict(cve: NvdCve): { signal: UpstreamSignal; detail: strin
 
 /** The baseSeverity of the newest CVSS version present, the highest across its sources; null without any. */
 export function nvdSeverity(metrics: NvdCve["metrics"]): string | null {
-  for (const version of cvssVersions) {
-    const severities = (metrics?.[version] ?? [])
+  for (const { key } of cvssVersions) {
+    const severities = (metrics?.[key] ?? [])
       .map((metric) => (metric.cvssData?.baseSeverity ?? metric.baseSeverity)?.toUpperCase())
       .filter((severity): severity is string => severity !== undefined && severity in severityRank);
     if (severities.length > 0) {
@@ -128,7 +166,71 @@ export function nvdSeverity(metrics: NvdCve["metrics"]): string | null {
   return null;
 }
 
-/** One bare `cve` object (JSON text or parsed) → at most one observation, or its rejection. */
+/** Every CVSS score of the record: newest version first, then Primary before Secondary, then as listed. */
+export function nvdCvssScores(metrics: NvdCve["metrics"]): CvssScore[] {
+  const scores: CvssScore[] = [];
+  for (const { version, key } of cvssVersions) {
+    const listed = (metrics?.[key] ?? []).flatMap((metric): CvssScore[] => {
+      const data = metric.cvssData;
+      if (data?.baseScore === undefined || data.vectorString === undefined) return [];
+      return [
+        {
+          version,
+          base_score: data.baseScore,
+          base_severity: (data.baseSeverity ?? metric.baseSeverity)?.toUpperCase() ?? null,
+          vector: data.vectorString,
+          source: metric.source ?? null,
+          type: metric.type ?? null,
+        },
+      ];
+    });
+    // A stable sort: Primary scores first, the others in the record's order.
+    scores.push(...listed.sort((a, b) => Number(b.type === "Primary") - Number(a.type === "Primary")));
+  }
+  return scores;
+}
+
+/** The CWE ids of `weaknesses`, distinct and in numeric order; NVD-CWE-noinfo and NVD-CWE-Other are left out. */
+export function nvdCwes(weaknesses: NvdCve["weaknesses"]): string[] {
+  const ids = new Set<string>();
+  for (const weakness of weaknesses ?? []) {
+    for (const entry of weakness.description) {
+      const id = entry.value.trim();
+      if (/^CWE-\d+$/.test(id)) ids.add(id);
+    }
+  }
+  return [...ids].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+}
+
+/** The record's facts (see the module comment); `published` and `lastModified` are already normalised. */
+export function nvdFacts(
+  cve: NvdCve,
+  times: { published: string | null; lastModified: string },
+  payload: { hash: string; ref: string | null },
+): CveFacts {
+  const english = (cve.descriptions ?? []).find((description) => description.lang === "en");
+  return {
+    source: "nvd",
+    vuln_id: cve.id,
+    record_id: cve.id,
+    package_name: null,
+    description: english?.value.trim() ? english.value.trim() : null,
+    vuln_status: cve.vulnStatus,
+    published: times.published,
+    last_modified: times.lastModified,
+    cvss: nvdCvssScores(cve.metrics),
+    cwes: nvdCwes(cve.weaknesses),
+    references: (cve.references ?? []).map((reference) => ({
+      url: reference.url,
+      source: reference.source ?? null,
+      tags: reference.tags ?? [],
+    })),
+    payload_hash: payload.hash,
+    payload_ref: payload.ref,
+  };
+}
+
+/** One bare `cve` object (JSON text or parsed) → its observation and facts, or its rejection. */
 export function* parseNvdRecord(input: unknown, options: NvdOptions = {}): Generator<UpstreamItem> {
   const ref = options.ref ?? null;
   const raw = typeof input === "string" ? parseJsonText(input, ref) : input;
@@ -136,7 +238,23 @@ export function* parseNvdRecord(input: unknown, options: NvdOptions = {}): Gener
     yield rejected(ref, "cve", `the record is ${nestingReason()}`);
     return;
   }
-  yield recordItem(raw, ref, [], "cve");
+  yield* recordItems(raw, ref, [], "cve");
+}
+
+function* recordItems(
+  raw: unknown,
+  ref: string | null,
+  pointer: (string | number)[],
+  fallbackKey: string,
+): Generator<UpstreamItem> {
+  const item = recordItem(raw, ref, pointer, fallbackKey);
+  if (item.kind !== "record") {
+    yield item;
+    return;
+  }
+  // The facts first: a reader filtering by CVE (the adapter's kept()) sees them before the observation.
+  yield { kind: "facts", facts: item.facts };
+  yield { kind: "observation", observation: item.observation };
 }
 
 function recordItem(
@@ -144,7 +262,7 @@ function recordItem(
   ref: string | null,
   pointer: (string | number)[],
   fallbackKey: string,
-): UpstreamItem {
+): UpstreamItem | { kind: "record"; observation: UpstreamObservation; facts: CveFacts } {
   const recordKey = isPlainObject(raw) && typeof raw.id === "string" ? JSON.stringify(raw.id) : fallbackKey;
   const parsed = nvdCve.safeParse(raw);
   if (!parsed.success) {
@@ -163,9 +281,19 @@ function recordItem(
       `lastModified ${JSON.stringify(cve.lastModified)} is not an ISO-8601 time`,
     );
   }
+  const published = cve.published === undefined ? null : normaliseTimestamp(cve.published);
+  if (cve.published !== undefined && published === null) {
+    return rejected(
+      ref,
+      `${recordKey}.published`,
+      `published ${JSON.stringify(cve.published)} is not an ISO-8601 time`,
+    );
+  }
   const verdict = nvdVerdict(cve);
+  const payload = { hash: contentHash(raw), ref: payloadRef(ref, pointer) };
   return {
-    kind: "observation",
+    kind: "record",
+    facts: nvdFacts(cve, { published, lastModified: modified }, payload),
     observation: {
       source: "nvd",
       vuln_id: cve.id,
@@ -178,8 +306,8 @@ function recordItem(
       urgency: nvdSeverity(cve.metrics),
       upstream_modified_at: modified,
       detail: verdict.detail,
-      payload_hash: contentHash(raw),
-      payload_ref: payloadRef(ref, pointer),
+      payload_hash: payload.hash,
+      payload_ref: payload.ref,
     },
   };
 }
@@ -255,7 +383,7 @@ function* pageItems(vulnerabilities: unknown[], ref: string | null): Generator<U
       yield rejected(ref, `vulnerabilities[${index}]`, "expected {cve: {...}}", item);
       continue;
     }
-    yield recordItem(item.cve, ref, ["vulnerabilities", index, "cve"], `vulnerabilities[${index}].cve`);
+    yield* recordItems(item.cve, ref, ["vulnerabilities", index, "cve"], `vulnerabilities[${index}].cve`);
   }
 }
 

@@ -2,7 +2,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHttpClient } from "../http/client.ts";
 import { defineSource } from "../source.ts";
-import { upstreamLanding } from "../upstream.ts";
+import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { nvdSettings } from "./config.ts";
 import { nvdHost, nvdHostPolicy } from "./hosts.ts";
 import { nvdAdapter } from "./index.ts";
@@ -14,7 +14,7 @@ export const nvdSource = defineSource({
   name: "nvd",
   config: nvdSettings.optional(),
   hosts: (env) => ({ [nvdHost]: nvdHostPolicy(env.NVD_API_KEY?.trim() || undefined) }),
-  landing: [upstreamLanding],
+  landing: [upstreamLanding, cveFactsLanding],
   mock,
   adapter: (settings, deps) => {
     // The NVD adapter paces itself (5 or 50 requests per 30 s, or requests_per_30s) and sends its key from

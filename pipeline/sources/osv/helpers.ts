@@ -1,6 +1,6 @@
 import { PipelineError } from "../../lib/errors.ts";
 import { excerpt, type FetchItem, nestedDeeperThan, nestingReason } from "../types.ts";
-import type { UpstreamObservation } from "../upstream.ts";
+import type { CveFacts, UpstreamObservation } from "../upstream.ts";
 
 /*
  * Small helpers the three upstream parsers (debian_tracker, osv, nvd) share: JSON text, rejections, JSON
@@ -8,7 +8,7 @@ import type { UpstreamObservation } from "../upstream.ts";
  * up, beside upstream.ts.
  */
 
-export type UpstreamItem = FetchItem<UpstreamObservation>;
+export type UpstreamItem = FetchItem<UpstreamObservation, CveFacts>;
 
 /**
  * Parses JSON text; a syntax error makes the whole input unusable, so it is a PipelineError. So is a

@@ -4,7 +4,7 @@ import { PipelineError } from "../../lib/errors.ts";
 import { type HttpClient, HttpError } from "../http/client.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, FetchItem, HealthTracker } from "../types.ts";
-import { type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
+import { type CveFacts, type UpstreamObservation, upstreamAdapter } from "../upstream.ts";
 import type { OsvConfig } from "./config.ts";
 import { parseModifiedIds } from "./modified-ids.ts";
 import { debianReleaseOfEcosystem, parseOsvRecord } from "./parse.ts";
@@ -15,7 +15,7 @@ export const osvDebianBucketUrl = "https://osv-vulnerabilities.storage.googleapi
 
 export type { OsvConfig } from "./config.ts";
 
-type Item = FetchItem<UpstreamObservation>;
+type Item = FetchItem<UpstreamObservation, CveFacts>;
 
 /**
  * OSV: DEBIAN-CVE records mirror the Debian tracker (fixed events); other records add withdrawals.

@@ -2,7 +2,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bulkDownloadPolicy } from "../http/hosts.ts";
 import { defineSource, sourceHttpClient } from "../source.ts";
-import { upstreamLanding } from "../upstream.ts";
+import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { osvSettings } from "./config.ts";
 import { osvAdapter } from "./index.ts";
 
@@ -18,7 +18,7 @@ export const osvSource = defineSource({
     // No published rate limit; querybatch answers are small.
     "api.osv.dev": { maxAttempts: 6 },
   }),
-  landing: [upstreamLanding],
+  landing: [upstreamLanding, cveFactsLanding],
   mock,
   adapter: (settings, deps) => osvAdapter(settings, { http: sourceHttpClient(deps), mockLocation: mock }),
 });
