@@ -123,7 +123,12 @@ export function factsOf(
     severity:
       score === null
         ? null
-        : { base_score: score, rating: (rating as string).toLowerCase(), version: "3.1", source: "nvd" },
+        : {
+            base_score: score,
+            rating: (rating as string).toLowerCase() as "critical" | "high" | "medium" | "low",
+            version: "3.1",
+            source: "nvd",
+          },
     published: options.published ?? "2024-03-29T17:15:21.000Z",
   };
 }

@@ -5,6 +5,8 @@
 // gives (NVD's newest CVSS rating), the state the one advisory_current.json gives.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
+import { cveFactsItemSchema, cveFactsPath } from "../../../pipeline/formats/cve-facts.ts";
 import {
   ListedLayoutError,
   readListedItems,
@@ -41,27 +43,23 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * has none; undefined when the run published no cve_facts.json (an older output).
  */
 async function readSeverities(): Promise<Map<string, string | null> | undefined> {
-  const path = join(outputDir, "cve_facts.json");
+  const path = cveFactsPath(outputDir);
   if (!existsSync(path)) return undefined;
   const ratings = new Map<string, string | null>();
   for await (const { item, at } of listedItems(path, "cves")) {
-    if (!isRecord(item) || typeof item.cve_id !== "string") {
-      throw new Error(`${path}: ${at}: not a CVE's facts (an object with a cve_id)`);
-    }
-    const severity = item.severity;
-    if (
-      severity !== null &&
-      severity !== undefined &&
-      (!isRecord(severity) || typeof severity.rating !== "string")
-    ) {
+    const parsed = severityOnly.safeParse(item);
+    if (!parsed.success) {
       throw new Error(
-        `${path}: ${at}: severity of ${item.cve_id} is neither null nor an object with a rating`,
+        `${path}: ${at}: not a CVE's facts as cve_facts.json has them: ${z.prettifyError(parsed.error)}`,
       );
     }
-    ratings.set(item.cve_id, isRecord(severity) ? String(severity.rating).toLowerCase() : null);
+    ratings.set(parsed.data.cve_id, parsed.data.severity?.rating ?? null);
   }
   return ratings;
 }
+
+/** The two members the charts read, checked against the format's own schema. */
+const severityOnly = cveFactsItemSchema.pick({ cve_id: true, severity: true });
 
 /** Upper bounds in days (inclusive) of the time-to-final buckets, and their labels. */
 const durationBuckets: { upTo: number; label: string }[] = [

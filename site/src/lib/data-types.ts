@@ -1,46 +1,16 @@
 // The shapes of the data the site publishes for its pages (lib/advisories.ts writes them, the browser scripts
-// read them), and the shapes it reads from cve_facts.json and the advisory fields added with it (known_exploited,
-// unaffected_from_version), as the issue-19 contract gives them. Only types: the browser scripts import them.
-import type { PublishedAdvisory } from "../../../pipeline/formats/advisory.ts";
+// read them); the published files' own shapes come from pipeline/formats. Only types: the browser scripts
+// import them.
+import type { KnownExploited, PublishedAdvisory } from "../../../pipeline/formats/advisory.ts";
+import type { CveFactsItem } from "../../../pipeline/formats/cve-facts.ts";
 import type { LedgerTransition } from "../../../pipeline/formats/ledger-transition.ts";
 
-export interface CvssScore {
-  version: string;
-  base_score: number;
-  base_severity: string | null;
-  vector: string | null;
-  source: string | null;
-  type: string | null;
-}
+/** A CVE's facts as cve_facts.json publishes them (pipeline/formats/cve-facts.ts). */
+export type CveFacts = CveFactsItem;
+export type { KnownExploited };
 
-export interface CveFacts {
-  cve_id: string;
-  description: { text: string; source: string } | null;
-  nvd: null | {
-    status: string | null;
-    published: string | null;
-    last_modified: string | null;
-    cvss: CvssScore[];
-    cwes: string[];
-    references: { url: string; source: string | null; tags: string[] }[];
-  };
-  debian: null | { description: string | null; urgency: string | null; tracker_url: string };
-  aliases: string[];
-  severity: null | { base_score: number; rating: string; version: string; source: string };
-  published: string | null;
-}
-
-export interface KnownExploited {
-  date_added: string;
-  due_date: string | null;
-  ransomware_use: "known" | "unknown";
-  vulnerability_name: string | null;
-  required_action: string | null;
-  catalog_version: string | null;
-}
-
-/** An advisory as published, with the fields output written before them may lack. */
-export type SiteAdvisory = PublishedAdvisory & {
+/** An advisory as published; output written before known_exploited and unaffected_from_version may lack them. */
+export type SiteAdvisory = Omit<PublishedAdvisory, "known_exploited" | "unaffected_from_version"> & {
   known_exploited?: KnownExploited | null;
   unaffected_from_version?: string | null;
 };
