@@ -58,8 +58,11 @@ async function readSeverities(): Promise<Map<string, string | null> | undefined>
   return ratings;
 }
 
-/** The two members the charts read, checked against the format's own schema. */
-const severityOnly = cveFactsItemSchema.pick({ cve_id: true, severity: true });
+/**
+ * The two members the charts read, checked against the format's own schema. The format's object is strict,
+ * and so is what `pick` returns: `loose` lets the item's other members (description, nvd, …) through.
+ */
+const severityOnly = cveFactsItemSchema.pick({ cve_id: true, severity: true }).loose();
 
 /** Upper bounds in days (inclusive) of the time-to-final buckets, and their labels. */
 const durationBuckets: { upTo: number; label: string }[] = [
