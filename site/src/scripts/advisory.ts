@@ -205,7 +205,10 @@ export async function showAdvisory(): Promise<void> {
       : others.map(([name, state, fixed, unaffected]) =>
           element("li", [
             link(name, advisoryHref(`${name}:${advisory.cve_id}`)),
-            `: ${stateLabel(data, state)}, ${versionText(state, fixed, unaffected)}`,
+            // "fixed in 1.2-3" says the state already; other states keep their label ("under investigation, …").
+            state === "fixed" && fixed
+              ? `: ${versionText(state, fixed, unaffected)}`
+              : `: ${stateLabel(data, state)}, ${versionText(state, fixed, unaffected)}`,
           ]),
         )),
   );
