@@ -87,7 +87,7 @@ export async function showPackage(): Promise<void> {
           severityCell(score),
           kev ? element("span", "Known exploited", { class: "kev-badge" }) : "no",
           versionText(state, fixed, unaffected),
-          dayText(published),
+          element("span", dayText(published), { class: "nowrap" }),
         ]);
         row.dataset.cve = cve;
         return row;

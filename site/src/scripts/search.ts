@@ -123,7 +123,7 @@ export function startSearch(): void {
         severityCell(score),
         kev ? element("span", "Known exploited", { class: "kev-badge" }) : "no",
         versionText(stateName, fixed, unaffected ?? null),
-        dayText(published),
+        element("span", dayText(published), { class: "nowrap" }),
       ]);
       row.dataset.advisoryId = id;
       row.className = `state-${stateName}`;
