@@ -114,12 +114,27 @@ export function renderReferences(section: HTMLElement, facts: CveFacts | null): 
     section.replaceChildren(heading, element("p", "NVD lists no references for this CVE in this run."));
     return;
   }
-  const list = element("ul", undefined, { class: "references" });
-  for (const reference of references) {
+  const item = (reference: (typeof references)[number]) => {
     const tags = reference.tags.length > 0 ? ` (${reference.tags.join(", ")})` : "";
-    list.append(
-      element("li", [link(reference.url, reference.url), element("span", tags, { class: "muted" })]),
-    );
-  }
-  section.replaceChildren(heading, element("p", "Source: NVD.", { class: "muted" }), list);
+    return element("li", [link(reference.url, reference.url), element("span", tags, { class: "muted" })]);
+  };
+  const list = element("ul", references.slice(0, referencesShown).map(item), { class: "references" });
+  // A much-cited CVE has hundreds of references (CVE-2014-3566: about 500, a page 13,000 px tall): the rest wait
+  // in a collapsed list.
+  const rest =
+    references.length > referencesShown
+      ? [
+          element("details", [
+            element(
+              "summary",
+              `${(references.length - referencesShown).toLocaleString("en")} more references`,
+            ),
+            element("ul", references.slice(referencesShown).map(item), { class: "references" }),
+          ]),
+        ]
+      : [];
+  section.replaceChildren(heading, element("p", "Source: NVD.", { class: "muted" }), list, ...rest);
 }
+
+/** References listed before the rest are collapsed. */
+const referencesShown = 10;
