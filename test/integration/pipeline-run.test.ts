@@ -81,6 +81,8 @@ describe("a pipeline run on the bundled sample", () => {
         "decided_at",
         "first_seen",
         "evidence",
+        "unaffected_from_version",
+        "known_exploited",
         "history_url",
       ]);
       expect(advisory.decided_at).toBe("2026-01-15T10:00:00Z");

@@ -8,6 +8,7 @@ import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.
 import { ListedDocument } from "../../pipeline/formats/listed-document.ts";
 import { readLedger } from "../../pipeline/history/ledger.ts";
 import type { AdvisoryDetail } from "../../site/src/lib/advisories.ts";
+import { indexColumns } from "../../site/src/lib/data-types.ts";
 import { jsonBody } from "../../site/src/lib/json-stream.ts";
 import { shardOf } from "../../site/src/lib/shards.ts";
 import { TransitionGrouper } from "../../site/src/lib/transition-groups.ts";
@@ -74,6 +75,8 @@ describe("the advisory data the site builds from the published file", () => {
   const advisory = (id: string, state: string, sources: string[]): PublishedAdvisory =>
     ({
       advisory_id: id,
+      package_name: id.split(":")[0],
+      cve_id: id.split(":")[1],
       state,
       reason_code: `${state}_reason`,
       fixed_version: state === "fixed" ? "1.0-1" : null,
@@ -154,6 +157,7 @@ describe("the advisory data the site builds from the published file", () => {
 
     for (const data of [listed, pretty]) {
       expect(data.index).toEqual({
+        columns: [...indexColumns],
         generated_at: "2026-03-01T06:00:00.000Z",
         states: ["fixed", "wont_fix"],
         reasons: ["fixed_reason", "wont_fix_reason"],
