@@ -205,7 +205,7 @@ export async function writeSiteOutput(
 /**
  * A dataset shaped like the vendor's: `count` advisories over count/11 packages (one package holds a quarter,
  * as linux does), CVEs shared by up to 24 packages, Debian evidence for two releases, NVD facts with ten
- * references for every CVE.
+ * references for every CVE but a few much-cited ones with 500.
  */
 export function generated(count: number): { advisories: SiteAdvisory[]; facts: CveFacts[] } {
   const advisories: SiteAdvisory[] = [];
@@ -259,7 +259,11 @@ export function generated(count: number): { advisories: SiteAdvisory[]; facts: C
     cves.add(cve);
   }
   const facts = [...cves].map((cve, index) =>
-    factsOf(cve, { scored: index % 5 === 0 ? null : (index % 100) / 10, references: 10 }),
+    // A few much-cited CVEs, like CVE-2014-3566's 487 references on the real data.
+    factsOf(cve, {
+      scored: index % 5 === 0 ? null : (index % 100) / 10,
+      references: index % 5000 === 7 ? 500 : 10,
+    }),
   );
   return { advisories, facts };
 }

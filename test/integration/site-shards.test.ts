@@ -75,6 +75,23 @@ describe("shard sizes on a dataset of the real size", () => {
     expect(largestPage).toBeLessThan(budget);
   });
 
+  it("gives a much-cited CVE's page its most useful references and their number, not all 500", async () => {
+    const { shardOf } = await import("../../site/src/lib/shards.ts");
+    const { pageReferenceLimit } = await import("../../site/src/lib/advisories.ts");
+    const { facts } = generated(count);
+    const cited = facts.filter((item) => (item.nvd?.references.length ?? 0) === 500);
+    expect(cited.length).toBeGreaterThan(0);
+    for (const item of cited) {
+      const entries = JSON.parse(await data.readCveShard(shardOf(item.cve_id, layout.cveBits))) as Record<
+        string,
+        CveEntry
+      >;
+      const nvd = entries[item.cve_id]?.facts?.nvd as { references: unknown[]; references_total?: number };
+      expect(nvd.references).toHaveLength(pageReferenceLimit);
+      expect(nvd.references_total).toBe(500);
+    }
+  });
+
   it("keeps the search index compact: a row is under 64 bytes on average, with dates, scores and exploited marks coded as numbers", () => {
     const text = JSON.stringify(data.index);
     const perRow = Buffer.byteLength(text) / data.index.rows.length;

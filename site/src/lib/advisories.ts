@@ -103,6 +103,42 @@ const dayOf = (timestamp: string | null | undefined): number | null => {
 /** What the index and package rows need of a CVE, kept for every CVE during the pass. */
 type CveSummary = [score10: number | null, day: number | null];
 
+/** How many of a CVE's references its page data carries; the rest are a link to NVD's page of the CVE. */
+export const pageReferenceLimit = 25;
+
+/** Tags of the references a customer wants first (NVD's tag vocabulary), most useful first. */
+const referenceTagRank = [
+  "Patch",
+  "Vendor Advisory",
+  "Mitigation",
+  "Release Notes",
+  "Exploit",
+  "Issue Tracking",
+];
+const referenceRank = (tags: string[]) => {
+  const ranks = tags.map((tag) => referenceTagRank.indexOf(tag)).filter((rank) => rank >= 0);
+  return ranks.length > 0 ? Math.min(...ranks) : referenceTagRank.length;
+};
+
+/**
+ * A CVE's facts as its page gets them. A much-cited CVE has hundreds of references (CVE-2014-3566: 487, 69 KB),
+ * which would break the page's 30 KB budget for one mention: the page data keeps the most useful
+ * pageReferenceLimit (patches and vendor advisories first, else NVD's order) and says how many there are.
+ */
+function withReferencesForPage(facts: CveFacts, text: string): string {
+  const references = facts.nvd?.references ?? [];
+  if (facts.nvd === null || references.length <= pageReferenceLimit) return text;
+  const kept = references
+    .map((reference, order) => ({ reference, order, rank: referenceRank(reference.tags) }))
+    .sort((a, b) => a.rank - b.rank || a.order - b.order)
+    .slice(0, pageReferenceLimit)
+    .map((entry) => entry.reference);
+  return JSON.stringify({
+    ...facts,
+    nvd: { ...facts.nvd, references: kept, references_total: references.length },
+  });
+}
+
 async function readAdvisoryData(): Promise<AdvisoryData> {
   const layout = dataLayout();
   const parked = new ParkedShards();
@@ -124,7 +160,7 @@ async function readAdvisoryData(): Promise<AdvisoryData> {
     await parked.add(
       "facts",
       shardOf(facts.cve_id, layout.cveBits),
-      `${JSON.stringify(facts.cve_id)}\t${text}`,
+      `${JSON.stringify(facts.cve_id)}\t${withReferencesForPage(facts, text)}`,
     );
   }
 

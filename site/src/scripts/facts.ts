@@ -133,7 +133,22 @@ export function renderReferences(section: HTMLElement, facts: CveFacts | null): 
           ]),
         ]
       : [];
-  section.replaceChildren(heading, element("p", "Source: NVD.", { class: "muted" }), list, ...rest);
+  // The page data keeps a much-cited CVE's most useful references (lib/advisories.ts); NVD has them all.
+  const total = (facts?.nvd as { references_total?: number } | null | undefined)?.references_total;
+  const all =
+    total !== undefined && total > references.length
+      ? [
+          element("p", [
+            `${references.length} of ${total.toLocaleString("en")} references are listed here, patches and vendor advisories first; `,
+            link(
+              "NVD lists them all",
+              `https://nvd.nist.gov/vuln/detail/${encodeURIComponent(facts?.cve_id ?? "")}`,
+            ),
+            ".",
+          ]),
+        ]
+      : [];
+  section.replaceChildren(heading, element("p", "Source: NVD.", { class: "muted" }), list, ...rest, ...all);
 }
 
 /** References listed before the rest are collapsed. */
