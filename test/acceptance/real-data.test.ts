@@ -196,8 +196,13 @@ describe.skipIf(!upstreamPresent)(
         source: "nvd@nist.gov",
         type: "Primary",
       });
-      // Search sorts by the newest version: the CNA's CVSS v4.0 score.
-      expect(libcoap?.severity).toEqual({ base_score: 8.2, rating: "high", version: "4.0", source: "nvd" });
+      // Search sorts by NVD's own score, not the CNA's newer CVSS v4.0 one (8.2 high).
+      expect(libcoap?.severity).toEqual({
+        base_score: 9.8,
+        rating: "critical",
+        version: "3.1",
+        source: "nvd",
+      });
       // Every record landed gives its facts: each of the 170 CVEs the vendor lists has NVD's block.
       const withNvd = facts.cves.filter((item) => item.nvd !== null);
       expect(withNvd).toHaveLength(170);

@@ -333,6 +333,20 @@ describe("advisory, CVE, package and search pages", () => {
     await poll(() => search.locator("#cve-advisories tbody tr").count()).toBe(3);
   });
 
+  it("search fetches the explanations only for a query the ids do not answer", async () => {
+    const page = await open("advisories/");
+    const fetched: string[] = [];
+    page.on("request", (request) => fetched.push(new URL(request.url()).pathname));
+    await poll(() => text(page, "#search-status")).toMatch(/advisories match/);
+    await page.locator("#search-q").fill("openssl");
+    await poll(() => text(page, "#search-status")).toBe("3 advisories match.");
+    await page.locator("#search-q").fill(shared);
+    await poll(() => text(page, "#search-status")).toBe("3 advisories match.");
+    expect(fetched.filter((path) => path.endsWith("/data/advisory-text.json"))).toEqual([]);
+    await page.locator("#search-q").fill("fixture");
+    await poll(() => fetched.filter((path) => path.endsWith("/data/advisory-text.json")).length).toBe(1);
+  });
+
   it("on a phone (390 px) the advisory, package, CVE and search pages need no sideways scrolling; rows become cards", async () => {
     const pages = [
       [`advisory/?id=${encodeURIComponent(`openssl:${shared}`)}`, "#advisory-body:not([hidden])"],

@@ -82,16 +82,24 @@ describe("quality checks and the publish guard", () => {
     expect(report).toContain("error check source_record_drop failed");
     expect(report).toMatch(/would change state, more than the 5\.0 % allowed/);
 
-    // The dashboard tells the security team the run was refused, and why.
+    // Operations tells the security team the run was refused, and why; customers' home says their data stayed.
     const site = join(workspace.dir, "site");
     await execa("npm", ["run", "site:build"], {
       cwd: repoRoot,
       env: { ECHO_OUTPUT_DIR: workspace.outputDir, ECHO_SITE_OUT_DIR: site },
     });
-    const dashboard = await readFile(join(site, "index.html"), "utf8");
-    expect(dashboard).toContain("The last run was not published.");
-    expect(dashboard).toContain("error check source_record_drop failed");
-    expect(dashboard).toMatch(/<td>fixed<\/td><td>\(no longer listed\)<\/td><td class="num">\d+<\/td>/);
+    const operations = await readFile(join(site, "operations", "index.html"), "utf8");
+    expect(operations).toContain("The last run was not published.");
+    expect(operations).toContain("error check source_record_drop failed");
+    expect(operations).toMatch(/<strong>source_record_drop<\/strong> \(error\): 1 failing/);
+    const home = await readFile(join(site, "index.html"), "utf8");
+    expect(home).toContain("The last run was not published.");
+    // The refused run's page shows what it would have changed: half the fixed advisories no longer listed.
+    const runPage = await readFile(join(site, "runs", "20260602T000000Z", "index.html"), "utf8");
+    expect(runPage).toContain("This run was not published.");
+    expect(runPage).toContain("decision changes it computed were not recorded; its report below lists them");
+    expect(runPage).toMatch(/<a href="\/advisory\/\?id=[^"]+">[^<]+<\/a>: fixed → no longer listed<\/li>/);
+    expect(runPage).not.toContain("This run recorded no decision change.");
   });
 
   it("a dry run computes everything and leaves output/ byte-identical; its exit code says it would not publish", async () => {

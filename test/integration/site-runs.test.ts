@@ -252,18 +252,21 @@ describe("the runs, quality and trend pages", () => {
     const section = element(html, '<section aria-labelledby="trend-heading"');
     expect(section).toContain('<h2 id="trend-heading">State trend</h2>');
     const table = element(section, '<table aria-label="Advisories per state over runs"');
-    const states = headerCells(table).slice(2, -1);
-    expect(states.sort()).toEqual(["fixed", "not_applicable", "under_investigation"]);
+    // Columns: the run, then each state by its label (advisory_states seed), then the total.
+    const states = headerCells(table).slice(1, -1);
+    expect(states.sort()).toEqual(["fixed", "not applicable", "under investigation"]);
     const rows = bodyRows(table);
     expect(rows.map((row) => runIdOf(row.attributes))).toEqual(runs.toReversed());
     for (const row of rows) {
       const summary = summaries.get(runIdOf(row.attributes) as string) as RunSummaryJson;
       const header = headerCells(table);
       const counts = Object.fromEntries(
-        header.slice(2, -1).map((state, index) => [state, row.cells[index + 2]]),
+        header.slice(1, -1).map((label, index) => [label, row.cells[index + 1]]),
       );
       expect(counts).toEqual(
-        Object.fromEntries(summary.state_distribution.map((entry) => [entry.state, String(entry.count)])),
+        Object.fromEntries(
+          summary.state_distribution.map((entry) => [entry.state.replaceAll("_", " "), String(entry.count)]),
+        ),
       );
       expect(row.cells.at(-1)).toBe(String(summary.advisory_count));
     }

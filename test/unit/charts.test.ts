@@ -11,14 +11,16 @@ const states = ["fixed", "under_investigation"];
 
 describe("the site's charts (Observable Plot, drawn to SVG at build time)", () => {
   it("draw the states over runs with axes, the latest values, and the numbers as a table", () => {
-    const chart = statesOverRuns(points, states);
+    const chart = statesOverRuns(points, states, { under_investigation: "under investigation" });
     expect(chart.svg).toMatch(/^<svg [^>]*role="img"/);
     expect(chart.svg).toContain('aria-label="Advisories per state after each of 2 runs');
     // Axis labels and the end-of-line values are text in the SVG.
     expect(chart.svg).toContain("Advisories");
     expect(chart.svg).toContain("fixed: 36,520");
-    expect(chart.svg).toContain("under_investigation: 2,136");
-    expect(chart.columns).toEqual(["Run", "fixed", "under_investigation"]);
+    // States are named by their labels where people read them; a state without one keeps its code.
+    expect(chart.svg).toContain("under investigation: 2,136");
+    expect(chart.svg).not.toContain("under_investigation");
+    expect(chart.columns).toEqual(["Run", "fixed", "under investigation"]);
     expect(chart.rows).toEqual([
       ["20260301T060000Z", 36_515, 2_141],
       ["20260302T060000Z", 36_520, 2_136],

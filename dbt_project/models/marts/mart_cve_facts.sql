@@ -2,8 +2,8 @@
     itself, each fact with its source, for cve_facts.json and the advisory page. NVD gives the description
     (English), the CVSS scores, CWE ids, dates and references; the Debian tracker its own description (used
     when NVD has none) and its urgency; OSV and the tracker the other ids the CVE goes by. An unknown fact is
-    null. severity is the one figure search sorts by: NVD's newest CVSS version (4.0, then 3.1, 3.0, 2.0),
-    a Primary score before a Secondary one. -#}
+    null. severity is the one figure search sorts by: NVD's own (Primary) score before a CNA's (Secondary),
+    each the newest CVSS version (4.0, then 3.1, 3.0, 2.0). -#}
 with
 
 advisories as (
@@ -73,9 +73,12 @@ nvd_severity as (
     from nvd_scores
     qualify row_number() over (
         partition by vuln_id
+        {# NVD's own assessment (Primary) before a CNA's (Secondary), whatever their versions: a CNA's newer
+            CVSS v4.0 score would otherwise stand for NVD's (libcoap3's CVE-2025-34468: a CNA's 8.2 over NVD's
+            9.8). Within each, the newest version. #}
         order by
-            case score.version when '4.0' then 1 when '3.1' then 2 when '3.0' then 3 else 4 end,
             case when score.type = 'Primary' then 0 else 1 end,
+            case score.version when '4.0' then 1 when '3.1' then 2 when '3.0' then 3 else 4 end,
             position
     ) = 1
 

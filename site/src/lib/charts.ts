@@ -118,8 +118,16 @@ export interface StatePoint {
   count: number;
 }
 
-/** Advisories per state after each run: one line per state, with axes, dots and each line's last value. */
-export function statesOverRuns(points: readonly StatePoint[], states: readonly string[]): Chart {
+/**
+ * Advisories per state after each run: one line per state, with axes, dots and each line's last value. People
+ * read the states' labels (advisory_states seed), given by state; a state without one shows its code.
+ */
+export function statesOverRuns(
+  points: readonly StatePoint[],
+  states: readonly string[],
+  labels: Readonly<Record<string, string>> = {},
+): Chart {
+  const labelOf = (state: string) => labels[state] ?? state;
   const runs = [...new Set(points.map((point) => point.runId))].sort();
   const rows = runs.map((runId) => {
     const forRun = points.filter((point) => point.runId === runId);
@@ -131,7 +139,10 @@ export function statesOverRuns(points: readonly StatePoint[], states: readonly s
     runs.length === 0
       ? "No run has kept a summary yet."
       : `Advisories per state after ${runs.length === 1 ? `run ${first}` : `each of ${runs.length} runs, from ${first} to ${last}`}. ${states
-          .map((state) => `${state}: ${formatCount(Number(rows.at(-1)?.[states.indexOf(state) + 1] ?? 0))}`)
+          .map(
+            (state) =>
+              `${labelOf(state)}: ${formatCount(Number(rows.at(-1)?.[states.indexOf(state) + 1] ?? 0))}`,
+          )
           .join(", ")} now.`;
   const data = points.map((point) => ({ ...point, date: new Date(point.asOf) }));
   const single = runs.length < 2;
@@ -180,7 +191,8 @@ export function statesOverRuns(points: readonly StatePoint[], states: readonly s
           x: "date",
           y: "count",
           fill: "state",
-          text: (point: { state: string; count: number }) => `${point.state}: ${formatCount(point.count)}`,
+          text: (point: { state: string; count: number }) =>
+            `${labelOf(point.state)}: ${formatCount(point.count)}`,
           textAnchor: "start",
           dx: 8,
           dy: offsets[index] ?? 0,
@@ -189,7 +201,7 @@ export function statesOverRuns(points: readonly StatePoint[], states: readonly s
       ),
     ],
   });
-  return { svg: toMarkup(svg, description), description, columns: ["Run", ...states], rows };
+  return { svg: toMarkup(svg, description), description, columns: ["Run", ...states.map(labelOf)], rows };
 }
 
 export interface SeverityCount {

@@ -2,7 +2,7 @@
 // advisories by their CVE's severity (advisory_current.json with cve_facts.json) and the time each final
 // advisory took from first seen to its decision. One streaming pass over each file: at 25× the vendor's data
 // advisory_current.json is over a GB. Nothing here decides anything; the severity is the one cve_facts.json
-// gives (NVD's newest CVSS rating), the state the one advisory_current.json gives.
+// gives (NVD's own CVSS rating, else a CNA's), the state the one advisory_current.json gives.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";

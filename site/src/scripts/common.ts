@@ -97,3 +97,20 @@ export function tableRow(headers: string[], cells: (string | Node)[]): HTMLTable
   });
   return row;
 }
+
+/** A CVE id's year and number as one figure (CVE-2024-13176 after CVE-2024-9143); 0 for other ids. */
+export function cveNumber(id: string | undefined): number {
+  const match = /(?:^|:)CVE-(\d{4})-(\d+)$/.exec(id ?? "");
+  return match ? Number(match[1]) * 1e7 + Number(match[2]) : 0;
+}
+
+/**
+ * The day a CVE sorts by when newest come first: NVD's published day, else 1 January of the year in its id
+ * (when it was reserved). Without the fallback every undated CVE (most of them, until NVD is read live) would
+ * sort after every dated one, a 2014 CVE above this year's.
+ */
+export function cveSortDay(id: string | undefined, publishedDay: number | null | undefined): number {
+  if (publishedDay !== null && publishedDay !== undefined) return publishedDay;
+  const year = Math.floor(cveNumber(id) / 1e7);
+  return year > 0 ? Math.floor(Date.UTC(year, 0, 1) / 86_400_000) : -1;
+}

@@ -4,6 +4,8 @@
 import type { PackageRow } from "../lib/data-types.ts";
 import {
   advisoryHref,
+  cveNumber,
+  cveSortDay,
   dayText,
   element,
   fetchJson,
@@ -46,12 +48,10 @@ export async function showPackage(): Promise<void> {
     fail(`No advisory names the package ${name}. Package names are Debian source packages, e.g. openssl.`);
     return;
   }
-  // Newest CVE first: by published day, then by id (a CVE without a date sorts by its id's year and number).
-  const number = (cve: string) => {
-    const match = /^CVE-(\d+)-(\d+)$/.exec(cve);
-    return match ? Number(match[1]) * 1e7 + Number(match[2]) : 0;
-  };
-  const sorted = [...rows].sort((a, b) => (b[6] ?? -1) - (a[6] ?? -1) || number(b[0]) - number(a[0]));
+  // Newest CVE first: by published day (else the year in its id), then by id.
+  const sorted = [...rows].sort(
+    (a, b) => cveSortDay(b[0], b[6]) - cveSortDay(a[0], a[6]) || cveNumber(b[0]) - cveNumber(a[0]),
+  );
 
   const counts = new Map<string, number>();
   for (const row of rows) counts.set(row[1], (counts.get(row[1]) ?? 0) + 1);

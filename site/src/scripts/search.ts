@@ -8,6 +8,8 @@ import {
   advisoryHref,
   base,
   cveHref,
+  cveNumber,
+  cveSortDay,
   dayText,
   element,
   fetchJson,
@@ -26,15 +28,6 @@ type SortKey = "id" | "date" | "severity" | "state";
 const sortKeys: SortKey[] = ["id", "date", "severity", "state"];
 
 export { advisoryHref };
-
-/**
- * A CVE id's year and number as one figure (CVE-2024-13176 after CVE-2024-9143), so that advisories without
- * a published date still sort newest first among themselves; 0 for other ids.
- */
-function cveNumber(advisoryId: string | undefined): number {
-  const match = /:CVE-(\d{4})-(\d+)$/.exec(advisoryId ?? "");
-  return match ? Number(match[1]) * 1e7 + Number(match[2]) : 0;
-}
 
 export function startSearch(): void {
   const data = readPageData();
@@ -58,6 +51,7 @@ export function startSearch(): void {
   let index: AdvisoryIndex | undefined;
   let lowerIds: string[] = [];
   let lowerTexts: string[] | undefined;
+  let textsRequested = false;
   let stateOrder: number[] = [];
 
   const writeUrl = () => {
@@ -74,7 +68,7 @@ export function startSearch(): void {
     // Newest, most severe first; the state in lifecycle order; ties by id, as the index lists them.
     if (key === "date")
       return (a: number, b: number) =>
-        (rows[b]?.[5] ?? -1) - (rows[a]?.[5] ?? -1) ||
+        cveSortDay(rows[b]?.[0], rows[b]?.[5]) - cveSortDay(rows[a]?.[0], rows[a]?.[5]) ||
         cveNumber(rows[b]?.[0]) - cveNumber(rows[a]?.[0]) ||
         a - b;
     if (key === "severity")
@@ -138,7 +132,9 @@ export function startSearch(): void {
         ? `; showing ${(first + 1).toLocaleString("en")}–${(first + rows.length).toLocaleString("en")}`
         : "";
     const pending =
-      tokens.length > 0 && !lowerTexts ? " (still loading explanations to search their text)" : "";
+      tokens.length > 0 && textsRequested && !lowerTexts
+        ? " (still loading explanations to search their text)"
+        : "";
     status.textContent = `${count} ${noun}${shown}${pending}.`;
 
     const pageButton = (label: string, target: number, disabled: boolean) => {
@@ -196,11 +192,17 @@ export function startSearch(): void {
   const fail = (what: string, error: unknown) => {
     status.textContent = `Could not load ${what}: ${error instanceof Error ? error.message : String(error)}.`;
   };
-  // The explanations are three times the index: fetched only once someone types a query, so browsing
-  // and filtering never pay for them.
-  let textsRequested = false;
+  // The explanations are three times the index (6 MB on the vendor's data): fetched only once someone types
+  // a query that is not simply a CVE id or a package name, which the ids answer, so browsing, filtering and
+  // the commonest searches never pay for them.
+  const answeredByIds = (text: string) => {
+    const wanted = text.trim().toLowerCase();
+    // Until the index is in, wait: its arrival asks again.
+    if (!index || /^cve-\d{4}-\d+$/.test(wanted)) return true;
+    return lowerIds.some((id) => id.startsWith(`${wanted}:`));
+  };
   const loadTexts = () => {
-    if (textsRequested) return;
+    if (textsRequested || !query.value.trim() || answeredByIds(query.value)) return;
     textsRequested = true;
     fetchJson<string[]>(`${base}/data/advisory-text.json`)
       .then((loaded) => {
