@@ -56,7 +56,12 @@ export function renderFacts(list: HTMLElement, cveId: string, facts: CveFacts | 
       ]);
     } else {
       const scores = element("ul", undefined, { class: "plain", id: "cve-cvss" });
-      for (const score of nvd.cvss) {
+      // NVD's own assessment (Primary) first, as the headline severity takes it; then the CNAs', each newest
+      // version first as cve_facts.json lists them.
+      const ordered = [...nvd.cvss].sort(
+        (a, b) => Number(b.type === "Primary") - Number(a.type === "Primary"),
+      );
+      for (const score of ordered) {
         const rating = (score.base_severity ?? ratingOf(score.base_score)).toLowerCase();
         scores.append(
           element("li", [
