@@ -94,7 +94,8 @@ export async function runSiteBench(): Promise<SiteBenchFigures> {
         page.locator("#search-status", { hasText: /match/ }).waitFor(),
       );
       await measure("advisory page", `advisory/?id=${encodeURIComponent(firstId)}`, (page) =>
-        page.locator("#advisory-timeline li").first().waitFor(),
+        // The timeline is filled in the analysts' collapsed section: attached, not visible, once loaded.
+        page.locator("#advisory-timeline li").first().waitFor({ state: "attached" }),
       );
       const cve = firstId.split(":")[1] ?? "";
       const searchStart = performance.now();
