@@ -1,20 +1,34 @@
-// The scheduled job's steps (.github/workflows/pipeline.yml), one npm script each, so that the workflow, a
-// developer and the rehearsal (tools/rehearse/rehearse.ts) run exactly the same thing:
+// The scheduled job's steps that run project code (.github/workflows/pipeline.yml, job `build`), one npm
+// script each, so that the workflow, a developer and the rehearsal (tools/rehearse/rehearse.ts) run exactly the
+// same thing:
 //
 //   npm run scheduled:run     runs the pipeline on $ECHO_CONFIG (default config.live.yaml); its exit code
 //                             passes through (3: the publish guard refused), and a line goes to
 //                             $GITHUB_STEP_SUMMARY when that is set
-//   npm run scheduled:commit  commits exactly the files a succeeded run published, with a message naming
-//                             the run and its counts; nothing when nothing changed or the run was refused
-//   npm run scheduled:push    pushes that commit; when the branch moved meanwhile, rebases once and retries
+//   npm run scheduled:stage   after a succeeded run, copies exactly what it published, a commit message and a
+//                             checksum manifest into the publication folder that the build job hands over
 //   npm run scheduled:site    builds the site from the config's output_dir for GitHub Pages (/<repository>/)
 //
+// The commit and push are not here: the `publish` job, the only one holding the write token, does them with
+// plain git and coreutils in the workflow itself (no npm, no project code), after checking the manifest.
+//
 // Each works on the git repository of the current directory and the config's output_dir inside it.
-import { appendFile, readFile, stat } from "node:fs/promises";
-import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import {
+  appendFile,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { changeFeedFileName, changesDirectory, changesDirectoryName } from "../formats/changes.ts";
+import { changeFeedFileName, changesDirectory } from "../formats/changes.ts";
 import type { RunSummaryJson } from "../formats/run-summary.ts";
 import { errorMessage, PipelineError } from "../lib/errors.ts";
 import { markdownText } from "../lib/markdown.ts";
@@ -26,27 +40,20 @@ const siteBuildPath = join(repoRoot, "site/build.ts");
 
 export const defaultConfigPath = "config.live.yaml";
 
-/** The bot's identity on the commits; GIT_AUTHOR_* / GIT_COMMITTER_* in the environment still win. */
-export const botIdentity = {
-  name: "github-actions[bot]",
-  email: "41898282+github-actions[bot]@users.noreply.github.com",
-};
 
-const usage = `Usage: node pipeline/ops/scheduled.ts <run|commit|push|site> [pipeline options]
+const usage = `Usage: node pipeline/ops/scheduled.ts <run|stage|site> [pipeline options]
 
   run      npm run scheduled:run [-- --as-of <time> ...]: runs the pipeline with --config $ECHO_CONFIG
            (default ${defaultConfigPath}); options after -- go to the pipeline. ECHO_ACCEPT_MASS_CHANGE=true
            adds --accept-mass-change. The exit code is the pipeline's (0 published, 3 refused by the
            publish guard). With GITHUB_STEP_SUMMARY set, a markdown summary of the run is appended to it.
-  commit   npm run scheduled:commit: when the last run (run_summary.json in the config's output_dir)
-           succeeded, stages advisory_current.json, cve_facts.json, data.json, openvex.json,
-           run_summary.json, the run's report, changes.atom, the changes directory and the history
-           directory, and commits them alone with a message naming the run and its counts. No commit when
-           nothing changed, or when the run was refused (the reason is printed).
-  push     npm run scheduled:push: pushes HEAD to the branch ($GITHUB_REF_NAME in GitHub Actions, else the
-           current branch) of $ECHO_PUSH_REMOTE (default origin); when that is rejected, rebases onto the
-           remote branch once and pushes again. GITHUB_TOKEN, when set, authenticates to GitHub for these
-           two commands only.
+  stage    npm run scheduled:stage: when the last run (run_summary.json in the config's output_dir)
+           succeeded, copies what it published (advisory_current.json, cve_facts.json, data.json,
+           openvex.json, run_summary.json, the run's report, changes.atom, and the changes and history
+           folders whole) into $ECHO_PUBLICATION_DIR (default .state/publication) with paths.txt,
+           commit-message.txt and SHA256SUMS, for the publish job. Fails when the run did not publish, or
+           when the output is not under output/ in the repository. With GITHUB_OUTPUT set, writes
+           manifest_sha256 (the SHA-256 of SHA256SUMS) to it.
   site     npm run scheduled:site: builds the site from the config's output_dir into <output_dir>/site,
            under the path GitHub Pages serves it from: $ECHO_SITE_BASE, else /<repository>/ from
            $GITHUB_REPOSITORY (/ for a <owner>.github.io repository), else /.
@@ -247,19 +254,58 @@ export async function scheduledRun(args: string[], options: StepOptions = {}): P
   return exitCode;
 }
 
-export interface CommitOutcome {
-  committed: boolean;
-  /** Why nothing was committed, when nothing was. */
-  reason?: string;
-  sha?: string;
-  subject?: string;
-  files: string[];
+/** The one folder of the repository a publication may write to: the publish job refuses any other path. */
+export const publicationRoot = "output";
+
+/** The publication's own files, beside `files/` (the published files at their paths in the repository). */
+export const publicationLayout = {
+  files: "files",
+  paths: "paths.txt",
+  message: "commit-message.txt",
+  manifest: "SHA256SUMS",
+} as const;
+
+export interface StageOutcome {
+  dir: string;
+  runId: string;
+  /** The repository paths the publish job replaces (files, and folders it mirrors whole). */
+  paths: string[];
+  fileCount: number;
+  /** SHA-256 of SHA256SUMS: the build job's output, which the publish job checks the artifact against. */
+  manifestSha256: string;
 }
 
-/** `scheduled:commit`: commits what the last run published, and nothing else. */
-export async function scheduledCommit(options: StepOptions = {}): Promise<CommitOutcome> {
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Every regular file under `dir`, as paths relative to it; anything else (a link, a device) is refused. */
+async function regularFiles(dir: string, prefix = ""): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) found.push(...(await regularFiles(dir, path)));
+    else if (entry.isFile()) found.push(path);
+    else throw new PipelineError(`${join(dir, path)} is neither a file nor a folder; it cannot be published`);
+  }
+  return found.sort(byCodeUnit);
+}
+
+async function sha256Of(path: string): Promise<string> {
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+}
+
+/**
+ * `scheduled:stage`: after a succeeded run, copies what it published into a publication folder
+ * ($ECHO_PUBLICATION_DIR, default .state/publication) for the publish job, which holds the write token and runs
+ * no npm, pip or project code: `files/output/…` (the files at their repository paths), `paths.txt` (the paths the
+ * publish job replaces: the top-level files, and the changes and history folders whole so that removed files
+ * go too), `commit-message.txt`, and `SHA256SUMS` (sha256sum's format) over all of them. The SHA-256 of
+ * SHA256SUMS is printed and, in GitHub Actions, written to $GITHUB_OUTPUT as `manifest_sha256`.
+ */
+export async function scheduledStage(options: StepOptions = {}): Promise<StageOutcome> {
   const resolved = resolveOptions(options);
-  const { cwd, print } = resolved;
+  const { cwd, env, print } = resolved;
   const config = await loadConfig(configPathOf(resolved));
   const summary = await readSummary(config);
   if (!summary) {
@@ -268,25 +314,27 @@ export async function scheduledCommit(options: StepOptions = {}): Promise<Commit
     });
   }
   if (summary.status !== "succeeded") {
-    const why =
+    throw new PipelineError(
       summary.status === "blocked"
-        ? `run ${summary.run_id} was refused by the publish guard (${summary.publish_guard.reasons.join("; ")})`
-        : `run ${summary.run_id} did not publish (status ${summary.status})`;
-    print(`Not committing: ${why}. The published files stay as they were.`);
-    return { committed: false, reason: why, files: [] };
+        ? `run ${summary.run_id} was refused by the publish guard (${summary.publish_guard.reasons.join("; ")}): nothing to publish`
+        : `run ${summary.run_id} did not publish (status ${summary.status}): nothing to publish`,
+    );
   }
-
   const top = (await gitOrThrow(cwd, ["rev-parse", "--show-toplevel"])).trim();
-  const inRepo = (path: string) => {
-    const inside = relative(top, path);
-    if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+  const root = join(top, publicationRoot);
+  const inRoot = (key: string, path: string) => {
+    const inside = relative(root, path);
+    if (inside.startsWith("..") || isAbsolute(inside)) {
       throw new PipelineError(
-        `${path} is outside the git work tree ${top}; nothing can be committed from it`,
+        `${key} ${path} is outside ${root}: the publish job writes only under ${publicationRoot}/`,
+        { hint: `set ${key} to ${publicationRoot}/ or a folder inside it` },
       );
     }
-    return inside;
+    return relative(top, path).split(sep).join("/");
   };
-  const published = [
+  inRoot("output_dir", config.output_dir);
+  inRoot("history_dir", config.history_dir);
+  const files = [
     "advisory_current.json",
     "cve_facts.json",
     "data.json",
@@ -294,130 +342,51 @@ export async function scheduledCommit(options: StepOptions = {}): Promise<Commit
     "run_summary.json",
     `run_report_${summary.run_id}.md`,
     changeFeedFileName,
-    `${changesDirectoryName}/${summary.run_id}.json`,
   ].map((name) => join(config.output_dir, name));
-  for (const path of published) {
+  for (const path of files) {
     if ((await fileStamp(path)) === undefined) {
       throw new PipelineError(`run ${summary.run_id} succeeded but ${path} is missing`);
     }
   }
-  // The history directory and the change files whole: this run's files, any earlier run's that a commit has
-  // not kept yet, and the removal of the change files past the last 30.
-  const paths = [...published, changesDirectory(config.output_dir), config.history_dir].map(inRepo);
-  await gitOrThrow(top, ["add", "--", ...paths]);
-  const staged = (await gitOrThrow(top, ["diff", "--cached", "--name-only", "--", ...paths]))
-    .split("\n")
-    .filter(Boolean);
-  if (staged.length === 0) {
-    const why = `run ${summary.run_id} published exactly what the last commit holds`;
-    print(`Nothing to commit: ${why}.`);
-    return { committed: false, reason: why, files: [] };
+  const folders = [changesDirectory(config.output_dir), config.history_dir];
+  const paths = [...files.map((path) => inRoot("output_dir", path)), ...folders.map((path, index) =>
+    inRoot(index === 0 ? "output_dir" : "history_dir", path),
+  )].sort(byCodeUnit);
+
+  const dir = resolve(cwd, env.ECHO_PUBLICATION_DIR || ".state/publication");
+  await rm(dir, { recursive: true, force: true });
+  const filesDir = join(dir, publicationLayout.files);
+  for (const path of paths) {
+    const from = join(top, path);
+    const to = join(filesDir, path);
+    await mkdir(dirname(to), { recursive: true });
+    const info = await lstat(from).catch(() => undefined);
+    if (info?.isDirectory()) {
+      for (const file of await regularFiles(from)) {
+        await mkdir(dirname(join(to, file)), { recursive: true });
+        await copyFile(join(from, file), join(to, file));
+      }
+    } else if (info?.isFile()) {
+      await copyFile(from, to);
+    } else if (info !== undefined) {
+      throw new PipelineError(`${from} is neither a file nor a folder; it cannot be published`);
+    }
   }
   const { subject, body } = commitMessage(summary);
-  await gitOrThrow(top, [
-    "-c",
-    `user.name=${botIdentity.name}`,
-    "-c",
-    `user.email=${botIdentity.email}`,
-    "-c",
-    "commit.gpgsign=false",
-    "commit",
-    "--quiet",
-    "--no-verify",
-    "-m",
-    subject,
-    "-m",
-    body,
-    // Only these paths, whatever else the index holds.
-    "--only",
-    "--",
-    ...paths,
-  ]);
-  const sha = (await gitOrThrow(top, ["rev-parse", "HEAD"])).trim();
-  print(`Committed ${sha.slice(0, 12)} ${subject}`);
-  for (const file of staged) print(`  ${file}`);
-  return { committed: true, sha, subject, files: staged };
-}
-
-/** Extra git configuration, passed through the environment, that authenticates to GitHub with a token. */
-function tokenConfig(env: Env, remoteUrl: string): Env {
-  const token = env.GITHUB_TOKEN;
-  const server = (env.GITHUB_SERVER_URL || "https://github.com").replace(/\/$/, "");
-  if (!token || !remoteUrl.startsWith(`${server}/`)) return {};
-  const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
-  // Through the environment rather than the command line, so the token shows in no process list.
-  return {
-    GIT_CONFIG_COUNT: "1",
-    GIT_CONFIG_KEY_0: `http.${server}/.extraheader`,
-    GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}`,
-  };
-}
-
-export interface PushOutcome {
-  pushed: boolean;
-  retried: boolean;
-  branch: string;
-}
-
-/** `scheduled:push`: pushes HEAD; when the branch moved meanwhile, rebases onto it once and pushes again. */
-export async function scheduledPush(options: StepOptions = {}): Promise<PushOutcome> {
-  const { cwd, env, print } = resolveOptions(options);
-  const remote = env.ECHO_PUSH_REMOTE || "origin";
-  const branch =
-    env.ECHO_PUSH_BRANCH ||
-    (env.GITHUB_ACTIONS === "true" ? env.GITHUB_REF_NAME : undefined) ||
-    (
-      await gitOrThrow(cwd, ["symbolic-ref", "--short", "HEAD"]).catch(() => {
-        throw new PipelineError("HEAD is detached: set ECHO_PUSH_BRANCH to the branch to push to");
-      })
-    ).trim();
-  const remoteUrl = (await gitOrThrow(cwd, ["remote", "get-url", remote])).trim();
-  const auth = tokenConfig(env, remoteUrl);
-  const push = () => git(cwd, ["push", "--porcelain", remote, `HEAD:refs/heads/${branch}`], auth);
-
-  let result = await push();
-  if (result.exitCode === 0) {
-    print(pushReport(result, remote, branch));
-    return { pushed: true, retried: false, branch };
-  }
-  print(`The push to ${remote}/${branch} was rejected: ${lastLine(result.stderr)}`);
-  print(`Rebasing onto ${remote}/${branch} and pushing once more.`);
-  const pulled = await git(cwd, ["pull", "--rebase", "--no-autostash", "--quiet", remote, branch], {
-    ...auth,
-    // The rebase rewrites the bot's commit: it stays the bot's.
-    GIT_COMMITTER_NAME: env.GIT_COMMITTER_NAME || botIdentity.name,
-    GIT_COMMITTER_EMAIL: env.GIT_COMMITTER_EMAIL || botIdentity.email,
-  });
-  if (pulled.exitCode !== 0) {
-    await git(cwd, ["rebase", "--abort"]);
-    throw new PipelineError(`cannot rebase onto ${remote}/${branch}: ${pulled.stderr.trim()}`, {
-      hint: "the next scheduled run starts again from the branch as it is",
-    });
-  }
-  result = await push();
-  if (result.exitCode !== 0) {
-    throw new PipelineError(`the push to ${remote}/${branch} failed again: ${result.stderr.trim()}`);
-  }
-  print(pushReport(result, remote, branch));
-  return { pushed: true, retried: true, branch };
-}
-
-function lastLine(text: string): string {
-  return (
-    text
-      .trim()
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .at(-1) ?? "(no message)"
-  );
-}
-
-function pushReport(result: GitResult, remote: string, branch: string): string {
-  // --porcelain: "=" up to date, " " fast-forward, "*" new ref.
-  const line = result.stdout.split("\n").find((entry) => entry.includes(`refs/heads/${branch}`)) ?? "";
-  return line.startsWith("=")
-    ? `Nothing to push: ${remote}/${branch} already has HEAD.`
-    : `Pushed HEAD to ${remote}/${branch}${line ? ` (${line.split("\t").at(-1)?.trim()})` : ""}.`;
+  await writeFile(join(dir, publicationLayout.paths), `${paths.join("\n")}\n`);
+  await writeFile(join(dir, publicationLayout.message), `${subject}\n\n${body}\n`);
+  const listed = await regularFiles(dir);
+  const lines: string[] = [];
+  for (const file of listed) lines.push(`${await sha256Of(join(dir, file))}  ${file}\n`);
+  const manifest = lines.join("");
+  await writeFile(join(dir, publicationLayout.manifest), manifest);
+  const manifestSha256 = createHash("sha256").update(manifest).digest("hex");
+  if (env.GITHUB_OUTPUT) await appendFile(env.GITHUB_OUTPUT, `manifest_sha256=${manifestSha256}\n`);
+  const fileCount = listed.filter((file) => file.startsWith(`${publicationLayout.files}/`)).length;
+  print(`Staged run ${summary.run_id} for publication in ${dir}: ${fileCount} files under ${paths.length} paths`);
+  for (const path of paths) print(`  ${path}`);
+  print(`SHA256SUMS: ${manifestSha256}`);
+  return { dir, runId: summary.run_id, paths, fileCount, manifestSha256 };
 }
 
 /** The path GitHub Pages serves the site under: /<repository>/, or / for a user or organisation site. */
@@ -457,14 +426,13 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === "run") return await scheduledRun(rest);
-    if (command === "site" && rest.length === 0) return await scheduledSite();
-    if (rest.length > 0 || (command !== "commit" && command !== "push")) {
-      process.stderr.write(usage);
-      return command === "-h" || command === "--help" ? 0 : 2;
+    if (command === "stage" && rest.length === 0) {
+      await scheduledStage();
+      return 0;
     }
-    if (command === "commit") await scheduledCommit();
-    else await scheduledPush();
-    return 0;
+    if (command === "site" && rest.length === 0) return await scheduledSite();
+    process.stderr.write(usage);
+    return command === "-h" || command === "--help" ? 0 : 2;
   } catch (error) {
     process.stderr.write(`${errorMessage(error)}\n`);
     return error instanceof PipelineError ? error.exitCode : 1;

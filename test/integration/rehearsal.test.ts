@@ -1,5 +1,7 @@
-// The rehearsal of the scheduled job (npm run rehearse, tools/rehearse/rehearse.ts): four runs of the job's
-// steps, each on a fresh clone of a temporary repository, with what each one commits checked.
+// The rehearsal of the scheduled workflow (npm run rehearse, tools/rehearse/rehearse.ts): four runs of its
+// build job, each on a fresh clone of a temporary repository, the artifact handed to its publish job (the
+// workflow's own shell steps, with only git and coreutils on PATH), and three tampered artifacts the publish
+// job must refuse, with what each one commits checked.
 import { beforeAll, describe, expect, it } from "vitest";
 import { clocks, type RehearsalResult, rehearse, runIdOf } from "../../tools/rehearse/rehearse.ts";
 
@@ -20,7 +22,7 @@ describe("the scheduled job, rehearsed in a temporary repository", () => {
   it("passes every check of its own", () => {
     const failed = result.checks.filter((check) => !check.passed);
     expect(failed.map((check) => `${check.name}: ${check.detail}`)).toEqual([]);
-    expect(result.checks.length).toBeGreaterThanOrEqual(20);
+    expect(result.checks.length).toBeGreaterThanOrEqual(28);
   });
 
   it("commits exactly the published files with a message naming the run and its counts", () => {
@@ -63,11 +65,40 @@ describe("the scheduled job, rehearsed in a temporary repository", () => {
     expect(result.changedDecisions).toEqual([result.overriddenAdvisory]);
   });
 
+  it("hands the build's publication to the publish job, which checks it, commits and pushes with git alone", () => {
+    const names = run(1).publish.map((step) => [step.name, step.exitCode]);
+    expect(names).toEqual([
+      ["Check the publication against the build job's manifest", 0],
+      ["Commit the published files", 0],
+      ["Push the commit", 0],
+    ]);
+    expect(run(1).manifestSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(run(1).publish[0]?.output).toContain(`(${run(1).manifestSha256})`);
+    // The branch moved while the run worked: rejected once, rebased, pushed.
+    expect(run(1).push.output).toContain("rejected: rebasing onto it once");
+    expect(run(1).push.output).not.toContain("rehearsal-token");
+  });
+
+  it("refuses a tampered artifact before it commits anything", () => {
+    expect(
+      result.tampered.map((outcome) => [outcome.pushed, outcome.steps.length, outcome.steps[0]?.exitCode]),
+    ).toEqual([
+      [false, 1, 1],
+      [false, 1, 1],
+      [false, 1, 1],
+    ]);
+    expect(result.tampered[0]?.steps[0]?.output).toContain("does not match SHA256SUMS");
+    expect(result.tampered[1]?.steps[0]?.output).toContain("is not the manifest the build job wrote");
+    expect(result.tampered[2]?.steps[0]?.output).toMatch(/outside (files\/)?output\//);
+  });
+
   it("commits nothing when nothing changed, or when the publish guard refused", () => {
     expect(run(2)).toMatchObject({ published: null, run: { exitCode: 0 } });
     expect(run(2).commit.output).toContain("Nothing to commit");
-    expect(run(3)).toMatchObject({ published: null, run: { exitCode: 3 }, commit: { exitCode: 0 } });
-    expect(run(3).commit.output).toContain("refused by the publish guard");
+    expect(run(2).push.output).toContain("Nothing to push");
+    expect(run(3)).toMatchObject({ published: null, run: { exitCode: 3 }, publish: [] });
+    expect(run(3).stage.exitCode).not.toBe(0);
+    expect(run(3).stage.output).toContain("refused by the publish guard");
     expect(run(3).stepSummary).toContain("NOT published (exit 3)");
     // Origin ends with the refused run's input change on top of the second run's commit: nothing after it.
     expect(result.originLog[0]).toContain("A data.json missing half its packages");

@@ -1,23 +1,34 @@
-// `npm run rehearse`: a local rehearsal of the scheduled job (.github/workflows/pipeline.yml). In a temporary
-// git repository with a bare "origin", each run starts like a CI machine, from a fresh clone (no database, no
-// output but what is committed), and runs the job's steps (scheduled:run, scheduled:commit, scheduled:push,
-// the same code the npm scripts run) on the bundled sample in file and mock mode, with pinned clocks:
+// `npm run rehearse`: a local rehearsal of the scheduled workflow (.github/workflows/pipeline.yml) and its
+// split into jobs. In a temporary git repository with a bare "origin", each run is:
+//   - the build job on a fresh clone (no database, no output but what is committed): scheduled:run and
+//     scheduled:stage, the same code the npm scripts run, on the bundled sample in file and mock mode with
+//     pinned clocks; its publication folder is then "uploaded" (copied to an artifact store);
+//   - the publish job on another fresh checkout of the build's commit, with no node_modules and no project
+//     code run: the artifact is "downloaded" and the `run:` steps of the workflow's publish job, read from
+//     pipeline.yml, run in bash as GitHub runs them (checksum check, commit, push).
+// The site and the Pages deployment are left out (npm test builds the site; deploy-pages needs GitHub).
 //
 //   1. the first run publishes everything and commits it;
 //   2. an analyst's override lands (and, while the run works, an unrelated commit): the second run restores
 //      the history the first committed, records only the change, commits it, and rebases once to push;
 //   3. the second run again, same clock and inputs: byte-identical files, nothing to commit;
-//   4. a data.json missing half its packages: the publish guard refuses (exit 3), nothing is committed.
+//   4. a data.json missing half its packages: the publish guard refuses (exit 3): the build job fails, so
+//      nothing is staged and the publish job never runs;
+//   5. the publish job on tampered artifacts: a file changed after the build (the checksum check fails), and
+//      a publication a compromised build made to write outside output/ with a manifest and digest of its own
+//      (the path check fails): nothing is pushed.
 //
 // It prints each commit (files and message) and the checks, and exits non-zero when a check fails.
 // test/integration/rehearsal.test.ts runs it. Options: --keep (leave the temporary directory).
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
+import { parse as parseYaml } from "yaml";
 import type { AdvisoryDocument } from "../../pipeline/formats/advisory-current.ts";
 import { parseLedgerText } from "../../pipeline/formats/ledger.ts";
 import type { LedgerTransition } from "../../pipeline/formats/ledger-transition.ts";
@@ -26,6 +37,7 @@ import { errorMessage } from "../../pipeline/lib/errors.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const scheduledScript = join(repoRoot, "pipeline/ops/scheduled.ts");
+const workflowPath = join(repoRoot, ".github/workflows/pipeline.yml");
 const sampleDir = join(repoRoot, "test/fixtures/sample");
 
 const configName = "config.rehearsal.yaml";
@@ -54,12 +66,24 @@ export interface CommitInfo {
   parentSubject: string;
 }
 
+export interface PublishStep extends StepResult {
+  name: string;
+}
+
 export interface RehearsalRun {
   name: string;
   asOf: string;
   /** Whether the clone had no database when the run started (a fresh CI machine). */
   startedWithoutState: boolean;
+  /** The build job's steps. */
   run: StepResult;
+  stage: StepResult;
+  /** The publish job's `run:` steps as run, in order; empty when the build job failed. */
+  publish: PublishStep[];
+  /** The artifact the build job uploaded and the digest of its manifest, when it staged one. */
+  artifact?: string;
+  manifestSha256?: string;
+  /** The publish job's commit and push steps (exit code -1 and no output when they did not run). */
   commit: StepResult;
   push: StepResult;
   /** The commit this run added to origin, if any. */
@@ -78,9 +102,17 @@ export interface Check {
   detail: string;
 }
 
+export interface TamperedPublication {
+  name: string;
+  steps: PublishStep[];
+  /** Whether origin's branch moved. */
+  pushed: boolean;
+}
+
 export interface RehearsalResult {
   dir: string;
   runs: RehearsalRun[];
+  tampered: TamperedPublication[];
   /** The advisory the analyst marks not applicable between the first and second run. */
   overriddenAdvisory: string;
   /** The second run's transitions file, parsed. */
@@ -237,12 +269,44 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     });
     const refused = await scheduledRun("refused run (half of data.json gone)", clocks.refused);
 
+    // 5. The publish job on artifacts it must refuse, made from the second run's.
+    if (!second.artifact || !second.manifestSha256) throw new Error("the second run staged no publication");
+    const good = second.artifact;
+    const goodDigest = second.manifestSha256;
+    const appendTo = (path: string) => async (publication: string) => {
+      await writeFile(join(publication, path), `${await readFile(join(publication, path), "utf8")} `);
+    };
+    const tampered: TamperedPublication[] = [];
+    for (const [name, edit, recompute] of [
+      ["a published file changed after the build", appendTo("files/output/data.json"), "none"],
+      ["SHA256SUMS rewritten to match a changed file", appendTo("files/output/data.json"), "manifest"],
+      [
+        "a compromised build's publication writing outside output/, with its own manifest and digest",
+        async (publication: string) => {
+          await mkdir(join(publication, "files/.github/workflows"), { recursive: true });
+          await writeFile(join(publication, "files/.github/workflows/ci.yml"), "on: push\n");
+          await writeFile(
+            join(publication, "paths.txt"),
+            `${await readFile(join(publication, "paths.txt"), "utf8")}.github/workflows/ci.yml\n`,
+          );
+        },
+        "manifest and digest",
+      ],
+    ] as const) {
+      const outcome = await runTamperedPublish(dir, origin, name, good, goodDigest, edit, recompute);
+      tampered.push(outcome);
+      log(
+        `\n== publish job on ${name}: ${outcome.steps.map((entry) => `${entry.name} exit ${entry.exitCode}`).join(", ")}; ${outcome.pushed ? "PUSHED" : "nothing pushed"}`,
+      );
+    }
+
     const originLog = (await git(origin, ["log", "--format=%H %s", branch])).trim().split("\n");
     const firstText = await showFile(origin, first.published?.sha, "output/advisory_current.json");
     const secondText = await showFile(origin, second.published?.sha, "output/advisory_current.json");
     const result: RehearsalResult = {
       dir,
       runs,
+      tampered,
       overriddenAdvisory: target.advisory_id,
       secondRunTransitions,
       changedDecisions: changedDecisions(firstDocument, secondDocument),
@@ -302,7 +366,142 @@ async function step(
   return { exitCode: result.exitCode ?? -1, output: String(result.all ?? "") };
 }
 
-/** The scheduled job's steps on a fresh clone, as a CI machine runs them. */
+interface WorkflowStep {
+  name?: string;
+  uses?: string;
+  run?: string;
+  env?: Record<string, string>;
+  shell?: string;
+}
+
+/** The publish job's steps, read from the workflow the scheduled run uses. */
+async function publishJobSteps(): Promise<WorkflowStep[]> {
+  const workflow = parseYaml(await readFile(workflowPath, "utf8")) as {
+    jobs?: { publish?: { steps?: WorkflowStep[] } };
+  };
+  const steps = workflow.jobs?.publish?.steps;
+  if (!steps?.length) throw new Error(`${workflowPath} has no publish job with steps`);
+  return steps;
+}
+
+/** What the rehearsal's runner knows of GitHub's contexts; any other expression is an error. */
+function expand(value: string, contexts: Record<string, string>): string {
+  return value.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_whole, expression: string) => {
+    const known = contexts[expression];
+    if (known === undefined)
+      throw new Error(`the rehearsal cannot evaluate \${{ ${expression} }} in ${workflowPath}`);
+    return known;
+  });
+}
+
+/** A fake token: it must reach only the push step, and the rehearsal's origin is a local path anyway. */
+const rehearsalToken = "rehearsal-token-0000";
+
+/**
+ * The publish job as GitHub runs it: a checkout of `sha` (fetched at depth 1, detached, like actions/checkout
+ * with ref: github.sha), the artifact downloaded to the runner's temporary folder, then each `run:` step in
+ * `bash --noprofile --norc -eo pipefail` with the step's env, stopping at the first failure.
+ */
+async function runPublishJob(
+  dir: string,
+  origin: string,
+  sha: string,
+  artifact: string,
+  manifestSha256: string,
+  beforeStep?: (name: string) => Promise<void>,
+): Promise<PublishStep[]> {
+  const workspace = join(dir, "publish-work");
+  const runnerTemp = join(dir, "publish-runner-temp");
+  await rm(workspace, { recursive: true, force: true });
+  await rm(runnerTemp, { recursive: true, force: true });
+  await mkdir(workspace, { recursive: true });
+  await git(workspace, ["init", "--quiet"]);
+  await git(workspace, ["remote", "add", "origin", `file://${origin}`]);
+  await git(workspace, ["fetch", "--quiet", "--depth", "1", "origin", sha]);
+  await git(workspace, ["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
+  await cp(artifact, join(runnerTemp, "publication"), { recursive: true });
+  const contexts: Record<string, string> = {
+    "runner.temp": runnerTemp,
+    "needs.build.outputs.manifest_sha256": manifestSha256,
+    "github.token": rehearsalToken,
+    "github.ref_name": branch,
+    "github.sha": sha,
+  };
+  const done: PublishStep[] = [];
+  for (const step of await publishJobSteps()) {
+    if (step.run === undefined) continue; // checkout and download-artifact, done above
+    const name = step.name ?? step.run.split("\n")[0] ?? "";
+    await beforeStep?.(name);
+    if ((step.shell ?? "bash") !== "bash") throw new Error(`publish step ${name}: only bash is rehearsed`);
+    const env = Object.fromEntries(
+      Object.entries(step.env ?? {}).map(([key, value]) => [key, expand(String(value), contexts)]),
+    );
+    const script = join(runnerTemp, "step.sh");
+    await writeFile(script, step.run);
+    const result = await execa(
+      join(await publishToolsPath(dir), "bash"),
+      ["--noprofile", "--norc", "-eo", "pipefail", script],
+      {
+        cwd: workspace,
+        env: stepEnvironment({
+          ...env,
+          // No node, npm, npx, pip or python reachable: the job must not need them.
+          PATH: await publishToolsPath(dir),
+          GITHUB_ACTIONS: "true",
+          GITHUB_SHA: sha,
+          GITHUB_WORKSPACE: workspace,
+          GITHUB_SERVER_URL: "https://github.com",
+          RUNNER_TEMP: runnerTemp,
+        }),
+        extendEnv: false,
+        all: true,
+        reject: false,
+        stdin: "ignore",
+      },
+    );
+    done.push({ name, exitCode: result.exitCode ?? -1, output: String(result.all ?? "") });
+    if (result.exitCode !== 0) break;
+  }
+  return done;
+}
+
+const notRun: StepResult = { exitCode: -1, output: "" };
+
+/** What the publish job's steps may call: git and coreutils, nothing that could run project code. */
+const publishTools = [
+  "bash",
+  "git",
+  "sha256sum",
+  "cut",
+  "sort",
+  "uniq",
+  "find",
+  "grep",
+  "wc",
+  "base64",
+  "cat",
+  "rm",
+  "cp",
+  "mkdir",
+  "dirname",
+  "ls",
+];
+
+/** A folder holding links to the publish tools alone: the publish steps run with it as their whole PATH. */
+async function publishToolsPath(dir: string): Promise<string> {
+  const bin = join(dir, "publish-tools");
+  if (existsSync(bin)) return bin;
+  await mkdir(bin, { recursive: true });
+  for (const tool of publishTools) {
+    const found = await execa("bash", ["-c", `command -v ${tool}`], { reject: false });
+    const path = String(found.stdout).trim();
+    if (found.exitCode !== 0 || !path.startsWith("/")) throw new Error(`the rehearsal needs ${tool} on PATH`);
+    await symlink(path, join(bin, tool));
+  }
+  return bin;
+}
+
+/** The scheduled workflow's build and publish jobs, each on a fresh machine, as GitHub runs them. */
 async function runScheduledJob(
   dir: string,
   origin: string,
@@ -318,14 +517,38 @@ async function runScheduledJob(
   await git(dir, ["clone", "--quiet", "--depth", "1", "--branch", branch, `file://${origin}`, clone]);
   const startedWithoutState = !existsSync(join(clone, ".state"));
   const before = (await git(origin, ["rev-parse", branch])).trim();
+  const builtFrom = (await git(clone, ["rev-parse", "HEAD"])).trim();
   await writeFile(stepSummaryFile, "");
-  const env = { ECHO_CONFIG: configName, GITHUB_STEP_SUMMARY: stepSummaryFile };
+  const buildTemp = join(dir, "build-runner-temp");
+  await rm(buildTemp, { recursive: true, force: true });
+  await mkdir(buildTemp, { recursive: true });
+  const githubOutput = join(buildTemp, "github-output");
+  await writeFile(githubOutput, "");
+  const env = {
+    ECHO_CONFIG: configName,
+    GITHUB_STEP_SUMMARY: stepSummaryFile,
+    ECHO_PUBLICATION_DIR: join(buildTemp, "publication"),
+    GITHUB_OUTPUT: githubOutput,
+  };
   const run = await step(clone, "run", ["--as-of", asOf], env);
-  // The workflow commits and pushes only after a run that exits 0; the rehearsal always tries, to show that
-  // the commit step refuses on its own too.
-  const commit = await step(clone, "commit", [], env);
-  await whilePushing?.();
-  const push = await step(clone, "push", [], env);
+  // A failed step fails the build job: nothing after it runs. The rehearsal still tries the stage step after
+  // a refused run, to show it refuses on its own too; the publish job never runs.
+  const stage = await step(clone, "stage", [], env);
+  let publish: PublishStep[] = [];
+  let artifact: string | undefined;
+  let manifestSha256: string | undefined;
+  if (run.exitCode === 0 && stage.exitCode === 0) {
+    manifestSha256 = /^manifest_sha256=([0-9a-f]{64})$/m.exec(await readFile(githubOutput, "utf8"))?.[1];
+    if (!manifestSha256)
+      throw new Error(`the stage step wrote no manifest_sha256 to GITHUB_OUTPUT:\n${stage.output}`);
+    // upload-artifact, then download-artifact on the publish job's machine.
+    artifact = join(dir, "artifacts", runIdOf(asOf), "publication");
+    await rm(artifact, { recursive: true, force: true });
+    await cp(join(buildTemp, "publication"), artifact, { recursive: true });
+    publish = await runPublishJob(dir, origin, builtFrom, artifact, manifestSha256, async (stepName) => {
+      if (stepName === "Push the commit") await whilePushing?.();
+    });
+  }
   const after = (await git(origin, ["rev-parse", branch])).trim();
   let published: CommitInfo | null = null;
   if (after !== before) {
@@ -339,16 +562,20 @@ async function runScheduledJob(
       .split("\n")
       .filter(Boolean);
     const parentSubject = (await git(origin, ["log", "-1", "--format=%s", `${sha}~1`])).trim();
-    published = { sha, subject, body: bodyLines.join("\n").trim(), files, parentSubject };
+    if (sha !== before) published = { sha, subject, body: bodyLines.join("\n").trim(), files, parentSubject };
   }
   const summaryPath = join(clone, "output/run_summary.json");
+  const publishStep = (stepName: string) => publish.find((entry) => entry.name === stepName) ?? notRun;
   return {
     name,
     asOf,
     startedWithoutState,
     run,
-    commit,
-    push,
+    stage,
+    publish,
+    ...(artifact && manifestSha256 ? { artifact, manifestSha256 } : {}),
+    commit: publishStep("Commit the published files"),
+    push: publishStep("Push the commit"),
     published,
     ledgerFiles: await listDir(join(clone, "output/history/transitions")),
     runSummaryFiles: await listDir(join(clone, "output/history/runs")),
@@ -357,6 +584,57 @@ async function runScheduledJob(
       : undefined,
     stepSummary: await readFile(stepSummaryFile, "utf8"),
   };
+}
+
+/**
+ * The publish job on artifacts it must refuse: `edit` changes a copy of a good run's artifact; with
+ * `recomputeManifest`, a compromised build wrote it, with a manifest and reported digest to match.
+ */
+async function runTamperedPublish(
+  dir: string,
+  origin: string,
+  name: string,
+  good: string,
+  goodManifestSha256: string,
+  edit: (publication: string) => Promise<void>,
+  /** "none": the build's manifest stays; "manifest": SHA256SUMS is rewritten to match, the reported digest is
+   *  the build's; "manifest and digest": a compromised build rewrote both. */
+  recompute: "none" | "manifest" | "manifest and digest",
+): Promise<TamperedPublication> {
+  const artifact = join(dir, "artifacts", `tampered-${name.replace(/\W+/g, "-")}`, "publication");
+  await rm(artifact, { recursive: true, force: true });
+  await cp(good, artifact, { recursive: true });
+  await edit(artifact);
+  let manifestSha256 = goodManifestSha256;
+  if (recompute !== "none") {
+    const files = await listFiles(artifact);
+    const lines: string[] = [];
+    for (const file of files.filter((entry) => entry !== "SHA256SUMS")) {
+      lines.push(
+        `${createHash("sha256")
+          .update(await readFile(join(artifact, file)))
+          .digest("hex")}  ${file}\n`,
+      );
+    }
+    await writeFile(join(artifact, "SHA256SUMS"), lines.join(""));
+    if (recompute === "manifest and digest") {
+      manifestSha256 = createHash("sha256").update(lines.join("")).digest("hex");
+    }
+  }
+  const before = (await git(origin, ["rev-parse", branch])).trim();
+  const steps = await runPublishJob(dir, origin, before, artifact, manifestSha256);
+  const after = (await git(origin, ["rev-parse", branch])).trim();
+  return { name, steps, pushed: after !== before };
+}
+
+async function listFiles(root: string, prefix = ""): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) found.push(...(await listFiles(root, path)));
+    else found.push(path);
+  }
+  return found.sort();
 }
 
 async function listDir(path: string): Promise<string[]> {
@@ -536,16 +814,48 @@ function evaluate(
     `exit ${refused.run.exitCode}: ${refused.run.output.slice(-2000)}`,
   );
   check(
-    "refused run: no commit, and the commit step says why",
+    "refused run: the build job fails, the stage step refuses on its own, and the publish job never runs",
     refused.published === null &&
-      refused.commit.exitCode === 0 &&
-      /Not committing: .*refused by the publish guard/.test(refused.commit.output),
-    refused.commit.output,
+      refused.stage.exitCode !== 0 &&
+      /refused by the publish guard.*nothing to publish/.test(refused.stage.output) &&
+      refused.publish.length === 0,
+    `stage exit ${refused.stage.exitCode}: ${refused.stage.output}; publish steps ${refused.publish.length}`,
   );
   check(
     "refused run: the step summary says it was not published and why",
     /NOT published \(exit 3\)/.test(refused.stepSummary) && /^- /m.test(refused.stepSummary),
     refused.stepSummary,
+  );
+  for (const run of [first, second, third]) {
+    const verify = run.publish.find((entry) => entry.name.startsWith("Check the publication"));
+    check(
+      `${run.name}: the publish job checked the artifact against the build's manifest digest`,
+      verify?.exitCode === 0 &&
+        run.manifestSha256 !== undefined &&
+        verify.output.includes(`matches the build job's manifest (${run.manifestSha256})`),
+      verify?.output ?? "the check step did not run",
+    );
+  }
+  for (const outcome of result.tampered) {
+    const [verify, ...after] = outcome.steps;
+    check(
+      `tampered artifact (${outcome.name}): the publish job's check fails, nothing is committed or pushed`,
+      verify?.exitCode === 1 && after.length === 0 && !outcome.pushed,
+      JSON.stringify(outcome.steps.map((entry) => [entry.name, entry.exitCode, entry.output.slice(-400)])),
+    );
+  }
+  const expectedRefusals = [
+    /a file of the publication does not match SHA256SUMS/,
+    /SHA256SUMS is not the manifest the build job wrote/,
+    /paths\.txt names \.github\/workflows\/ci\.yml, outside output\/|the publication holds files\/\.github/,
+  ];
+  check(
+    "tampered artifacts: each is refused for its own reason",
+    result.tampered.length === expectedRefusals.length &&
+      result.tampered.every((outcome, index) =>
+        expectedRefusals[index]?.test(outcome.steps[0]?.output ?? ""),
+      ),
+    JSON.stringify(result.tampered.map((outcome) => outcome.steps[0]?.output)),
   );
   const published = result.runs.flatMap((run) => run.published?.files ?? []);
   check(
@@ -558,16 +868,20 @@ function evaluate(
 
 function describeRun(run: RehearsalRun): string {
   const lines = [
-    `\n== ${run.name} (--as-of ${run.asOf}): run exit ${run.run.exitCode}, commit exit ${run.commit.exitCode}, push exit ${run.push.exitCode}`,
+    `\n== ${run.name} (--as-of ${run.asOf})`,
+    `   build job: scheduled:run exit ${run.run.exitCode}, scheduled:stage exit ${run.stage.exitCode}${run.manifestSha256 ? ` (manifest ${run.manifestSha256.slice(0, 16)}…)` : ""}`,
+    run.publish.length === 0
+      ? "   publish job: not run (the build job failed)"
+      : `   publish job: ${run.publish.map((entry) => `${entry.name} exit ${entry.exitCode}`).join("; ")}`,
   ];
   if (run.published) {
     lines.push(`   commit ${run.published.sha.slice(0, 12)} ${run.published.subject}`);
     if (run.published.body) lines.push(...run.published.body.split("\n").map((line) => `     ${line}`));
     lines.push(...run.published.files.map((file) => `     ${file}`));
   } else {
-    const said = run.commit.output
-      .split("\n")
-      .find((line) => /^(Nothing to commit|Not committing)/.test(line));
+    const said = [...run.commit.output.split("\n"), ...run.stage.output.split("\n")].find((line) =>
+      /^(Nothing to commit|.*nothing to publish)/.test(line),
+    );
     lines.push(`   no commit${said ? `: ${said}` : ""}`);
   }
   return lines.join("\n");
