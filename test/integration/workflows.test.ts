@@ -1,13 +1,18 @@
-// The GitHub Actions workflows: actionlint passes on every one of them, and the project's security rules
-// hold (pinned actions, least privilege, no secrets where pull requests run, one pipeline run at a time,
-// every step an npm script so that it runs the same way locally).
+// The GitHub Actions workflows: actionlint and zizmor (auditor persona) pass on every one of them, and the
+// project's security rules hold (pinned actions and images, least privilege, no secrets where pull requests
+// run, one pipeline run at a time, the job that can push runs no npm, npx, pip or project code, and every
+// other step is an npm script so that it runs the same way locally).
+
 import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../helpers/workspace.ts";
 import { actionlintPath, actionlintVersion } from "../setup/actionlint.ts";
+import { zizmorPath, zizmorVersion } from "../setup/zizmor.ts";
 
 const workflowsDir = join(repoRoot, ".github/workflows");
 const workflowFiles = readdirSync(workflowsDir)
@@ -19,6 +24,9 @@ type Mapping = Record<string, unknown>;
 /** A GitHub Actions expression, `${{ inner }}`. */
 const expression = (inner: string) => `\${{ ${inner} }}`;
 interface Step extends Mapping {
+  name?: string;
+  id?: string;
+  shell?: string;
   uses?: string;
   run?: string;
   env?: Mapping;
@@ -26,6 +34,9 @@ interface Step extends Mapping {
 }
 interface Job extends Mapping {
   permissions?: unknown;
+  needs?: string | string[];
+  outputs?: Mapping;
+  container?: unknown;
   steps?: Step[];
   env?: Mapping;
   uses?: string;
@@ -97,6 +108,169 @@ describe(`actionlint ${actionlintVersion}`, () => {
   });
 });
 
+function withoutTokens(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !/^(GH|GITHUB)_TOKEN$|^ZIZMOR_/.test(name)),
+  );
+}
+
+async function zizmor(dir: string) {
+  // --offline: the audits that ask GitHub's API (impostor commits, known-vulnerable actions) need the network,
+  // which tests never touch.
+  return execa(
+    zizmorPath(),
+    ["--offline", "--persona", "auditor", "--no-progress", "--format", "plain", "."],
+    {
+      cwd: dir,
+      reject: false,
+      all: true,
+      // No token: with one, zizmor would run its online audits.
+      env: { ...withoutTokens(process.env), NO_COLOR: "1" },
+      extendEnv: false,
+    },
+  );
+}
+
+describe(`zizmor ${zizmorVersion()}, auditor persona`, () => {
+  it("finds nothing in .github/ (workflows and dependabot.yml; .github/zizmor.yml ignores nothing)", async () => {
+    const result = await zizmor(repoRoot);
+    const output = String(result.all);
+    expect(output, output).toContain("No findings to report");
+    expect(result.exitCode, output).toBe(0);
+    expect(output).toContain("completed ./.github/workflows/pipeline.yml");
+    expect(output).toContain("completed ./.github/dependabot.yml");
+  });
+
+  it("is not vacuous: it reports an unpinned image, a secret outside an environment and an expanded input", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "echo-zizmor-"));
+    try {
+      await mkdir(join(dir, ".github/workflows"), { recursive: true });
+      const broken = [
+        "on:",
+        "  issues:",
+        "permissions: {}",
+        "jobs:",
+        "  test:",
+        "    runs-on: ubuntu-24.04",
+        "    permissions:",
+        "      contents: read # read the repository",
+        "    container:",
+        "      image: python:3.11-bookworm",
+        "    steps:",
+        `      - run: echo ${expression("github.event.issue.title")}`,
+        "        env:",
+        `          KEY: ${expression("secrets.KEY")}`,
+      ].join("\n");
+      await writeFile(join(dir, ".github/workflows/broken.yml"), `${broken}\n`);
+      const result = await zizmor(dir);
+      const output = String(result.all);
+      expect(result.exitCode, output).not.toBe(0);
+      expect(output).toContain("unpinned-images");
+      expect(output).toContain("secrets-outside-env");
+      expect(output).toContain("template-injection");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** What may not run in a job that can push: package managers, interpreters, and the repository's own code. */
+const forbiddenCommandWords: Array<[string, RegExp]> = [
+  ["npm, npx or another Node package manager", /^(npm|npx|pnpm|yarn|corepack|bun|bunx)$/],
+  ["pip or a Python interpreter", /^(pip[0-9.]*|pipx|uv|uvx|python[0-9.]*|dbt)$/],
+  ["Node", /^(node|deno|tsx|ts-node)$/],
+];
+const projectScript = "a project script (a path run as a command, a file given to a shell, or make)";
+
+/** The reasons a `run:` script may not be in a job holding contents: write (none when it may). */
+function forbiddenCommands(script: string): string[] {
+  const code = script
+    .split("\n")
+    .map((line) => line.replace(/(^|\s)#.*$/, "$1")) // comments
+    .join("\n")
+    .replace(/'[^'\n]*'/g, "''") // single-quoted text is data
+    .replace(/"(?:[^"\\\n$`]|\\.)*"/g, '""') // so is double-quoted text without expansions
+    .replace(/\[\[[^\n]*?\]\]/g, "[[ ]]"); // a test's patterns are not commands
+  const reasons = new Set<string>();
+  // Each simple command: split at line ends, ; & | ( ) and command substitutions, then skip the shell's
+  // keywords and variable assignments to reach the word that is run.
+  for (const command of code.split(/\n|;|&|\||\(|\)|`|\{|\}/)) {
+    const words = command.trim().split(/\s+/).filter(Boolean);
+    while (
+      words.length > 0 &&
+      /^(if|then|do|else|elif|while|until|!|time|exec|command|env|[A-Za-z_]\w*=\S*)$/.test(words[0] ?? "")
+    ) {
+      words.shift();
+    }
+    const [first, ...rest] = words;
+    if (first === undefined) continue;
+    for (const [what, pattern] of forbiddenCommandWords) if (pattern.test(first)) reasons.add(what);
+    const runsAFile = /^(ba|z|da|k)?sh$/.test(first) && rest.some((word) => !word.startsWith("-"));
+    if (/^\.{0,2}\//.test(first) || runsAFile || first === "source" || first === "." || first === "make") {
+      reasons.add(projectScript);
+    }
+  }
+  return [...reasons];
+}
+
+function writesContents(job: Job): boolean {
+  const permissions = job.permissions;
+  if (permissions === "write-all") return true;
+  return (
+    typeof permissions === "object" && permissions !== null && (permissions as Mapping).contents === "write"
+  );
+}
+
+describe("the job holding contents: write", () => {
+  it("runs no npm, npx, pip or project script, and only actions pinned by SHA", () => {
+    let writingJobs = 0;
+    for (const name of workflowFiles) {
+      const { workflow } = load(name);
+      for (const [id, job] of Object.entries(workflow.jobs)) {
+        if (!writesContents(job)) continue;
+        writingJobs += 1;
+        expect(
+          job.uses,
+          `${name} ${id}: a reusable workflow runs code this file does not show`,
+        ).toBeUndefined();
+        expect(job.container, `${name} ${id}: an image brings its own code`).toBeUndefined();
+        for (const step of job.steps ?? []) {
+          if (step.uses !== undefined) {
+            expect(step.uses, `${name} ${id}`).toMatch(
+              /^actions\/(checkout|download-artifact)@[0-9a-f]{40}$/,
+            );
+          }
+          if (step.run !== undefined) {
+            expect(forbiddenCommands(step.run), `${name} ${id}: ${step.name ?? step.run}`).toEqual([]);
+            expect(step.shell ?? "bash", `${name} ${id}`).toBe("bash");
+          }
+        }
+      }
+    }
+    expect(writingJobs).toBe(1);
+  });
+
+  it("is not vacuous: the check names npm, npx, pip, Node and project scripts", () => {
+    const flagged = (script: string) => forbiddenCommands(script);
+    expect(flagged("npm run scheduled:push")).toEqual(["npm, npx or another Node package manager"]);
+    expect(flagged("set -e\nnpx some-tool")).toEqual(["npm, npx or another Node package manager"]);
+    expect(flagged("python3 -m pip install x")).toEqual(["pip or a Python interpreter"]);
+    expect(flagged("pip install -r requirements.txt")).toEqual(["pip or a Python interpreter"]);
+    expect(flagged("node pipeline/ops/scheduled.ts push")).toEqual(["Node"]);
+    expect(flagged("./tools/push.sh")).toEqual([projectScript]);
+    expect(flagged("bash tools/publish.sh")).toEqual([projectScript]);
+    expect(flagged("git add x && . ./env.sh")).toEqual([projectScript]);
+    expect(flagged("if true; then make publish; fi")).toEqual([projectScript]);
+    expect(flagged('files="$(FOO=1 npm ls)"')).toEqual(["npm, npx or another Node package manager"]);
+    // find . and cut -c67- are arguments, not commands.
+    expect(flagged("find . -type f | cut -c67- | sort")).toEqual([]);
+    expect(flagged('[[ "$path" =~ ^output(/$name)+$ ]] || fail "outside"')).toEqual([]);
+    // Words in comments and quoted messages are not commands.
+    expect(flagged("# no npm here\necho 'npm is not run' && git push origin HEAD")).toEqual([]);
+    expect(flagged('echo "pip is not run either" && sha256sum --check SHA256SUMS')).toEqual([]);
+  });
+});
+
 describe.each(workflowFiles)("%s follows the security rules", (name) => {
   const { text, workflow } = load(name);
   const jobs = Object.entries(workflow.jobs);
@@ -142,9 +316,18 @@ describe.each(workflowFiles)("%s follows the security rules", (name) => {
     expect(parsed).not.toMatch(/github\.token|GITHUB_TOKEN/);
   });
 
-  it("runs npm scripts (and git push) only, so every step runs the same way locally", () => {
-    const allowed = /^(npm ci|npm test|npm run [\w:-]+( -- [^;&|`$]*)?|git push( [\w./:-]+)*)$/;
+  it("pins every container image by digest", () => {
+    for (const [id, job] of jobs) {
+      if (job.container === undefined) continue;
+      const image = typeof job.container === "string" ? job.container : (job.container as Mapping).image;
+      expect(String(image), `job ${id}`).toMatch(/^[\w./:-]+@sha256:[0-9a-f]{64}$/);
+    }
+  });
+
+  it("runs npm scripts only in the jobs that cannot push, so every such step runs the same way locally", () => {
+    const allowed = /^(npm ci( --omit=dev)?|npm test|npm run [\w:-]+( -- [^;&|`$]*)?)$/;
     for (const [, job] of jobs) {
+      if (writesContents(job)) continue;
       for (const step of job.steps ?? []) {
         if (step.run === undefined) continue;
         for (const command of step.run.trim().split("&&")) expect(command.trim()).toMatch(allowed);
@@ -169,44 +352,89 @@ describe("pipeline.yml", () => {
     expect(workflow.concurrency).toMatchObject({ group: expect.any(String), "cancel-in-progress": false });
   });
 
-  it("grants contents: write to the committing job only, and Pages rights to the deploying job only", () => {
+  it("grants contents: write to the publishing job only, and Pages rights to the deploying job only", () => {
     const permissions = Object.fromEntries(
       Object.entries(workflow.jobs).map(([id, job]) => [id, job.permissions]),
     );
     expect(permissions).toEqual({
-      run: { contents: "write" },
+      build: { contents: "read" },
+      publish: { contents: "write" },
       deploy: { pages: "write", "id-token": "write" },
     });
+    expect(workflow.jobs.publish?.needs).toBe("build");
+    expect(workflow.jobs.deploy?.needs).toEqual(["build", "publish"]);
     expect(workflow.jobs.deploy?.environment).toMatchObject({ name: "github-pages" });
-    expect(workflow.jobs.deploy?.needs).toBe("run");
+  });
+
+  it("builds only on the default branch, with the NVD key from an environment limited to it", () => {
+    expect(workflow.jobs.build?.if).toBe("github.ref == 'refs/heads/main'");
+    expect(workflow.jobs.build?.environment).toBe("nvd-api");
   });
 
   it("hands the NVD key to the pipeline step alone, and the push token to the push step alone", () => {
-    const steps = workflow.jobs.run?.steps ?? [];
-    const referencing = (pattern: RegExp) =>
-      steps.filter((step) => pattern.test(JSON.stringify(step))).map((step) => step.run);
-    expect(referencing(/secrets\./)).toEqual(["npm run scheduled:run"]);
-    expect(steps.find((step) => step.run === "npm run scheduled:run")?.env?.NVD_API_KEY).toBe(
-      expression("secrets.NVD_API_KEY"),
+    const steps = Object.entries(workflow.jobs).flatMap(([id, job]) =>
+      (job.steps ?? []).map((step) => ({ id, step })),
     );
-    expect(referencing(/github\.token|GITHUB_TOKEN/)).toEqual(["npm run scheduled:push"]);
+    const referencing = (pattern: RegExp) =>
+      steps
+        .filter(({ step }) => pattern.test(JSON.stringify(step)))
+        .map(({ id, step }) => `${id}: ${step.name ?? step.run}`);
+    expect(referencing(/secrets\./)).toEqual(["build: Run the pipeline"]);
+    const run = steps.find(({ step }) => step.name === "Run the pipeline")?.step;
+    expect(run?.run).toBe("npm run scheduled:run");
+    expect(run?.env?.NVD_API_KEY).toBe(expression("secrets.NVD_API_KEY"));
+    expect(referencing(/github\.token|GITHUB_TOKEN/)).toEqual(["publish: Push the commit"]);
     expect(JSON.stringify(workflow.env ?? {})).not.toMatch(/secrets\.|token/i);
     for (const job of Object.values(workflow.jobs))
       expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
   });
 
-  it("runs, commits, pushes, then builds and deploys the site, in that order", () => {
-    const steps = workflow.jobs.run?.steps ?? [];
-    const runs = steps.map((step) => step.run).filter(Boolean);
-    expect(runs).toEqual([
-      "npm ci",
+  it("build: Node from setup-node (.nvmrc) and production packages only, then runs, stages and builds the site", () => {
+    const steps = workflow.jobs.build?.steps ?? [];
+    const setupNode = steps.find((step) => step.uses?.startsWith("actions/setup-node@"));
+    expect(setupNode?.with?.["node-version-file"]).toBe(".nvmrc");
+    // --omit=dev leaves out the `node` npm package, whose install script fetches a Node binary the lockfile
+    // does not pin: in CI every npm script runs on setup-node's Node.
+    expect(steps.map((step) => step.run).filter(Boolean)).toEqual([
+      "npm ci --omit=dev",
       "npm run scheduled:run",
-      "npm run scheduled:commit",
-      "npm run scheduled:push",
+      "npm run scheduled:stage",
       "npm run scheduled:site",
     ]);
-    expect(steps.at(-1)?.uses).toMatch(/^actions\/upload-pages-artifact@/);
-    expect(steps.at(-1)?.with?.path).toBe("output/site");
+    const uploads = steps.filter((step) => step.uses?.startsWith("actions/upload-"));
+    expect(
+      uploads.map((step) => [step.uses?.split("@")[0], step.with?.name ?? null, step.with?.path]),
+    ).toEqual([
+      ["actions/upload-artifact", "publication", expression("runner.temp") + "/publication"],
+      ["actions/upload-pages-artifact", null, "output/site"],
+    ]);
+    const stage = steps.find((step) => step.run === "npm run scheduled:stage");
+    expect(stage?.env?.ECHO_PUBLICATION_DIR).toBe(expression("runner.temp") + "/publication");
+    expect(workflow.jobs.build?.outputs?.manifest_sha256).toBe(
+      expression(`steps.${stage?.id}.outputs.manifest_sha256`),
+    );
+    // The state cache is saved by actions/cache after the job succeeds, as before the split.
+    expect(steps.find((step) => step.uses?.startsWith("actions/cache@"))?.with?.path).toBe(".state/live");
+  });
+
+  it("publish: checks out the build's commit, downloads the publication, checks it against the build's digest, commits and pushes", () => {
+    const steps = workflow.jobs.publish?.steps ?? [];
+    expect(steps.map((step) => step.uses?.split("@")[0] ?? step.name)).toEqual([
+      "actions/checkout",
+      "actions/download-artifact",
+      "Check the publication against the build job's manifest",
+      "Commit the published files",
+      "Push the commit",
+    ]);
+    expect(steps[0]?.with).toMatchObject({ ref: expression("github.sha"), "persist-credentials": false });
+    expect(steps[1]?.with).toMatchObject({ name: "publication" });
+    expect(steps[2]?.env?.MANIFEST_SHA256).toBe(expression("needs.build.outputs.manifest_sha256"));
+    expect(steps[2]?.run).toContain("sha256sum --check --strict");
+    // No expression is expanded inside a script: values reach the shell through env.
+    for (const step of steps) expect(step.run ?? "").not.toContain("${{");
+  });
+
+  it("deploy: deploys the Pages artifact and nothing else", () => {
     expect(workflow.jobs.deploy?.steps?.map((step) => step.uses?.split("@")[0])).toEqual([
       "actions/deploy-pages",
     ]);
