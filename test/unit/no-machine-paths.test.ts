@@ -11,7 +11,7 @@ const machinePaths: Array<[string, RegExp]> = [
   ["a home folder", /(^|[\s"'`=(:,[])(\/home\/[\w.-]+|\/Users\/[\w.-]+|\/root)\//],
   ["a Windows profile", /[A-Za-z]:\\(Users|Documents and Settings)\\/i],
   ["a macOS temporary folder", /\/(private\/)?var\/folders\//],
-  ["a local wheel or package cache", /(--find-links|--extra-index-url=?\s*\/|\/opt\/wheels)/],
+  ["a local wheel or package cache", /(--find-links|--extra-index-url)[=\s]\s*(\/|~|[A-Za-z]:\\)|\/opt\/wheels/],
   ["this workplace's checkout", /(^|[\s"'`=(:,[])\/work\/(main|shared|ci-check|wt-[\w-]+)\b/],
   ["an absolute file: URL", /file:\/\/\/(home|Users|root|work|tmp|opt)\//],
 ];
@@ -62,7 +62,10 @@ describe("no committed file names a path of one machine", () => {
     expect(findMachinePaths(String.raw`C:\Users\carol\echo\config.yaml`)).toHaveLength(1);
     expect(findMachinePaths("data: /work/shared/data/data.json")).toHaveLength(1);
     // Relative paths, URLs and the documented /srv examples are fine.
+    expect(findMachinePaths("pip install --find-links=~/wheels dbt-core")).toHaveLength(1);
+    expect(findMachinePaths("rm -f /tmp/echo-lock")).toEqual([]);
     expect(findMachinePaths("location: ../shared/data/data.json")).toEqual([]);
+    expect(findMachinePaths("a `--find-links` wheel cache is a machine path")).toEqual([]);
     expect(findMachinePaths("binary_packages: /srv/apt/dists/echo-1/main/source/Sources.gz")).toEqual([]);
     expect(findMachinePaths("https://example.org/home/alice/")).toEqual([]);
   });
