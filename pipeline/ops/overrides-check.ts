@@ -1,8 +1,7 @@
-import { appendFile, cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { appendFile, cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parse } from "csv-parse/sync";
 import { readRunTransitions } from "../history/ledger.ts";
 import { isClockPinned, resolveClock } from "../lib/clock.ts";
 import { withDatabase } from "../lib/db.ts";
@@ -10,6 +9,7 @@ import { errorMessage, PipelineError } from "../lib/errors.ts";
 import { markdownCode, markdownText } from "../lib/markdown.ts";
 import { runPipeline } from "../run.ts";
 import { parseNotApplicableCsv } from "../sources/echo_csv/index.ts";
+import { readOverrideReasonCodes } from "../sources/echo_csv/reasons.ts";
 import { parseEchoData } from "../sources/echo_data/index.ts";
 import { decodeUtf8, readInput } from "../sources/read-input.ts";
 import { loadConfig } from "../stages/config.ts";
@@ -67,12 +67,14 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
   const config = await loadConfig(options.configPath);
   const csv = options.csvPath ? resolve(options.csvPath) : config.sources.echo_csv.location;
   const problems: RowProblem[] = [];
-  const accepted: { line: number; pair: string; internalStatus: string; text: string }[] = [];
+  const accepted: { line: number; pair: string; text: string }[] = [];
 
+  // The parser refuses an unknown reason code as the scheduled run's adapter does: same list, same words.
+  const reasonCodes = await readOverrideReasonCodes(config.dbt.project_dir);
   const csvText = decodeUtf8(await readInput(csv), csv);
   const lines = csvText.split(/\r\n|\r|\n/);
   try {
-    for (const item of parseNotApplicableCsv(csvText, csv)) {
+    for (const item of parseNotApplicableCsv(csvText, csv, reasonCodes)) {
       if (item.kind === "rejected") {
         const line = item.rejection.location.line ?? 0;
         problems.push({
@@ -86,7 +88,6 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
         accepted.push({
           line: row.line_number,
           pair: `${row.package_name}:${row.cve_id}`,
-          internalStatus: row.internal_status,
           text: lines[row.line_number - 1] ?? "",
         });
       }
@@ -102,15 +103,6 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
     });
   }
 
-  // The reasons customers read come from the catalogue; a code it does not know would publish no reason.
-  const reasons = new Set(
-    (
-      parse(await readFile(join(config.dbt.project_dir, "seeds/override_reasons.csv"), "utf8"), {
-        columns: true,
-        skip_empty_lines: true,
-      }) as { internal_status: string }[]
-    ).map((row) => row.internal_status),
-  );
   const dataJson = config.sources.echo_data.location;
   const known = new Set<string>();
   for (const item of parseEchoData(decodeUtf8(await readInput(dataJson), dataJson), dataJson)) {
@@ -118,14 +110,6 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
       known.add(`${item.observation.package_name}:${item.observation.vuln_id}`);
   }
   for (const row of accepted) {
-    if (!reasons.has(row.internalStatus)) {
-      problems.push({
-        line: row.line,
-        column: "internal_status",
-        problem: `unknown internal_status ${JSON.stringify(row.internalStatus)} (known: ${[...reasons].sort().join(", ")})`,
-        text: row.text,
-      });
-    }
     if (!known.has(row.pair)) {
       problems.push({
         line: row.line,

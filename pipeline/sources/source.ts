@@ -23,6 +23,8 @@ export interface SourceDeps {
   /** Every registered source's host policies, keyed by host. */
   hosts: Record<string, HostPolicy>;
   env: NodeJS.ProcessEnv;
+  /** The config's `dbt.project_dir`: its seeds are the reference lists an input is checked against. */
+  dbtProjectDir: string;
 }
 
 /**
@@ -86,7 +88,7 @@ export interface SourceRegistry<List extends readonly AnySource[]> {
   hostPolicies(env?: NodeJS.ProcessEnv): Record<string, HostPolicy>;
   /** The adapters of the enabled sources, in registry order. */
   enabledAdapters(
-    config: { sources: Record<string, unknown>; http: HttpSettings },
+    config: { sources: Record<string, unknown>; http: HttpSettings; dbt: { project_dir: string } },
     env?: NodeJS.ProcessEnv,
   ): AnyAdapter[];
 }
@@ -129,7 +131,12 @@ export function createRegistry<const List extends readonly AnySource[]>(sources:
     landingTables,
     hostPolicies,
     enabledAdapters(config, env = process.env) {
-      const deps: SourceDeps = { http: config.http, hosts: hostPolicies(env), env };
+      const deps: SourceDeps = {
+        http: config.http,
+        hosts: hostPolicies(env),
+        env,
+        dbtProjectDir: config.dbt.project_dir,
+      };
       const adapters: AnyAdapter[] = [];
       for (const source of sources) {
         const settings = config.sources[source.name] as SourceSettings | undefined;

@@ -25,6 +25,7 @@ export const qualityCheckIds = [
   "input_records_accepted",
   "override_rows_match_advisories",
   "override_rows_unique",
+  "override_reason_codes_known",
 ] as const;
 export type QualityCheckId = (typeof qualityCheckIds)[number];
 

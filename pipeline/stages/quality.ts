@@ -249,6 +249,25 @@ const checks: readonly CheckDefinition[] = [
         context,
       ),
   },
+  {
+    checkId: "override_reason_codes_known",
+    defaultSeverity: "warn",
+    description: () =>
+      "every not-applicable row gives a reason code of override_reasons; a row with another is quarantined (not landed, so it decides nothing) and listed here",
+    // The adapter's rejections name each row; dbt's relationships test on the rows in use is the backstop
+    // should one ever get past the adapter (the rule then ignores it: int_advisory_rule_matches).
+    failingItems: async (db, context) => [
+      ...(await items(
+        db,
+        `select coalesce(file, '') || coalesce(':' || line, '') || ': ' || reason as item
+         from meta.rejected_records
+         where run_id = $run_id and source = 'echo_csv' and key = 'internal_status'
+         order by line`,
+        context,
+      )),
+      ...dbtTestFailures(context, "int_not_applicable_overrides_current", ["relationships:internal_status"]),
+    ],
+  },
 ];
 
 export async function runQualityChecks(db: Database, context: QualityContext): Promise<CheckResult[]> {

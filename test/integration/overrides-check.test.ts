@@ -73,7 +73,7 @@ describe("the not-applicable overrides check", () => {
     expect(command.stdout).toContain("**5 problems**");
     expect(await readFile(summary, "utf8")).toBe(`${command.stdout}\n`);
     expect(command.stdout).toContain(
-      `| ${firstNew + 1} | internal_status | unknown internal_status "because_i_said_so"`,
+      `| ${firstNew + 1} | internal_status | unknown reason code "because_i_said_so" (allowed: code_not_in_use, `,
     );
   });
 

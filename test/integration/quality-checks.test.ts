@@ -72,8 +72,9 @@ async function createMarts(db: Database) {
   `);
 }
 
-/** dbt's data tests on the mart that two checks read back, as dbt reports them (all passed). */
+/** dbt's data tests that checks read back, as dbt reports them (all passed). */
 const martTests = [
+  "relationships_int_not_applicable_overrides_current_internal_status",
   "not_null_mart_advisory_current_state",
   "not_null_mart_advisory_current_state_type",
   "not_null_mart_advisory_current_rule_id",
@@ -132,12 +133,12 @@ describe("quality checks", () => {
   it("none fires on a clean run, and the guard publishes", async () => {
     const results = await runQualityChecks(db, context());
     expect(failing(results)).toEqual({});
-    expect(results.map((result) => result.checkId)).toHaveLength(11);
+    expect(results.map((result) => result.checkId)).toHaveLength(12);
     const guard = await evaluatePublishGuard(db, context(), results, false);
     expect(guard).toMatchObject({ publish: true, reasons: [], stateChanges: 0, previouslyListed: 3 });
     // Results are recorded per run.
     expect(await db.all("select check_id from meta.check_results where run_id = ?", [runId])).toHaveLength(
-      11,
+      12,
     );
   });
 
@@ -167,7 +168,9 @@ describe("quality checks", () => {
       insert into meta.source_fetches (run_id, source, status, observations, fetched_at, error) values
         ('${runId}', 'nvd', 'failed', 0, '2026-06-10', 'HTTP 503');
       insert into meta.rejected_records (run_id, source, file, line, key, reason) values
-        ('${runId}', 'echo_csv', 'n.csv', 7, null, 'duplicate of line 3 (same package and cve_id); the first row is kept');
+        ('${runId}', 'echo_csv', 'n.csv', 7, null, 'duplicate of line 3 (same package and cve_id); the first row is kept'),
+        ('${runId}', 'echo_csv', 'n.csv', 8, 'internal_status', 'unknown reason code "unknown_reason_code" (allowed: code_not_in_use)'),
+        ('${runId}', 'osv', 'x.json', null, 'internal_status', 'not an override');
       insert into marts.mart_override_rows_unmatched values (9, 'nosuch:CVE-2024-0009');
     `);
     const stale = source({
@@ -202,9 +205,14 @@ describe("quality checks", () => {
       sources_fetched: ["nvd: HTTP 503"],
       input_records_accepted: [
         "echo_csv n.csv:7: duplicate of line 3 (same package and cve_id); the first row is kept",
+        'echo_csv n.csv:8 internal_status: unknown reason code "unknown_reason_code" (allowed: code_not_in_use)',
+        "osv x.json internal_status: not an override",
       ],
       override_rows_match_advisories: ["line 9: nosuch:CVE-2024-0009"],
       override_rows_unique: ["n.csv:7: duplicate of line 3 (same package and cve_id); the first row is kept"],
+      override_reason_codes_known: [
+        'n.csv:8: unknown reason code "unknown_reason_code" (allowed: code_not_in_use)',
+      ],
     });
     // A retained decision rests on its recorded evidence, not on a current observation.
     expect(results.find((result) => result.checkId === "final_states_have_evidence")?.examples).not.toContain(
@@ -253,6 +261,22 @@ describe("quality checks", () => {
     const accepted = await evaluatePublishGuard(db, strictContext, results, true);
     expect(accepted).toMatchObject({ publish: false, massChangeAccepted: true });
     expect(accepted.reasons).toHaveLength(1);
+  });
+
+  it("override_reason_codes_known also fails when dbt's backstop finds an unknown code among the rows in use", async () => {
+    const results = await runQualityChecks(
+      db,
+      context(
+        [source({})],
+        withStatus("relationships_int_not_applicable_overrides_current_internal_status", "warn"),
+      ),
+    );
+    expect(failing(results)).toEqual({
+      override_reason_codes_known: [
+        "relationships int_not_applicable_overrides_current.internal_status: dbt test warn",
+      ],
+    });
+    expect(results.find((result) => result.checkId === "override_reason_codes_known")?.severity).toBe("warn");
   });
 
   it("a check dbt's tests answer fails when its test is missing from dbt's results", async () => {

@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import {
@@ -8,6 +9,7 @@ import {
   type NotApplicableObservation,
   parseNotApplicableCsv,
 } from "../../pipeline/sources/echo_csv/index.ts";
+import { readOverrideReasonCodes } from "../../pipeline/sources/echo_csv/reasons.ts";
 import { decodeUtf8 } from "../../pipeline/sources/read-input.ts";
 import type { FetchItem } from "../../pipeline/sources/types.ts";
 import { testFetchContext } from "../helpers/context.ts";
@@ -15,6 +17,9 @@ import { observations, pipelineErrorFrom, rejections } from "../helpers/items.ts
 
 const FILE = "feeds/advisory_not_applicable.csv";
 const sampleCsv = new URL("../fixtures/sample/advisory_not_applicable.csv", import.meta.url);
+const dbtProjectDir = fileURLToPath(new URL("../../dbt_project", import.meta.url));
+/** The codes of the real override_reasons seed, as the adapter reads them. */
+const REASON_CODES = await readOverrideReasonCodes(dbtProjectDir);
 /** The header exactly as the real feed writes it: every column name quoted. */
 const HEADER = '"cve_id","package","status","fixed_version","internal_status"';
 const GOOD_ROW = 'CVE-2023-45321,389-ds-base,not_applicable,"1:4.2.6-1+deb12u1",code_not_in_use';
@@ -28,7 +33,7 @@ const GOOD_OBSERVATION: NotApplicableObservation = {
 };
 
 function parse(text: string): FetchItem<NotApplicableObservation>[] {
-  return [...parseNotApplicableCsv(text, FILE)];
+  return [...parseNotApplicableCsv(text, FILE, REASON_CODES)];
 }
 
 /** Parses a header plus the given lines, joined with LF. */
@@ -299,6 +304,49 @@ describe("parseNotApplicableCsv on bad rows", () => {
     },
   );
 
+  it("quarantines a well-formed code the seed does not know, naming it and the allowed ones", () => {
+    expect(REASON_CODES).toContain("code_not_in_use");
+    expect(REASON_CODES).not.toContain("unknown_reason_code");
+    const row = "CVE-2019-34462,389-ds-base,not_applicable,,unknown_reason_code";
+    expect(parseLines(row, GOOD_ROW)).toEqual([
+      {
+        kind: "rejected",
+        rejection: {
+          location: { file: FILE, line: 2, key: "internal_status" },
+          reason: `unknown reason code "unknown_reason_code" (allowed: ${REASON_CODES.join(", ")})`,
+          excerpt: row,
+        },
+      },
+      { kind: "observation", observation: { ...GOOD_OBSERVATION, line_number: 3 } },
+    ]);
+  });
+
+  it("takes the allowed codes from its caller, not from a list of its own", () => {
+    const items = [
+      ...parseNotApplicableCsv(
+        `${HEADER}\nCVE-2019-34462,389-ds-base,not_applicable,,retired_code\n${GOOD_ROW}\n`,
+        FILE,
+        ["retired_code"],
+      ),
+    ];
+    expect(observations(items).map((o) => o.internal_status)).toEqual(["retired_code"]);
+    expect(rejections(items)).toEqual([
+      {
+        location: { file: FILE, line: 3, key: "internal_status" },
+        reason: 'unknown reason code "code_not_in_use" (allowed: retired_code)',
+        excerpt: GOOD_ROW,
+      },
+    ]);
+  });
+
+  it("does not count a row with an unknown code as the first of its pair", () => {
+    const items = parseLines("CVE-2023-45321,389-ds-base,not_applicable,,code_not_in_us", GOOD_ROW);
+    expect(rejections(items).map((r) => r.location)).toEqual([
+      { file: FILE, line: 2, key: "internal_status" },
+    ]);
+    expect(observations(items)).toEqual([{ ...GOOD_OBSERVATION, line_number: 3 }]);
+  });
+
   it("rejects a duplicate package and cve_id, naming the first line, and keeps the first row", () => {
     const duplicate = 'CVE-2023-45321,389-ds-base,not_applicable,"2.0-1",disputed';
     const items = parseLines(
@@ -425,7 +473,7 @@ describe("the echo_csv adapter on bad files", () => {
     dir = await mkdtemp(join(tmpdir(), "echo-csv-"));
     const path = join(dir, "advisory_not_applicable.csv");
     await writeFile(path, content);
-    const adapter = echoCsvAdapter(path);
+    const adapter = echoCsvAdapter(path, dbtProjectDir);
     const items: FetchItem<NotApplicableObservation>[] = [];
     try {
       for await (const item of adapter.fetch(testFetchContext())) items.push(item);
@@ -446,6 +494,46 @@ describe("the echo_csv adapter on bad files", () => {
     expect(observations(items)).toEqual([GOOD_OBSERVATION]);
     expect(rejections(items).map((r) => r.location)).toEqual([{ file: path, line: 3, key: "status" }]);
     expect(health).toMatchObject({ status: "degraded", observations: 1, rejected: 1 });
+  });
+
+  it("quarantines a row with an unknown reason code and lands the others", async () => {
+    const { path, items, health, error } = await fetchAll(
+      `${HEADER}\n${GOOD_ROW}\nCVE-2019-34462,389-ds-base,not_applicable,,unknown_reason_code\n`,
+    );
+    expect(error).toBeUndefined();
+    expect(observations(items)).toEqual([GOOD_OBSERVATION]);
+    expect(rejections(items)).toEqual([
+      expect.objectContaining({
+        location: { file: path, line: 3, key: "internal_status" },
+        reason: expect.stringMatching(
+          /^unknown reason code "unknown_reason_code" \(allowed: code_not_in_use, /,
+        ),
+      }),
+    ]);
+    expect(health).toMatchObject({ status: "degraded", observations: 1, rejected: 1 });
+  });
+
+  it("fails, naming the seed, when the reason codes cannot be read", async () => {
+    dir = await mkdtemp(join(tmpdir(), "echo-csv-"));
+    const path = join(dir, "advisory_not_applicable.csv");
+    await writeFile(path, `${HEADER}\n${GOOD_ROW}\n`);
+    const project = join(dir, "project");
+    await mkdir(join(project, "seeds"), { recursive: true });
+    const adapter = echoCsvAdapter(path, project);
+    const fetchAllItems = async () => {
+      for await (const _item of adapter.fetch(testFetchContext())) {
+        // drained
+      }
+    };
+    await expect(fetchAllItems()).rejects.toThrow(/cannot read the override reason codes/);
+    expect(adapter.health().status).toBe("failed");
+    // A seed with its header only lists no code: nothing could be accepted, so the source fails.
+    await writeFile(join(project, "seeds/override_reasons.csv"), "internal_status,customer_reason\n");
+    const error = await readOverrideReasonCodes(project).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PipelineError);
+    expect((error as PipelineError).describe()).toBe(
+      `${join(project, "seeds/override_reasons.csv")}: the seed lists no internal_status code (its header is internal_status,customer_reason,vex_justification)`,
+    );
   });
 
   it("fails on an empty file, naming it", async () => {

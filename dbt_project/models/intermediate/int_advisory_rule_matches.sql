@@ -51,10 +51,7 @@ analyst_override as (
         'analyst_override' as rule_id,
         'echo_csv' as deciding_source,
         overrides.unaffected_from_version as evidence_version,
-        coalesce(
-            override_reasons.customer_reason,
-            'our security research team determined that it does not apply to this package'
-        ) as evidence_reason,
+        override_reasons.customer_reason as evidence_reason,
         override_reasons.vex_justification,
         overrides.internal_status as evidence_code,
         overrides.fetched_at as evidence_fetched_at,
@@ -63,7 +60,9 @@ analyst_override as (
     from advisories
     inner join overrides
         on advisories.advisory_id = overrides.advisory_id
-    left join override_reasons
+    {# A code the catalogue does not know decides nothing: customers would get no reason. The adapter
+       quarantines such rows; the relationships test on int_not_applicable_overrides_current is the backstop. #}
+    inner join override_reasons
         on overrides.internal_status = override_reasons.internal_status
 
 ),

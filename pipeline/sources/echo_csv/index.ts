@@ -15,6 +15,7 @@ import {
   tooLong,
   vulnerabilityIdPattern,
 } from "../types.ts";
+import { readOverrideReasonCodes, unknownReasonCode } from "./reasons.ts";
 
 /**
  * The research team's not-applicable feed: `cve_id,package,status,fixed_version,internal_status`.
@@ -44,9 +45,14 @@ function parseLine(line: string): string[] {
   return record ?? [];
 }
 
+/**
+ * `reasonCodes` are the internal_status codes of the override_reasons seed (readOverrideReasonCodes): a row
+ * with another code is rejected, never landed, so it decides nothing.
+ */
 export function* parseNotApplicableCsv(
   text: string,
   file: string,
+  reasonCodes: readonly string[],
 ): Generator<FetchItem<NotApplicableObservation>> {
   // One physical line is one record in this feed; parsing lines one by one keeps a bad quote from
   // swallowing the rows after it. A lone CR ends a line too (old Mac exports): left inside a line, the CSV
@@ -170,6 +176,10 @@ export function* parseNotApplicableCsv(
       );
       continue;
     }
+    if (!reasonCodes.includes(internalStatus)) {
+      yield reject(unknownReasonCode(excerpt(internalStatus, 60), reasonCodes), "internal_status");
+      continue;
+    }
     const pair = `${packageName}\u0000${cveId}`;
     const firstLine = firstLineOfPair.get(pair);
     if (firstLine !== undefined) {
@@ -203,8 +213,15 @@ export const notApplicableLanding: LandingTable = {
   ],
 };
 
-/** `http` reads a location that is a URL (a shared default client when not given). */
-export function echoCsvAdapter(location: string, http?: HttpClient): SourceAdapter<NotApplicableObservation> {
+/**
+ * `dbtProjectDir` holds the override_reasons seed the rows' codes are checked against. `http` reads a
+ * location that is a URL (a shared default client when not given).
+ */
+export function echoCsvAdapter(
+  location: string,
+  dbtProjectDir: string,
+  http?: HttpClient,
+): SourceAdapter<NotApplicableObservation> {
   return defineAdapter({
     name: "echo_csv",
     landing: notApplicableLanding,
@@ -218,9 +235,10 @@ export function echoCsvAdapter(location: string, http?: HttpClient): SourceAdapt
     ],
     positionOf: (observation) => observation.line_number,
     async *fetchItems(_context, health) {
+      const reasonCodes = await readOverrideReasonCodes(dbtProjectDir);
       const bytes = await readInput(location, http);
       health.bytes = bytes.byteLength;
-      yield* parseNotApplicableCsv(decodeUtf8(bytes, location), location);
+      yield* parseNotApplicableCsv(decodeUtf8(bytes, location), location, reasonCodes);
     },
   });
 }

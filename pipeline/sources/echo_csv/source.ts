@@ -8,5 +8,6 @@ export const echoCsvSource = defineSource({
   name: "echo_csv",
   config: echoCsvSettings,
   landing: [notApplicableLanding],
-  adapter: (settings, deps) => echoCsvAdapter(settings.location, createHttpClient({ hosts: deps.hosts })),
+  adapter: (settings, deps) =>
+    echoCsvAdapter(settings.location, deps.dbtProjectDir, createHttpClient({ hosts: deps.hosts })),
 });
