@@ -12,7 +12,9 @@ const projectDir = join(repoRoot, "dbt_project");
 /**
  * Runs every dbt unit test (the decision rules, precedence, lifecycle, transitions and history against
  * fixtures) on an empty database that has the pipeline's schema: `dbt build --empty` builds each model's
- * shape without data, which is all the unit tests need from their parents.
+ * shape without data, which is all the unit tests need from their parents. The data tests are left out here:
+ * on empty tables they could only pass; test/integration/dbt-session.test.ts runs every one of them on a
+ * sample run's data. (About 260 nodes fewer: 28 s instead of 42 s on two cores.)
  */
 describe("dbt unit tests", () => {
   let workspace: Workspace;
@@ -51,6 +53,8 @@ describe("dbt unit tests", () => {
       [
         "build",
         "--empty",
+        "--exclude",
+        "test_type:data",
         "--project-dir",
         projectDir,
         "--profiles-dir",
