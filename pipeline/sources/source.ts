@@ -66,12 +66,31 @@ export type SourcesShape<List extends readonly AnySource[]> = {
 /** The client most live sources use: the config's http settings and every source's host policies. */
 export function sourceHttpClient(deps: SourceDeps): HttpClient {
   return createHttpClient({
+    ...configuredLimits(deps.http),
     cacheDir: deps.http.cache_dir,
-    timeoutMs: deps.http.timeout_ms,
-    maxAttempts: deps.http.max_attempts,
-    maxBytes: deps.http.max_response_mb * 1024 * 1024,
     hosts: deps.hosts,
   });
+}
+
+/**
+ * The client of the vendor's own inputs read by URL (data.json, the CSV; also the overrides check): the
+ * config's limits and every source's host policies, no cache (they are read whole every run).
+ */
+export function inputHttpClient(deps: Pick<SourceDeps, "http" | "hosts">): HttpClient {
+  return createHttpClient({ ...configuredLimits(deps.http), hosts: deps.hosts });
+}
+
+/** What the config's `http` section sets for every client: http.max_response_mb is a ceiling (client.ts). */
+export function configuredLimits(http: HttpSettings): {
+  timeoutMs: number;
+  maxAttempts: number;
+  maxBytes: number;
+} {
+  return {
+    timeoutMs: http.timeout_ms,
+    maxAttempts: http.max_attempts,
+    maxBytes: http.max_response_mb * 1024 * 1024,
+  };
 }
 
 export interface SourceRegistry<List extends readonly AnySource[]> {

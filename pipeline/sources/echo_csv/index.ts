@@ -203,7 +203,7 @@ export const notApplicableLanding: LandingTable = {
   ],
 };
 
-/** `http` reads a location that is a URL (a shared default client when not given). */
+/** `http` reads a location that is a URL; without it, a URL is an error (see readInput). */
 export function echoCsvAdapter(location: string, http?: HttpClient): SourceAdapter<NotApplicableObservation> {
   return defineAdapter({
     name: "echo_csv",

@@ -90,9 +90,6 @@ export interface HttpRequestOptions {
   cache?: boolean;
 }
 
-/** The options httpGetBytes has always taken (now any HttpRequestOptions). */
-export type HttpOptions = HttpRequestOptions;
-
 export interface HttpResult {
   /** The requested URL without secrets. */
   url: string;
@@ -813,12 +810,4 @@ function formatMs(ms: number): string {
     : ms >= 1000
       ? `${(ms / 1000).toFixed(1)} s`
       : `${ms} ms`;
-}
-
-let defaultClient: HttpClient | undefined;
-
-/** The bytes at `url`, through a shared client with the default policy and no cache. */
-export async function httpGetBytes(url: string, options: HttpOptions = {}): Promise<Uint8Array> {
-  defaultClient ??= createHttpClient();
-  return (await defaultClient.getBytes(url, options)).body;
 }

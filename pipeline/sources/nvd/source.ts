@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHttpClient } from "../http/client.ts";
-import { defineSource } from "../source.ts";
+import { configuredLimits, defineSource } from "../source.ts";
 import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { nvdSettings } from "./config.ts";
 import { nvdHost, nvdHostPolicy } from "./hosts.ts";
@@ -19,11 +19,8 @@ export const nvdSource = defineSource({
   adapter: (settings, deps) => {
     // The NVD adapter paces itself (5 or 50 requests per 30 s, or requests_per_30s) and sends its key from
     // api_key_env on each request; the client's own per-host limit would only stack on top of that.
-    const http = createHttpClient({
-      timeoutMs: deps.http.timeout_ms,
-      maxBytes: deps.http.max_response_mb * 1024 * 1024,
-      rateLimiting: false,
-    });
+    const { timeoutMs, maxBytes } = configuredLimits(deps.http);
+    const http = createHttpClient({ timeoutMs, maxBytes, rateLimiting: false });
     const apiKey = deps.env[settings.api_key_env]?.trim() || undefined;
     return nvdAdapter(settings, { http, apiKey, mockLocation: mock });
   },
