@@ -591,7 +591,8 @@ describe("the shared HTTP client", () => {
     const closed = await serve(() => undefined);
     await openServers.pop()?.close(); // a port where nothing listens any more: connection refused
     const cacheDir = await temporaryDir();
-    const nvd = nvdHostPolicy(apiKey);
+    // NVD's policy with the key as a host header (the NVD adapter sends it per request instead).
+    const nvd = { ...nvdHostPolicy(apiKey), headers: { apiKey } };
     const policy = { ...nvd, rateLimit: undefined, maxAttempts: 2, connectTimeoutMs: 100, maxBytes: 1024 };
     const { http, logs } = testClient({
       cacheDir,

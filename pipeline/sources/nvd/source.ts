@@ -4,8 +4,8 @@ import { createHttpClient } from "../http/client.ts";
 import { configuredLimits, defineSource } from "../source.ts";
 import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { nvdSettings } from "./config.ts";
-import { nvdHost, nvdHostPolicy } from "./hosts.ts";
-import { nvdAdapter } from "./index.ts";
+import { nvdHost, nvdHostPolicy, nvdKeyRule } from "./hosts.ts";
+import { nvdAdapter, nvdApiUrl } from "./index.ts";
 
 const mock = join(dirname(fileURLToPath(import.meta.url)), "mock");
 
@@ -14,6 +14,13 @@ export const nvdSource = defineSource({
   name: "nvd",
   config: nvdSettings.optional(),
   hosts: (env) => ({ [nvdHost]: nvdHostPolicy(env.NVD_API_KEY?.trim() || undefined) }),
+  // The key goes only to NVD's API over https: a live location elsewhere with a key set is a config error.
+  secret: {
+    rule: nvdKeyRule,
+    heldIn: (settings, env) => (env[settings.api_key_env]?.trim() ? settings.api_key_env : undefined),
+    sentTo: (settings) =>
+      settings.mode === "live" ? [{ key: "location", url: settings.location ?? nvdApiUrl }] : [],
+  },
   landing: [upstreamLanding, cveFactsLanding],
   mock,
   adapter: (settings, deps) => {
