@@ -14,12 +14,19 @@ export const dbtProfileVariables = [
   "ECHO_DUCKDB_MEMORY_LIMIT",
 ] as const;
 
+/**
+ * Set whatever the caller passes: Python writes no bytecode into the dbt project (the session's Python
+ * otherwise leaves dbt_project/__pycache__ behind; an inherited PYTHONDONTWRITEBYTECODE used to hide it).
+ */
+const fixedVariables = { PYTHONDONTWRITEBYTECODE: "1" } as const;
+
 /** dbt's own settings the pipeline may pass (no telemetry, partial parsing, …). */
 const dbtSetting = /^(DBT_[A-Z0-9_]+|DO_NOT_TRACK)$/;
 
 /**
- * `variables` (the pipeline's own: profile variables and dbt settings) over the few inherited ones. A name
- * that is neither is a programming error, refused rather than passed on.
+ * `variables` (the pipeline's own: profile variables and dbt settings) over the few inherited ones and the
+ * fixed ones. A name that is neither a profile variable nor a dbt setting is a programming error, refused
+ * rather than passed on.
  */
 export function dbtEnvironment(
   variables: Readonly<Record<string, string>>,
@@ -30,6 +37,7 @@ export function dbtEnvironment(
     const value = parent[name];
     if (value !== undefined) env[name] = value;
   }
+  Object.assign(env, fixedVariables);
   const profile: readonly string[] = dbtProfileVariables;
   for (const [name, value] of Object.entries(variables)) {
     if (!profile.includes(name) && !dbtSetting.test(name)) {

@@ -19,7 +19,7 @@ describe("dbt's environment", () => {
     PYTHONPATH: "/injected",
   };
 
-  it("is the pipeline's own variables over PATH, HOME, the locale, TZ and TMPDIR, and nothing else", () => {
+  it("is the pipeline's own variables over PATH, HOME, the locale, TZ, TMPDIR and no bytecode: nothing else", () => {
     const env = dbtEnvironment(
       { ECHO_DUCKDB_PATH: "/run/echo.duckdb", DBT_PARTIAL_PARSE: "true", DO_NOT_TRACK: "1" },
       parent,
@@ -30,6 +30,7 @@ describe("dbt's environment", () => {
       LANG: "C.UTF-8",
       TZ: "UTC",
       TMPDIR: "/tmp/run",
+      PYTHONDONTWRITEBYTECODE: "1",
       ECHO_DUCKDB_PATH: "/run/echo.duckdb",
       DBT_PARTIAL_PARSE: "true",
       DO_NOT_TRACK: "1",
@@ -37,7 +38,14 @@ describe("dbt's environment", () => {
   });
 
   it("takes nothing from the parent but the inherited few, and refuses to pass anything else on", () => {
-    expect(Object.keys(dbtEnvironment({}, parent)).sort()).toEqual(["HOME", "LANG", "PATH", "TMPDIR", "TZ"]);
+    expect(Object.keys(dbtEnvironment({}, parent)).sort()).toEqual([
+      "HOME",
+      "LANG",
+      "PATH",
+      "PYTHONDONTWRITEBYTECODE",
+      "TMPDIR",
+      "TZ",
+    ]);
     expect(() => dbtEnvironment({ NVD_API_KEY: "x" }, parent)).toThrow(/NVD_API_KEY is not a variable dbt/);
     expect(() => dbtEnvironment({ ECHO_OTHER: "x" }, parent)).toThrow(/ECHO_OTHER/);
   });
