@@ -2,6 +2,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { execa, type ResultPromise } from "execa";
 import { z } from "zod";
+import { dbtEnvironment } from "./dbt-env.ts";
 import { PipelineError } from "./errors.ts";
 
 /** What one dbt invocation gave back, the same whether a `dbt` process or a session ran it. */
@@ -39,11 +40,16 @@ export class DbtSession {
     this.#script = join(projectDir, "dbt_session.py");
   }
 
-  async invoke(args: readonly string[], env: Record<string, string>, onOutput?: DbtOutputListener) {
+  /**
+   * `variables` are the pipeline's own for dbt (profile variables, dbt settings; see dbtEnvironment): the
+   * session's process starts with them and nothing else of this process's environment but PATH, HOME, the
+   * locale and TMPDIR; each invocation sets its own on top.
+   */
+  async invoke(args: readonly string[], variables: Record<string, string>, onOutput?: DbtOutputListener) {
     if (this.#busy) throw new Error("a dbt session runs one invocation at a time");
     this.#busy = true;
     try {
-      return await this.#invoke(args, env, onOutput);
+      return await this.#invoke(args, variables, onOutput);
     } finally {
       this.#busy = false;
     }
@@ -51,12 +57,13 @@ export class DbtSession {
 
   async #invoke(
     args: readonly string[],
-    env: Record<string, string>,
+    variables: Record<string, string>,
     onOutput?: DbtOutputListener,
   ): Promise<DbtInvocation> {
+    const env = dbtEnvironment(variables);
     const lines = this.#start(env);
     const stderrBefore = this.#stderr.length;
-    this.#process?.stdin.write(`${JSON.stringify({ args, env })}\n`);
+    this.#process?.stdin.write(`${JSON.stringify({ args, env: variables })}\n`);
     const stdout: string[] = [];
     for (;;) {
       const next = await lines.next();
@@ -96,6 +103,7 @@ export class DbtSession {
       stderr: "pipe",
       reject: false,
       env,
+      extendEnv: false,
     });
     subprocess.stderr.setEncoding("utf8");
     subprocess.stderr.on("data", (chunk: string) => {

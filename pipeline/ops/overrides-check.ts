@@ -12,6 +12,8 @@ import { parseNotApplicableCsv } from "../sources/echo_csv/index.ts";
 import { readOverrideReasonCodes } from "../sources/echo_csv/reasons.ts";
 import { parseEchoData } from "../sources/echo_data/index.ts";
 import { decodeUtf8, readInput } from "../sources/read-input.ts";
+import { registry } from "../sources/registry.ts";
+import { inputHttpClient } from "../sources/source.ts";
 import { loadConfig } from "../stages/config.ts";
 
 const usage = `Usage: npm run overrides:check -- [options]
@@ -68,10 +70,12 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
   const csv = options.csvPath ? resolve(options.csvPath) : config.sources.echo_csv.location;
   const problems: RowProblem[] = [];
   const accepted: { line: number; pair: string; text: string }[] = [];
+  // A URL is read within the config's http limits, as a run would read it.
+  const http = inputHttpClient({ http: config.http, hosts: registry.hostPolicies() });
 
   // The parser refuses an unknown reason code as the scheduled run's adapter does: same list, same words.
   const reasonCodes = await readOverrideReasonCodes(config.dbt.project_dir);
-  const csvText = decodeUtf8(await readInput(csv), csv);
+  const csvText = decodeUtf8(await readInput(csv, http), csv);
   const lines = csvText.split(/\r\n|\r|\n/);
   try {
     for (const item of parseNotApplicableCsv(csvText, csv, reasonCodes)) {
@@ -105,7 +109,7 @@ export async function checkOverrides(options: OverridesCheckOptions): Promise<Ov
 
   const dataJson = config.sources.echo_data.location;
   const known = new Set<string>();
-  for (const item of parseEchoData(decodeUtf8(await readInput(dataJson), dataJson), dataJson)) {
+  for (const item of parseEchoData(decodeUtf8(await readInput(dataJson, http), dataJson), dataJson)) {
     if (item.kind === "observation")
       known.add(`${item.observation.package_name}:${item.observation.vuln_id}`);
   }

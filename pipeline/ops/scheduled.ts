@@ -14,17 +14,7 @@
 //
 // Each works on the git repository of the current directory and the config's output_dir inside it.
 import { createHash } from "node:crypto";
-import {
-  appendFile,
-  copyFile,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  writeFile,
-} from "node:fs/promises";
+import { appendFile, copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -39,7 +29,6 @@ const cliPath = join(repoRoot, "pipeline/cli.ts");
 const siteBuildPath = join(repoRoot, "site/build.ts");
 
 export const defaultConfigPath = "config.live.yaml";
-
 
 const usage = `Usage: node pipeline/ops/scheduled.ts <run|stage|site> [pipeline options]
 
@@ -349,9 +338,10 @@ export async function scheduledStage(options: StepOptions = {}): Promise<StageOu
     }
   }
   const folders = [changesDirectory(config.output_dir), config.history_dir];
-  const paths = [...files.map((path) => inRoot("output_dir", path)), ...folders.map((path, index) =>
-    inRoot(index === 0 ? "output_dir" : "history_dir", path),
-  )].sort(byCodeUnit);
+  const paths = [
+    ...files.map((path) => inRoot("output_dir", path)),
+    ...folders.map((path, index) => inRoot(index === 0 ? "output_dir" : "history_dir", path)),
+  ].sort(byCodeUnit);
 
   const dir = resolve(cwd, env.ECHO_PUBLICATION_DIR || ".state/publication");
   await rm(dir, { recursive: true, force: true });
@@ -383,7 +373,9 @@ export async function scheduledStage(options: StepOptions = {}): Promise<StageOu
   const manifestSha256 = createHash("sha256").update(manifest).digest("hex");
   if (env.GITHUB_OUTPUT) await appendFile(env.GITHUB_OUTPUT, `manifest_sha256=${manifestSha256}\n`);
   const fileCount = listed.filter((file) => file.startsWith(`${publicationLayout.files}/`)).length;
-  print(`Staged run ${summary.run_id} for publication in ${dir}: ${fileCount} files under ${paths.length} paths`);
+  print(
+    `Staged run ${summary.run_id} for publication in ${dir}: ${fileCount} files under ${paths.length} paths`,
+  );
   for (const path of paths) print(`  ${path}`);
   print(`SHA256SUMS: ${manifestSha256}`);
   return { dir, runId: summary.run_id, paths, fileCount, manifestSha256 };

@@ -1,11 +1,22 @@
 import { readFile } from "node:fs/promises";
 import { PipelineError } from "../lib/errors.ts";
-import { type HttpClient, httpGetBytes } from "./http/client.ts";
+import type { HttpClient } from "./http/client.ts";
 import { isUrl } from "./settings.ts";
 
-/** Reads a source input from a local path or an http(s) URL (through `http` when given) as bytes. */
+/**
+ * Reads a source input from a local path or an http(s) URL as bytes. A URL is read only through `http`, a
+ * client built from the config (inputHttpClient): there is no default client whose limits would apply
+ * silently instead of http.max_response_mb.
+ */
 export async function readInput(location: string, http?: HttpClient): Promise<Uint8Array> {
-  if (isUrl(location)) return http ? (await http.getBytes(location)).body : httpGetBytes(location);
+  if (isUrl(location)) {
+    if (!http) {
+      throw new PipelineError("a URL is read only through the pipeline's configured HTTP client", {
+        location: { file: location },
+      });
+    }
+    return (await http.getBytes(location)).body;
+  }
   try {
     return await readFile(location);
   } catch (error) {

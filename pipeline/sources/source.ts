@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { createHttpClient, type HttpClient } from "./http/client.ts";
 import type { HostPolicy } from "./http/hosts.ts";
+import { redactUrl } from "./http/redact.ts";
+import { mayReceiveSecret, type SecretRule } from "./http/secret-destinations.ts";
 import type { HttpSettings, SourceMode } from "./settings.ts";
 import type { LandingTable, SourceAdapter } from "./types.ts";
 
@@ -27,6 +29,21 @@ export interface SourceDeps {
   dbtProjectDir: string;
 }
 
+/** A source's secret: where it may go (its rule) and where its settings would send it. */
+export interface SourceSecret<Settings> {
+  rule: SecretRule;
+  /** The environment variable holding the secret for these settings, when it is set (non-empty). */
+  heldIn(settings: Settings, env: NodeJS.ProcessEnv): string | undefined;
+  /** The URLs the settings would send the secret to, each with its key under `sources.<name>`. */
+  sentTo(settings: Settings): { key: string; url: string }[];
+}
+
+/** A key under `sources:` and what is wrong with it, for the config error. */
+export interface SourceSettingsProblem {
+  path: string[];
+  message: string;
+}
+
 /**
  * One source, as its folder declares it (pipeline/sources/<name>/source.ts). The registry is a list of
  * these; the config schema, the CLI's source names, the HTTP host policies and the landing tables are all
@@ -42,6 +59,11 @@ export interface SourceDescriptor<
   readonly config: Schema;
   /** Hosts it calls and how (timeouts, retries, rate limits, secret headers), given the environment. */
   readonly hosts?: (env: NodeJS.ProcessEnv) => Record<string, HostPolicy>;
+  /**
+   * Its secret, when it has one: config loading fails when an enabled source's settings would send the
+   * secret (present in the environment) anywhere its rule does not allow.
+   */
+  readonly secret?: SourceSecret<NonNullable<z.output<Schema>>>;
   /** The landing tables it fills; the init stage creates them whether or not the source is enabled. */
   readonly landing: readonly LandingTable[];
   /** The bundled sample `mode: mock` reads (inside the source's folder); none without a mock mode. */
@@ -68,12 +90,31 @@ export type SourcesShape<List extends readonly AnySource[]> = {
 /** The client most live sources use: the config's http settings and every source's host policies. */
 export function sourceHttpClient(deps: SourceDeps): HttpClient {
   return createHttpClient({
+    ...configuredLimits(deps.http),
     cacheDir: deps.http.cache_dir,
-    timeoutMs: deps.http.timeout_ms,
-    maxAttempts: deps.http.max_attempts,
-    maxBytes: deps.http.max_response_mb * 1024 * 1024,
     hosts: deps.hosts,
   });
+}
+
+/**
+ * The client of the vendor's own inputs read by URL (data.json, the CSV; also the overrides check): the
+ * config's limits and every source's host policies, no cache (they are read whole every run).
+ */
+export function inputHttpClient(deps: Pick<SourceDeps, "http" | "hosts">): HttpClient {
+  return createHttpClient({ ...configuredLimits(deps.http), hosts: deps.hosts });
+}
+
+/** What the config's `http` section sets for every client: http.max_response_mb is a ceiling (client.ts). */
+export function configuredLimits(http: HttpSettings): {
+  timeoutMs: number;
+  maxAttempts: number;
+  maxBytes: number;
+} {
+  return {
+    timeoutMs: http.timeout_ms,
+    maxAttempts: http.max_attempts,
+    maxBytes: http.max_response_mb * 1024 * 1024,
+  };
 }
 
 export interface SourceRegistry<List extends readonly AnySource[]> {
@@ -86,6 +127,8 @@ export interface SourceRegistry<List extends readonly AnySource[]> {
   readonly landingTables: readonly LandingTable[];
   /** Every source's host policies, merged (a host belongs to one source). */
   hostPolicies(env?: NodeJS.ProcessEnv): Record<string, HostPolicy>;
+  /** Enabled sources whose settings would send their secret where their rule does not allow. */
+  secretProblems(sources: Record<string, unknown>, env?: NodeJS.ProcessEnv): SourceSettingsProblem[];
   /** The adapters of the enabled sources, in registry order. */
   enabledAdapters(
     config: { sources: Record<string, unknown>; http: HttpSettings; dbt: { project_dir: string } },
@@ -130,6 +173,24 @@ export function createRegistry<const List extends readonly AnySource[]>(sources:
     configSchema: z.object(shape).strict() as unknown as z.ZodObject<SourcesShape<List>, z.core.$strict>,
     landingTables,
     hostPolicies,
+    secretProblems(settingsOf, env = process.env) {
+      const problems: SourceSettingsProblem[] = [];
+      for (const source of sources) {
+        const settings = settingsOf[source.name] as SourceSettings | undefined;
+        const secret = source.secret;
+        if (!secret || !settings?.enabled) continue;
+        const variable = secret.heldIn(settings, env);
+        if (variable === undefined) continue;
+        for (const { key, url } of secret.sentTo(settings)) {
+          if (mayReceiveSecret(url, secret.rule.destinations)) continue;
+          problems.push({
+            path: ["sources", source.name, key],
+            message: `${redactUrl(url, [])} would receive the secret in ${variable}, but ${secret.rule.rule}: unset ${variable}, or ${secret.rule.hint}`,
+          });
+        }
+      }
+      return problems;
+    },
     enabledAdapters(config, env = process.env) {
       const deps: SourceDeps = {
         http: config.http,

@@ -183,6 +183,8 @@ type AnyRegistry = SourceRegistry<readonly SourceDescriptor<string, any>[]>;
 export interface ConfigOptions {
   /** The sources the config is read against; the production registry unless a test passes its own. */
   registry?: AnyRegistry;
+  /** The environment secrets are read from (a source's API key); process.env unless a test passes its own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** One thing wrong in a config file: where (file, line, key) and what. */
@@ -236,10 +238,15 @@ interface ConfigDocument {
 
 /** Parses and validates a config text; every problem names its line and key, all of them at once. */
 export function parseConfig(text: string, configPath: string, options: ConfigOptions = {}): Config {
-  return interpretConfig(text, configPath, options.registry ?? registry).config;
+  return interpretConfig(text, configPath, options.registry ?? registry, options.env ?? process.env).config;
 }
 
-function interpretConfig(text: string, configPath: string, sources: AnyRegistry): ConfigDocument {
+function interpretConfig(
+  text: string,
+  configPath: string,
+  sources: AnyRegistry,
+  env: NodeJS.ProcessEnv,
+): ConfigDocument {
   // Without prettyErrors the errors carry only offsets; the line counter turns them into line and column.
   const lineCounter = new LineCounter();
   // YAML 1.2 ends a line at a lone CR too (old Mac editors); the parser would read it as one long line.
@@ -281,6 +288,8 @@ function interpretConfig(text: string, configPath: string, sources: AnyRegistry)
   const problems = [
     ...(parsed.success ? [] : schemaProblems(parsed.error.issues, schema)),
     ...fileModeProblems(plain, sources),
+    // A secret (the NVD key) set in the environment may go only where its source's rule allows.
+    ...(parsed.success ? sources.secretProblems(parsed.data.sources as Record<string, unknown>, env) : []),
   ]
     .map(({ path, message }) => ({
       location: { file: configPath, key: describeIssuePath(path), line: lineOf(path).line },
@@ -513,7 +522,12 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     );
   }
   const sources = options.registry ?? registry;
-  const { config, lineOf } = interpretConfig(decodeConfigText(bytes, configPath), configPath, sources);
+  const { config, lineOf } = interpretConfig(
+    decodeConfigText(bytes, configPath),
+    configPath,
+    sources,
+    options.env ?? process.env,
+  );
   if (options.checkPaths === false) return config;
   await checkPaths(config, lineOf, sources);
   log.info("configuration loaded", resolvedPaths(config, sources));

@@ -10,6 +10,7 @@ import {
   readDecisionInputs,
 } from "../history/decision-inputs.ts";
 import type { Database } from "../lib/db.ts";
+import { dbtEnvironment } from "../lib/dbt-env.ts";
 import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
 import { PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
@@ -125,7 +126,8 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   ];
   // Nothing here changes from run to run (the run being decided is the ledger's latest), so dbt's partial
   // parsing and a session's parsed project stay valid.
-  const env = {
+  // dbt's only variables beside PATH, HOME, the locale and TMPDIR (lib/dbt-env.ts): never a secret.
+  const variables = {
     ECHO_DUCKDB_PATH: config.database,
     ECHO_DBT_THREADS: String(config.dbt.threads),
     ECHO_DUCKDB_MEMORY_LIMIT: config.duckdb.memory_limit,
@@ -139,8 +141,8 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   const progress = terminalProgress("transform");
   const onOutput = (chunk: string) => progress?.count(countFinishedNodes(chunk));
   const result = session
-    ? await session.invoke(args, env, onOutput)
-    : await runDbtCommand(config.dbt.executable, args, env, onOutput);
+    ? await session.invoke(args, variables, onOutput)
+    : await runDbtCommand(config.dbt.executable, args, variables, onOutput);
   progress?.end();
 
   const errors: string[] = [];
@@ -203,16 +205,17 @@ async function readRunResults(
   };
 }
 
-/** Runs the `dbt` command line once, as a new process. */
+/** Runs the `dbt` command line once, as a new process, in its minimal environment (dbtEnvironment). */
 async function runDbtCommand(
   executable: string,
   args: readonly string[],
-  env: Record<string, string>,
+  variables: Record<string, string>,
   onOutput: DbtOutputListener,
 ): Promise<DbtInvocation> {
+  const env = dbtEnvironment(variables);
   let result: Awaited<ReturnType<typeof execa>>;
   try {
-    const subprocess = execa(executable, args, { reject: false, env });
+    const subprocess = execa(executable, args, { reject: false, env, extendEnv: false });
     subprocess.stdout?.on("data", (chunk: Buffer) => onOutput(String(chunk)));
     result = await subprocess;
   } catch (error) {

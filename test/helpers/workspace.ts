@@ -24,7 +24,8 @@ export interface Workspace {
     dbtProjectDir?: string;
     extra?: string;
   }): Promise<void>;
-  run(args?: string[]): Promise<PipelineResult>;
+  /** Runs the CLI on the workspace's config; `env` adds to this process's environment. */
+  run(args?: string[], env?: Record<string, string>): Promise<PipelineResult>;
   readAdvisoryCurrent(): Promise<AdvisoryCurrent>;
   landingCounts(): Promise<Record<string, number>>;
   cleanup(): Promise<void>;
@@ -74,13 +75,13 @@ export async function createWorkspace(): Promise<Workspace> {
         ].join("\n"),
       );
     },
-    async run(args = []) {
+    async run(args = [], env = {}) {
       const result = await execa(
         process.execPath,
         [join(repoRoot, "pipeline/cli.ts"), "--config", configPath, ...args],
         {
           reject: false,
-          env: { ECHO_LOG_FORMAT: "json" },
+          env: { ECHO_LOG_FORMAT: "json", ...env },
         },
       );
       return {

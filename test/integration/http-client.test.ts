@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
-import { createHttpClient, type HttpClientOptions, HttpError } from "../../pipeline/sources/http/client.ts";
+import {
+  createHttpClient,
+  type HttpClientOptions,
+  HttpError,
+  redirectRefusal,
+} from "../../pipeline/sources/http/client.ts";
 import { createRollingWindowLimiter } from "../../pipeline/sources/http/rate-limit.ts";
 import { backoffDelay, parseRetryAfter } from "../../pipeline/sources/http/retry.ts";
 import { nvdHostPolicy } from "../../pipeline/sources/nvd/hosts.ts";
@@ -586,7 +591,8 @@ describe("the shared HTTP client", () => {
     const closed = await serve(() => undefined);
     await openServers.pop()?.close(); // a port where nothing listens any more: connection refused
     const cacheDir = await temporaryDir();
-    const nvd = nvdHostPolicy(apiKey);
+    // NVD's policy with the key as a host header (the NVD adapter sends it per request instead).
+    const nvd = { ...nvdHostPolicy(apiKey), headers: { apiKey } };
     const policy = { ...nvd, rateLimit: undefined, maxAttempts: 2, connectTimeoutMs: 100, maxBytes: 1024 };
     const { http, logs } = testClient({
       cacheDir,
@@ -657,5 +663,151 @@ describe("the shared HTTP client", () => {
     expect(haystack).not.toContain(apiKey);
     expect(haystack).not.toContain(encodeURIComponent(apiKey));
     expect(haystack).toContain("[redacted]");
+  });
+});
+
+describe("redirects", () => {
+  it("follows one within the same http origin, keeping the cache, the size limit and the timeouts", async () => {
+    const body = JSON.stringify({ moved: true });
+    const server = await serve((request, response) => {
+      const path = new URL(request.url, "http://x").pathname;
+      if (path.startsWith("/old/")) {
+        // Relative and absolute Location headers alike.
+        const target = path === "/old/json" ? "/new/json" : `${server.base}${path.replace("/old/", "/new/")}`;
+        response.writeHead(path === "/old/json" ? 301 : 307, { location: target }).end();
+      } else if (path === "/new/json") {
+        if (request.headers["if-none-match"] === '"m1"') {
+          response.writeHead(304, { etag: '"m1"' }).end();
+          return;
+        }
+        response.writeHead(200, { etag: '"m1"', "content-length": Buffer.byteLength(body) }).end(body);
+      } else if (path === "/new/big") {
+        sendInChunks(response, Buffer.alloc(4096, 0x61), false);
+      }
+      // /new/hang: never answers
+    });
+    const { http } = testClient({ cacheDir: await temporaryDir(), connectTimeoutMs: 100, maxAttempts: 1 });
+
+    const first = await http.getJson(`${server.base}/old/json`);
+    expect(first).toMatchObject({ status: 200, notModified: false, data: { moved: true } });
+    expect(first.url).toBe(`${server.base}/old/json`);
+    const second = await http.getJson(`${server.base}/old/json`);
+    expect(second).toMatchObject({ status: 304, notModified: true, data: { moved: true } });
+    // The validators went on to the redirect's target, which answered 304.
+    expect(server.seen.map((seen) => [seen.url, seen.headers["if-none-match"]])).toEqual([
+      ["/old/json", undefined],
+      ["/new/json", undefined],
+      ["/old/json", '"m1"'],
+      ["/new/json", '"m1"'],
+    ]);
+    expect(http.stats()).toMatchObject({ requests: 4, notModified: 1, failures: 0 });
+
+    const big = await failureOf(http.getBytes(`${server.base}/old/big`, { maxBytes: 1024, cache: false }));
+    expect(big).toMatchObject({ kind: "too_large", attempts: 1 });
+    const hang = await failureOf(http.getBytes(`${server.base}/old/hang`, { cache: false }));
+    expect(hang).toMatchObject({ kind: "timeout" });
+    expect(hang.message).toMatch(/no response headers within 100 ms/);
+  });
+
+  it("refuses one to another host or port, naming both, without retrying or reaching the other host", async () => {
+    const other = await serve((_request, response) => json(response, { stolen: true }));
+    const otherPort = other.host.split(":")[1];
+    const server = await serve((request, response) => {
+      const targets: Record<string, string> = {
+        "/to-other-port": `${other.base}/data.json`,
+        "/to-localhost": `http://localhost:${server.host.split(":")[1]}/data.json`,
+        "/to-https-elsewhere": `https://localhost:${otherPort}/data.json`,
+      };
+      const target = targets[request.url];
+      if (target) response.writeHead(302, { location: target }).end();
+      else json(response, { ok: true });
+    });
+    const { http } = testClient({ maxAttempts: 4 });
+    const refusals = [
+      ["/to-other-port", other.base],
+      ["/to-localhost", `http://localhost:${server.host.split(":")[1]}`],
+      ["/to-https-elsewhere", `https://localhost:${otherPort}`],
+    ] as const;
+    for (const [path, target] of refusals) {
+      const error = await failureOf(http.getBytes(`${server.base}${path}`));
+      expect(error).toMatchObject({ kind: "redirect", status: 302, attempts: 1, transient: false });
+      expect(error.message).toContain(`redirect from ${server.base} to ${target} refused`);
+      expect(error.message).toMatch(/only to the request's own host/);
+    }
+    expect(server.seen.map((seen) => seen.url)).toEqual(refusals.map(([path]) => path));
+    expect(other.seen).toHaveLength(0);
+  });
+
+  it("stops a chain longer than five hops, and turns a POST into a GET on 303", async () => {
+    const server = await serve((request, response) => {
+      const loop = /^\/loop\/(\d+)$/.exec(request.url);
+      if (loop) response.writeHead(302, { location: `/loop/${Number(loop[1]) + 1}` }).end();
+      else if (request.url === "/submit") response.writeHead(303, { location: "/result" }).end();
+      else json(response, { method: request.method, body: request.body });
+    });
+    const { http } = testClient();
+    const error = await failureOf(http.getBytes(`${server.base}/loop/0`));
+    expect(error).toMatchObject({ kind: "redirect", attempts: 1 });
+    expect(error.message).toMatch(/more than 5 redirects/);
+    expect(server.seen.map((seen) => seen.url)).toEqual([0, 1, 2, 3, 4, 5].map((hop) => `/loop/${hop}`));
+
+    const posted = await http.postJson<{ method: string; body: string }>(`${server.base}/submit`, { a: 1 });
+    expect(posted.data).toEqual({ method: "GET", body: "" });
+    expect(server.seen.at(-2)).toMatchObject({ method: "POST", body: '{"a":1}' });
+  });
+
+  it("sends secret headers along only to the same host over https, never over plain http", async () => {
+    const server = await serve((request, response) => {
+      if (request.url === "/moved") response.writeHead(301, { location: "/here" }).end();
+      else json(response, { ok: true });
+    });
+    const { http } = testClient({
+      hosts: { [server.host]: { headers: { "x-api-key": "s3cret-value-1234" } } },
+    });
+    const error = await failureOf(http.getBytes(`${server.base}/moved`));
+    expect(error).toMatchObject({ kind: "redirect", status: 301, attempts: 1 });
+    expect(error.message).toMatch(
+      /carrying secret headers follows redirects only to its own host over https/,
+    );
+    expect(server.seen.map((seen) => seen.url)).toEqual(["/moved"]);
+  });
+
+  it("allows the same host over https, refuses a downgrade to http, another port or credentials", () => {
+    const check = (from: string, to: string, secrets = false, requested = from) =>
+      redirectRefusal(new URL(requested), new URL(from), new URL(to), secrets);
+    expect(check("https://a.example/x", "https://a.example/y")).toBeUndefined();
+    expect(check("https://a.example/x", "https://a.example:443/y", true)).toBeUndefined();
+    expect(check("http://a.example/x", "https://a.example/y", true)).toBeUndefined();
+    expect(check("http://a.example/x", "http://a.example/y")).toBeUndefined();
+    expect(check("https://a.example/x", "http://a.example/y")).toMatch(
+      /^redirect from https:\/\/a\.example to http:\/\/a\.example refused/,
+    );
+    expect(check("http://a.example/x", "http://a.example/y", true)).toMatch(/carrying secret headers/);
+    // Back to http after an upgrade is a downgrade too.
+    expect(check("https://a.example/y", "http://a.example/z", false, "http://a.example/x")).toMatch(
+      /refused/,
+    );
+    expect(check("https://a.example/x", "https://a.example:8443/y")).toMatch(/a\.example:8443 refused/);
+    expect(check("https://a.example/x", "https://b.example/y")).toMatch(/to https:\/\/b\.example refused/);
+    expect(check("https://a.example/x", "https://user:pw@a.example/y")).toMatch(/refused/);
+    expect(check("https://a.example/x", "https://user:pw@a.example/y")).not.toContain("pw");
+    expect(check("https://a.example/x", "ftp://a.example/y")).toMatch(/to ftp:\/\/a\.example refused/);
+  });
+});
+
+describe("the client's size limit", () => {
+  it("is a ceiling that neither a host policy nor a request raises", async () => {
+    const server = await serve((_request, response) =>
+      sendInChunks(response, Buffer.alloc(8192, 0x61), true),
+    );
+    const { http } = testClient({ maxBytes: 4096, hosts: { [server.host]: { maxBytes: 64 * 1024 * 1024 } } });
+    const byHost = await failureOf(http.getBytes(`${server.base}/a`));
+    expect(byHost).toMatchObject({ kind: "too_large" });
+    expect(byHost.message).toMatch(/4096-byte limit/);
+    const byRequest = await failureOf(http.getBytes(`${server.base}/b`, { maxBytes: 1024 * 1024 }));
+    expect(byRequest.message).toMatch(/4096-byte limit/);
+    // Below the ceiling, the smaller limit holds.
+    const smaller = await failureOf(http.getBytes(`${server.base}/c`, { maxBytes: 1024 }));
+    expect(smaller.message).toMatch(/1024-byte limit/);
   });
 });

@@ -110,7 +110,11 @@ function settings(location: string | undefined, overrides: Partial<NvdConfig> = 
   };
 }
 
-function makeAdapter(config: NvdConfig, apiKey?: string) {
+/**
+ * With a key, the test server is the only other place it may go (the adapter's test-only keyDestinations);
+ * `realKeyRule` keeps NVD's own rule, as a run has it.
+ */
+function makeAdapter(config: NvdConfig, apiKey?: string, options: { realKeyRule?: boolean } = {}) {
   fakeNow = Date.UTC(2026, 0, 15);
   const sleeps: number[] = [];
   const sleep = async (ms: number) => {
@@ -125,10 +129,12 @@ function makeAdapter(config: NvdConfig, apiKey?: string) {
     logger: quiet,
     rateLimiting: false,
   });
+  const testServer = apiKey && config.location && !options.realKeyRule ? new URL(config.location) : undefined;
   const adapter = nvdAdapter(config, {
     http,
     mockLocation: sampleNvd,
     apiKey,
+    ...(testServer ? { keyDestinations: [{ scheme: "http:" as const, host: testServer.host }] } : {}),
     now: () => new Date(fakeNow),
     sleep,
   });
@@ -504,6 +510,24 @@ describe("the API key", () => {
       JSON.stringify(outcome.items),
     ];
     for (const text of shown) expect(text).not.toContain(key);
+  });
+
+  it("is never sent outside NVD's API over https: no request reaches another server", async () => {
+    const server = await serve(fullPulls(6));
+    const { adapter } = makeAdapter(settings(server.location), key, { realKeyRule: true });
+    const outcome = await collect(adapter);
+    expect(outcome.error).toBeInstanceOf(PipelineError);
+    expect(errorMessage(outcome.error)).toContain(
+      `key sources.nvd.location: the API key was not sent to ${new URL(server.location).origin}: the NVD API key is sent only over https to services.nvd.nist.gov`,
+    );
+    expect(errorMessage(outcome.error)).not.toContain(key);
+    expect(adapter.health()).toMatchObject({ status: "failed", requests: 0 });
+    expect(server.seen).toHaveLength(0);
+
+    // Without a key, the same server is a mirror like any other.
+    const keyless = await collect(makeAdapter(settings(server.location)).adapter);
+    expect(keyless.error).toBeUndefined();
+    expect(keyless.observations).toHaveLength(6);
   });
 
   it("raises the default rate limit to 50 requests per 30 s", async () => {

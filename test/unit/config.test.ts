@@ -391,6 +391,66 @@ describe("a config that does not match the schema", () => {
   });
 });
 
+describe("a config that would send the NVD key elsewhere", () => {
+  const key = { NVD_API_KEY: "nvd-key-in-the-environment" };
+  const nvd = (...lines: string[]) => config(...MINIMAL, "  nvd:", "    enabled: true", ...lines);
+  const parse = (text: string, env: NodeJS.ProcessEnv) => parseConfig(text, CONFIG_PATH, { env });
+  const problemOf = (text: string, env: NodeJS.ProcessEnv) => {
+    try {
+      parse(text, env);
+    } catch (error) {
+      if (error instanceof PipelineError) return error;
+      throw error;
+    }
+    throw new Error("expected a PipelineError, the config was accepted");
+  };
+
+  it("is refused when a key is set, naming the file, the key path, the variable and the rule", () => {
+    const text = nvd("    mode: live", "    location: http://127.0.0.1:8080/rest/json/cves/2.0");
+    const error = problemOf(text, key);
+    expect(error.exitCode).toBe(2);
+    expect(error.location).toMatchObject({ file: CONFIG_PATH, key: "sources.nvd.location", line: 9 });
+    expect(error.describe()).toContain(
+      `${CONFIG_PATH}:9 key sources.nvd.location: http://127.0.0.1:8080/rest/json/cves/2.0 would receive the secret in NVD_API_KEY, but the NVD API key is sent only over https to services.nvd.nist.gov: unset NVD_API_KEY, or leave sources.nvd.location out`,
+    );
+    expect(error.describe()).not.toContain(key.NVD_API_KEY);
+  });
+
+  it("is refused for plain http, another port or host, and credentials, even on NVD's host", () => {
+    for (const location of [
+      "http://services.nvd.nist.gov/rest/json/cves/2.0",
+      "https://services.nvd.nist.gov:8443/rest/json/cves/2.0",
+      "https://services.nvd.nist.gov.example.com/rest/json/cves/2.0",
+      "https://user:pw@services.nvd.nist.gov/rest/json/cves/2.0",
+      "mirror/nvd",
+    ]) {
+      const error = problemOf(nvd("    mode: live", `    location: ${location}`), key);
+      expect(error.location.key, location).toBe("sources.nvd.location");
+      expect(error.message).not.toContain("pw");
+    }
+  });
+
+  it("reads the variable api_key_env names", () => {
+    const text = nvd("    mode: live", "    api_key_env: MY_NVD_KEY", "    location: http://127.0.0.1:8080/");
+    expect(() => parse(text, key)).not.toThrow();
+    expect(problemOf(text, { MY_NVD_KEY: "k" }).message).toMatch(/secret in MY_NVD_KEY.*unset MY_NVD_KEY/);
+  });
+
+  it("is accepted without a key, on NVD's API over https, and when the key is not sent (file, mock, disabled)", () => {
+    const local = "    location: http://127.0.0.1:8080/rest/json/cves/2.0";
+    expect(() => parse(nvd("    mode: live", local), {})).not.toThrow();
+    expect(() => parse(nvd("    mode: live", local), { NVD_API_KEY: "  " })).not.toThrow();
+    expect(() => parse(nvd("    mode: live"), key)).not.toThrow();
+    expect(() =>
+      parse(nvd("    mode: live", "    location: https://services.nvd.nist.gov:443/rest/json/cves/2.0"), key),
+    ).not.toThrow();
+    expect(() => parse(nvd("    mode: file", "    location: http://127.0.0.1:8080/x"), key)).not.toThrow();
+    expect(() => parse(nvd("    mode: mock"), key)).not.toThrow();
+    const disabled = config(...MINIMAL, "  nvd:", "    enabled: false", "    mode: live", local);
+    expect(() => parse(disabled, key)).not.toThrow();
+  });
+});
+
 describe("loadConfig on a file it cannot read", () => {
   let dir: string | undefined;
   afterEach(async () => {

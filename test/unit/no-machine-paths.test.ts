@@ -11,7 +11,10 @@ const machinePaths: Array<[string, RegExp]> = [
   ["a home folder", /(^|[\s"'`=(:,[])(\/home\/[\w.-]+|\/Users\/[\w.-]+|\/root)\//],
   ["a Windows profile", /[A-Za-z]:\\(Users|Documents and Settings)\\/i],
   ["a macOS temporary folder", /\/(private\/)?var\/folders\//],
-  ["a local wheel or package cache", /(--find-links|--extra-index-url)[=\s]\s*(\/|~|[A-Za-z]:\\)|\/opt\/wheels/],
+  [
+    "a local wheel or package cache",
+    /(--find-links|--extra-index-url)[=\s]\s*(\/|~|[A-Za-z]:\\)|\/opt\/wheels/,
+  ],
   ["this workplace's checkout", /(^|[\s"'`=(:,[])\/work\/(main|shared|ci-check|wt-[\w-]+)\b/],
   ["an absolute file: URL", /file:\/\/\/(home|Users|root|work|tmp|opt)\//],
 ];

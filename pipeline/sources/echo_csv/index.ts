@@ -215,7 +215,7 @@ export const notApplicableLanding: LandingTable = {
 
 /**
  * `dbtProjectDir` holds the override_reasons seed the rows' codes are checked against. `http` reads a
- * location that is a URL (a shared default client when not given).
+ * location that is a URL; without it, a URL is an error (see readInput).
  */
 export function echoCsvAdapter(
   location: string,

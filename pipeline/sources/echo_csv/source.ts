@@ -1,5 +1,4 @@
-import { createHttpClient } from "../http/client.ts";
-import { defineSource } from "../source.ts";
+import { defineSource, inputHttpClient } from "../source.ts";
 import { echoCsvSettings } from "./config.ts";
 import { echoCsvAdapter, notApplicableLanding } from "./index.ts";
 
@@ -8,6 +7,6 @@ export const echoCsvSource = defineSource({
   name: "echo_csv",
   config: echoCsvSettings,
   landing: [notApplicableLanding],
-  adapter: (settings, deps) =>
-    echoCsvAdapter(settings.location, deps.dbtProjectDir, createHttpClient({ hosts: deps.hosts })),
+  // As data.json: the config's http limits, no cache.
+  adapter: (settings, deps) => echoCsvAdapter(settings.location, deps.dbtProjectDir, inputHttpClient(deps)),
 });

@@ -246,7 +246,7 @@ export const echoAdvisoriesLanding: LandingTable = {
   ],
 };
 
-/** `http` reads a location that is a URL (a shared default client when not given). */
+/** `http` reads a location that is a URL; without it, a URL is an error (see readInput). */
 export function echoDataAdapter(location: string, http?: HttpClient): SourceAdapter<EchoAdvisoryObservation> {
   return defineAdapter({
     name: "echo_data",

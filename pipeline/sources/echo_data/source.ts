@@ -1,5 +1,4 @@
-import { createHttpClient } from "../http/client.ts";
-import { defineSource } from "../source.ts";
+import { defineSource, inputHttpClient } from "../source.ts";
 import { echoDataSettings } from "./config.ts";
 import { echoAdvisoriesLanding, echoDataAdapter } from "./index.ts";
 
@@ -8,6 +7,6 @@ export const echoDataSource = defineSource({
   name: "echo_data",
   config: echoDataSettings,
   landing: [echoAdvisoriesLanding],
-  // A URL is read with the default policy (plus any registered host's), not cached: it is read every run.
-  adapter: (settings, deps) => echoDataAdapter(settings.location, createHttpClient({ hosts: deps.hosts })),
+  // A URL is read within the config's http limits (max_response_mb included), not cached: it is read every run.
+  adapter: (settings, deps) => echoDataAdapter(settings.location, inputHttpClient(deps)),
 });

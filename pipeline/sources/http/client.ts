@@ -9,13 +9,19 @@
  *   http.stats()                                → { requests, retries, bytesReceived, notModified, failures,
  *                                                   waitMs, byHost: { "<host>": { … } } }
  *
- * Per attempt: a connect timeout (until the response headers) and a total timeout. Failed attempts are
- * retried with exponential backoff and full jitter, or after `Retry-After` (seconds or HTTP-date, capped by
- * maxDelayMs), on network errors, timeouts, truncated bodies, 429/500/502/503/504 and, on hosts with
+ * Per attempt: a connect timeout (until the response headers, per redirect hop) and a total timeout. Failed
+ * attempts are retried with exponential backoff and full jitter, or after `Retry-After` (seconds or
+ * HTTP-date, capped by maxDelayMs), on network errors, timeouts, truncated bodies, 429/500/502/503/504 and, on hosts with
  * `throttle403` (NVD), 403 — until maxAttempts or retryBudgetMs is spent. Then an `HttpError` (status, url
  * without secrets, attempts, transient) is thrown and the caller decides whether its source is degraded.
- * A body over maxBytes is an error at once. Each host may have a rolling-window rate limit (every attempt
- * takes a slot); `rateLimiting: false` switches all limits off for tests and benchmarks.
+ * A body over maxBytes is an error at once; the client's own maxBytes is a ceiling that no host policy or
+ * request raises. Each host may have a rolling-window rate limit (every attempt takes a slot);
+ * `rateLimiting: false` switches all limits off for tests and benchmarks.
+ *
+ * Redirects are followed by hand, hop by hop (at most maxRedirects): only to the request's own host
+ * (host:port) over https, or within the very same plain-http origin. Anything else (another host or port,
+ * https → http, a request with secret headers going to plain http) is an HttpError of kind `redirect`,
+ * never retried, naming both origins. Timeouts, the size limit and the conditional cache span the hops.
  *
  * With `cacheDir`, GETs are conditional: the body and its ETag/Last-Modified are kept on disk (atomically);
  * the next request sends If-None-Match/If-Modified-Since, and a 304 returns the cached body (or path) with
@@ -84,9 +90,6 @@ export interface HttpRequestOptions {
   cache?: boolean;
 }
 
-/** The options httpGetBytes has always taken (now any HttpRequestOptions). */
-export type HttpOptions = HttpRequestOptions;
-
 export interface HttpResult {
   /** The requested URL without secrets. */
   url: string;
@@ -114,7 +117,7 @@ export interface HttpFileResult extends HttpResult {
 }
 
 export interface HttpStats {
-  /** Attempts sent, retries included. */
+  /** Requests sent: attempts, retries included, and the hops of followed redirects. */
   requests: number;
   retries: number;
   /** Body bytes as delivered (after decompression), failed attempts included. */
@@ -265,6 +268,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         hostPolicy[key] ??
         options[key] ??
         defaultPolicy[key];
+    }
+    // The client's own limit (the config's http.max_response_mb) is a ceiling no host or request raises.
+    if (options.maxBytes !== undefined) {
+      resolved.maxBytes = Math.min(resolved.maxBytes as number, options.maxBytes);
     }
     const headers: Record<string, string> = {
       "user-agent": userAgent,
@@ -446,41 +453,52 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       abortBecause(`no complete response within ${formatMs(policy.timeoutMs)}`),
       policy.timeoutMs,
     );
-    const connectTimer = setTimeout(
-      abortBecause(`no response headers within ${formatMs(policy.connectTimeoutMs)}`),
-      policy.connectTimeoutMs,
-    );
-    // A redirect could carry a secret header to another host: with secrets, redirects are not followed.
-    const manualRedirects = policy.secrets.length > 0;
+    let connectTimer: ReturnType<typeof setTimeout> | undefined;
+    // Redirects are followed here, one hop at a time, so that each target is checked before anything (a
+    // secret header, the conditional headers, a POST body) is sent to it.
+    let hop = { url: request.url, method: request.method, body: request.body };
+    let headers = { ...request.headers, ...conditional };
     try {
       let response: Response;
-      try {
-        response = await fetch(request.url, {
-          method: request.method,
-          headers: { ...request.headers, ...conditional },
-          body: request.body,
-          signal: controller.signal,
-          redirect: manualRedirects ? "manual" : "follow",
-        });
-      } catch (error) {
-        if (timedOut) throw new AttemptFailure("timeout", `timed out: ${timedOut}`, { retryable: true });
-        throw new AttemptFailure("network", `request failed: ${networkReason(error)}`, { retryable: true });
-      } finally {
-        clearTimeout(connectTimer);
+      for (let redirects = 0; ; redirects += 1) {
+        connectTimer = setTimeout(
+          abortBecause(`no response headers within ${formatMs(policy.connectTimeoutMs)}`),
+          policy.connectTimeoutMs,
+        );
+        try {
+          response = await fetch(hop.url, {
+            method: hop.method,
+            headers,
+            body: hop.body,
+            signal: controller.signal,
+            redirect: "manual",
+          });
+        } catch (error) {
+          if (timedOut) throw new AttemptFailure("timeout", `timed out: ${timedOut}`, { retryable: true });
+          throw new AttemptFailure("network", `request failed: ${networkReason(error)}`, { retryable: true });
+        } finally {
+          clearTimeout(connectTimer);
+        }
+        const location = redirectStatuses.has(response.status) ? response.headers.get("location") : null;
+        if (location === null) break;
+        await discard(response);
+        const target = redirectTarget(request, hop.url, location, response.status, redirects);
+        // As fetch does: 303, and 301/302 after a POST, continue as a GET without the body.
+        const asGet =
+          response.status === 303 ||
+          (hop.method === "POST" && response.status !== 307 && response.status !== 308);
+        if (asGet && hop.method !== "GET") {
+          const { "content-type": _dropped, ...rest } = headers;
+          headers = rest;
+        }
+        hop = asGet ? { url: target, method: "GET", body: undefined } : { ...hop, url: target };
+        count(request.host, "requests");
       }
 
       const { status } = response;
       if (status === 304) {
         await discard(response);
         return { notModified: true, headers: response.headers };
-      }
-      if (status >= 300 && status < 400 && manualRedirects) {
-        await discard(response);
-        throw new AttemptFailure(
-          "redirect",
-          `HTTP ${status} redirect not followed: the request carries secret headers`,
-          { status, retryable: false },
-        );
       }
       if (!response.ok) {
         await discard(response);
@@ -728,6 +746,56 @@ function tooLarge(maxBytes: number, detail: string): AttemptFailure {
   });
 }
 
+/** The statuses fetch itself would follow; any other 3xx is an answer (an error status, as before). */
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+/** Longer chains are refused: a handful of hops covers any sane server. */
+export const maxRedirects = 5;
+
+/**
+ * Why a redirect from `from` to `to`, on a request for `requested`, is not followed; undefined when it is.
+ * It may lead to the request's own host (host:port) over https, or stay within the very same plain-http
+ * origin (no new exposure; never for a request carrying secrets). Another host or port, https → http and
+ * credentials in the target are refused. The reason names origins only: never a path or query.
+ */
+export function redirectRefusal(requested: URL, from: URL, to: URL, secrets: boolean): string | undefined {
+  const sameHost = to.host === requested.host && to.username === "" && to.password === "";
+  const scheme =
+    to.protocol === "https:" || (to.protocol === "http:" && from.protocol === "http:" && !secrets);
+  if (sameHost && scheme) return undefined;
+  const rule = secrets
+    ? "a request carrying secret headers follows redirects only to its own host over https"
+    : "redirects are followed only to the request's own host, over https or within the same http origin";
+  return `redirect from ${originOf(from)} to ${originOf(to)} refused: ${rule}`;
+}
+
+/** The target of a redirect response, or the AttemptFailure (kind `redirect`, never retried) refusing it. */
+function redirectTarget(
+  request: Request,
+  from: URL,
+  location: string,
+  status: number,
+  redirects: number,
+): URL {
+  const refuse = (why: string) =>
+    new AttemptFailure("redirect", `HTTP ${status} ${why}`, { status, retryable: false });
+  let to: URL;
+  try {
+    to = new URL(location, from);
+  } catch {
+    throw refuse(`redirect from ${originOf(from)} to an unreadable location refused`);
+  }
+  const refusal = redirectRefusal(request.url, from, to, request.policy.secrets.length > 0);
+  if (refusal !== undefined) throw refuse(refusal);
+  if (redirects >= maxRedirects)
+    throw refuse(`redirect refused: more than ${maxRedirects} redirects in a row`);
+  return to;
+}
+
+/** scheme://host[:port], without credentials (URL.origin is "null" for schemes other than http(s)). */
+function originOf(url: URL): string {
+  return url.protocol === "http:" || url.protocol === "https:" ? url.origin : `${url.protocol}//${url.host}`;
+}
+
 /** undici hides the reason in `cause` ("fetch failed" → ECONNREFUSED …). */
 function networkReason(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -742,12 +810,4 @@ function formatMs(ms: number): string {
     : ms >= 1000
       ? `${(ms / 1000).toFixed(1)} s`
       : `${ms} ms`;
-}
-
-let defaultClient: HttpClient | undefined;
-
-/** The bytes at `url`, through a shared client with the default policy and no cache. */
-export async function httpGetBytes(url: string, options: HttpOptions = {}): Promise<Uint8Array> {
-  defaultClient ??= createHttpClient();
-  return (await defaultClient.getBytes(url, options)).body;
 }

@@ -8,7 +8,7 @@ export type HttpFailureKind =
   | "truncated" // the body ended early: Content-Length mismatch or the stream was cut
   | "too_large" // the body is bigger than maxBytes (never retried)
   | "invalid_json" // getJson/postJson received a body that is not JSON (never retried)
-  | "redirect" // a redirect not followed because the request carries secret headers
+  | "redirect" // a redirect refused: to another host or port, https → http, or too many (never retried)
   | "unexpected_304"; // 304 Not Modified for a request that was not conditional
 
 /**

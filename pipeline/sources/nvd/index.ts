@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { errorMessage, PipelineError } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
 import type { HttpClient } from "../http/client.ts";
+import type { SecretDestination } from "../http/secret-destinations.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import { decodeUtf8 } from "../read-input.ts";
 import type { FetchContext, HealthTracker, SourceAdapter } from "../types.ts";
@@ -35,8 +36,13 @@ export interface NvdDeps {
   http: HttpClient;
   /** The bundled sample read in mock mode. */
   mockLocation: string;
-  /** The API key (from the variable `api_key_env` names); sent only as the secret `apiKey` header. */
+  /**
+   * The API key (from the variable `api_key_env` names); sent only as the secret `apiKey` header, and only
+   * to nvdKeyRule's destinations (NVD's API over https).
+   */
   apiKey: string | undefined;
+  /** Tests only: other destinations for the key (see NvdLiveDeps.keyDestinations). */
+  keyDestinations?: readonly SecretDestination[];
   /** Clock of the adapter's rate limiter; the delivery's own times come from FetchContext.asOf. */
   now?: () => Date;
   /** Sleep of the adapter's rate limiter (tests inject a fake one, as they do in the HTTP client). */

@@ -2,9 +2,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import { PipelineError } from "../../lib/errors.ts";
 import type { HostPolicy, HttpClient, HttpRequestOptions } from "../http/client.ts";
 import { createRollingWindowLimiter, type RollingWindowLimiter } from "../http/rate-limit.ts";
+import { mayReceiveSecret, type SecretDestination } from "../http/secret-destinations.ts";
 import type { UpstreamItem } from "../osv/helpers.ts";
 import type { HealthTracker } from "../types.ts";
-import { nvdHostPolicy } from "./hosts.ts";
+import { nvdHostPolicy, nvdKeyRule } from "./hosts.ts";
 import { nvdPageProblems, parseNvdPage } from "./parse.ts";
 
 /** NVD API 2.0, CVE endpoint. `sources.nvd.location` overrides it in live mode (a mirror, a test server). */
@@ -22,6 +23,11 @@ export interface NvdLiveSettings {
 export interface NvdLiveDeps {
   http: HttpClient;
   apiKey: string | undefined;
+  /**
+   * Tests only: where the key may go instead of nvdKeyRule's destinations (a server on 127.0.0.1). The
+   * source's descriptor never sets it, so a run always holds the key to NVD's API over https.
+   */
+  keyDestinations?: readonly SecretDestination[];
   /** Clock of the adapter's rate limiter (defaults to the real one). */
   now?: () => Date;
   /** Sleep of the adapter's rate limiter (defaults to a real timer). */
@@ -132,6 +138,7 @@ export function nvdSession(
   const base = liveBaseUrl(settings.location);
   const host = new URL(base).host;
   const options = requestOptions(deps.apiKey);
+  const keyDestinations = deps.keyDestinations ?? nvdKeyRule.destinations;
   const hostStats = () => deps.http.stats().byHost[host] ?? { requests: 0, retries: 0, bytesReceived: 0 };
   // The client is shared with other sources: health counts only this session's traffic to its host.
   const before = { ...hostStats() };
@@ -145,6 +152,13 @@ export function nvdSession(
   async function fetchPage(params: Record<string, string>): Promise<{ data: unknown; url: string }> {
     const url = new URL(base);
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    // Checked again here, whatever config loading said: the key never goes with a request outside the rule.
+    if (deps.apiKey !== undefined && !mayReceiveSecret(url, keyDestinations)) {
+      throw new PipelineError(`the API key was not sent to ${url.origin}: ${nvdKeyRule.rule}`, {
+        location: { key: "sources.nvd.location" },
+        hint: `unset the key, or ${nvdKeyRule.hint}`,
+      });
+    }
     await limiter?.acquire();
     try {
       const result = await deps.http.getJson(url.href, options);

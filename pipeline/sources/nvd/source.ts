@@ -1,11 +1,11 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHttpClient } from "../http/client.ts";
-import { defineSource } from "../source.ts";
+import { configuredLimits, defineSource } from "../source.ts";
 import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
 import { nvdSettings } from "./config.ts";
-import { nvdHost, nvdHostPolicy } from "./hosts.ts";
-import { nvdAdapter } from "./index.ts";
+import { nvdHost, nvdHostPolicy, nvdKeyRule } from "./hosts.ts";
+import { nvdAdapter, nvdApiUrl } from "./index.ts";
 
 const mock = join(dirname(fileURLToPath(import.meta.url)), "mock");
 
@@ -14,16 +14,20 @@ export const nvdSource = defineSource({
   name: "nvd",
   config: nvdSettings.optional(),
   hosts: (env) => ({ [nvdHost]: nvdHostPolicy(env.NVD_API_KEY?.trim() || undefined) }),
+  // The key goes only to NVD's API over https: a live location elsewhere with a key set is a config error.
+  secret: {
+    rule: nvdKeyRule,
+    heldIn: (settings, env) => (env[settings.api_key_env]?.trim() ? settings.api_key_env : undefined),
+    sentTo: (settings) =>
+      settings.mode === "live" ? [{ key: "location", url: settings.location ?? nvdApiUrl }] : [],
+  },
   landing: [upstreamLanding, cveFactsLanding],
   mock,
   adapter: (settings, deps) => {
     // The NVD adapter paces itself (5 or 50 requests per 30 s, or requests_per_30s) and sends its key from
     // api_key_env on each request; the client's own per-host limit would only stack on top of that.
-    const http = createHttpClient({
-      timeoutMs: deps.http.timeout_ms,
-      maxBytes: deps.http.max_response_mb * 1024 * 1024,
-      rateLimiting: false,
-    });
+    const { timeoutMs, maxBytes } = configuredLimits(deps.http);
+    const http = createHttpClient({ timeoutMs, maxBytes, rateLimiting: false });
     const apiKey = deps.env[settings.api_key_env]?.trim() || undefined;
     return nvdAdapter(settings, { http, apiKey, mockLocation: mock });
   },
