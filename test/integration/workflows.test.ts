@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../helpers/workspace.ts";
 import { actionlintPath, actionlintVersion } from "../setup/actionlint.ts";
-import { zizmorPath, zizmorVersion } from "../setup/zizmor.ts";
+import { shellcheckPath, shellcheckVersion, zizmorPath, zizmorVersion } from "../setup/workflow-audit.ts";
 
 const workflowsDir = join(repoRoot, ".github/workflows");
 const workflowFiles = readdirSync(workflowsDir)
@@ -67,13 +67,14 @@ function triggers(workflow: Workflow): string[] {
 async function actionlint(args: string[], input?: string) {
   return execa(
     actionlintPath(),
-    // shellcheck and pyflakes are used when found on PATH; they are left out so every machine lints alike.
-    ["-no-color", "-shellcheck=", "-pyflakes=", ...args],
+    // shellcheck is the pinned one (test/setup/workflow-audit.ts), so every machine lints alike; pyflakes is
+    // left out: no workflow runs Python inline.
+    ["-no-color", `-shellcheck=${shellcheckPath()}`, "-pyflakes=", ...args],
     { cwd: repoRoot, reject: false, all: true, ...(input === undefined ? {} : { input }) },
   );
 }
 
-describe(`actionlint ${actionlintVersion}`, () => {
+describe(`actionlint ${actionlintVersion}, with shellcheck ${shellcheckVersion()}`, () => {
   it("finds workflows to check", () => {
     expect(workflowFiles).toEqual(expect.arrayContaining(["ci.yml", "pipeline.yml"]));
   });
@@ -95,6 +96,7 @@ describe(`actionlint ${actionlintVersion}`, () => {
       "      contents: raed",
       "    steps:",
       `      - run: echo ${expression("github.event.head_commit.message")}`,
+      "      - run: cp $SOURCE $TARGET",
       "      - uses: actions/checkout@v4",
       "        with:",
       `          persist-credentials: ${expression("secret.TOKEN")}`,
@@ -105,6 +107,7 @@ describe(`actionlint ${actionlintVersion}`, () => {
     expect(output).toContain('"raed" is invalid'); // a misspelt permission
     expect(output).toContain("potentially untrusted"); // an untrusted input expanded in a script
     expect(output).toContain('undefined variable "secret"'); // an expression naming an unknown context
+    expect(output).toContain("SC2086"); // shellcheck: an unquoted variable split into words
   });
 });
 

@@ -75,7 +75,7 @@ describe("Dependabot", () => {
       "github-actions /",
       "npm /",
       "pip /dbt_project",
-      "pip /test/setup/zizmor",
+      "pip /test/setup/workflow-audit",
     ]);
     for (const entry of config.updates) {
       expect(entry.schedule.interval).toBe("weekly");
