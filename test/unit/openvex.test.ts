@@ -1,12 +1,7 @@
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
-import ajvFormats from "ajv-formats";
-import { parse } from "csv-parse/sync";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { OpenVexDocument, OpenVexStatement } from "../../pipeline/formats/openvex.ts";
-import { withDatabase } from "../../pipeline/lib/db.ts";
 import { contentHash } from "../../pipeline/lib/hash.ts";
 import { parseSourcesIndex } from "../../pipeline/stages/export/binary-packages.ts";
 import {
@@ -17,42 +12,8 @@ import {
   type VexAdvisory,
   type VexDecision,
 } from "../../pipeline/stages/export/openvex.ts";
-import {
-  createWorkspace,
-  repoRoot,
-  sampleCsv,
-  sampleDataJson,
-  type Workspace,
-} from "../helpers/workspace.ts";
-
-// Our own schema, written from the OpenVEX v0.2.0 specification (the official one is not in a package, and
-// tests never touch the network).
-const schema = JSON.parse(
-  readFileSync(join(repoRoot, "test/schemas/openvex-v0.2.0.schema.json"), "utf8"),
-) as object;
-// Strict, except for `required` in if/then/anyOf branches, which name properties declared one level up.
-const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
-// ajv-formats is CommonJS: Node's default import is module.exports, whose `default` is the plugin.
-ajvFormats.default(ajv);
-const validate = ajv.compile(schema);
-
-function schemaErrors(document: unknown): ErrorObject[] {
-  return validate(document) ? [] : (validate.errors ?? []);
-}
-
-/** The rule catalogue seed, read as dbt reads it: rule_id → OpenVEX status and justification. */
-function catalogue(): Map<string, VexDecision> {
-  const rows = parse(readFileSync(join(repoRoot, "dbt_project/seeds/rule_catalogue.csv"), "utf8"), {
-    columns: true,
-    skip_empty_lines: true,
-  }) as { rule_id: string; vex_status: string; vex_justification: string }[];
-  return new Map(
-    rows.map((row) => [
-      row.rule_id,
-      { status: row.vex_status, justification: row.vex_justification || null },
-    ]),
-  );
-}
+import { catalogue, schemaErrors } from "../helpers/openvex-schema.ts";
+import { repoRoot } from "../helpers/workspace.ts";
 
 type Fixture = VexAdvisory & { rule_id: string; state: string };
 
@@ -446,73 +407,5 @@ describe("the OpenVEX schema", () => {
     const empty = valid();
     empty.statements = [];
     expect(failingKeywords(empty)).toContain("minItems");
-  });
-});
-
-describe("openvex.json from a pipeline run on the bundled sample", () => {
-  let workspace: Workspace;
-  let firstRun: Awaited<ReturnType<Workspace["run"]>>;
-  const runClock = "2026-01-15T10:00:00Z";
-
-  beforeAll(async () => {
-    workspace = await createWorkspace();
-    await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv });
-    firstRun = await workspace.run(["--as-of", runClock]);
-  });
-  afterAll(() => workspace.cleanup());
-
-  const readOpenVex = () => readFile(join(workspace.outputDir, "openvex.json"), "utf8");
-
-  it("validates, states every advisory once, with the catalogue's status for its rule", async () => {
-    expect(firstRun.stderr).not.toContain('"level":"error"');
-    expect(firstRun.exitCode).toBe(0);
-    expect(firstRun.stdout).toContain(`Wrote ${join(workspace.outputDir, "openvex.json")}`);
-    const document = JSON.parse(await readOpenVex()) as OpenVexDocument;
-    expect(schemaErrors(document)).toEqual([]);
-    expect(document.timestamp).toBe(runClock);
-
-    const { advisories } = await workspace.readAdvisoryCurrent();
-    expect(advisories.length).toBeGreaterThan(0);
-    expect(document.statements).toHaveLength(advisories.length);
-    const rules = catalogue();
-    const justifications = await withDatabase(workspace.database, (db) =>
-      db.all<{ advisory_id: string; vex_justification: string | null }>(
-        "select advisory_id, vex_justification from marts.mart_advisory_current",
-      ),
-    );
-    const justificationOf = new Map(justifications.map((row) => [row.advisory_id, row.vex_justification]));
-    const statedPairs = new Set<string>();
-    // Both are sorted by advisory_id: the nth statement is the nth advisory's.
-    advisories.forEach((advisory, index) => {
-      const statement = document.statements[index] as OpenVexStatement;
-      const product = statement.products[0]?.["@id"] ?? "";
-      expect(statement.vulnerability.name).toBe(advisory.cve_id);
-      expect(product.startsWith(`pkg:deb/echo/${purlEncode(advisory.package_name)}`)).toBe(true);
-      expect(product.endsWith("?distro=echo-1")).toBe(true);
-      statedPairs.add(`${product.replace(/[@?].*$/, "")} ${statement.vulnerability.name}`);
-      expect(statement.status).toBe(rules.get(advisory.rule_id)?.status);
-      expect(statement.justification ?? null).toBe(justificationOf.get(advisory.advisory_id) ?? null);
-      expect(statement.timestamp).toBe(advisory.decided_at);
-      if (advisory.state === "fixed") {
-        expect(product).toBe(
-          `pkg:deb/echo/${purlEncode(advisory.package_name)}@${purlEncode(advisory.fixed_version ?? "")}?distro=echo-1`,
-        );
-      }
-      expect(statement.vulnerability["@id"] !== undefined).toBe(advisory.cve_id.startsWith("CVE-"));
-    });
-    expect(statedPairs.size).toBe(advisories.length);
-    // The sample has analyst overrides whose reason carries a justification, TEMP ids and fixed versions.
-    expect(document.statements.some((statement) => statement.justification !== undefined)).toBe(true);
-    expect(document.statements.some((statement) => statement.vulnerability.name.startsWith("TEMP-"))).toBe(
-      true,
-    );
-    expect(document.statements.some((statement) => statement.status === "fixed")).toBe(true);
-  });
-
-  it("is byte-identical when the run is repeated with the same clock", async () => {
-    const first = await readOpenVex();
-    const again = await workspace.run(["--as-of", runClock]);
-    expect(again.exitCode).toBe(0);
-    expect(await readOpenVex()).toBe(first);
   });
 });
