@@ -29,6 +29,8 @@ export interface RunFigures {
   /** Decision history rows (transitions) the run added. */
   history_rows_added: number;
   decision_changes: number;
+  /** Advisories per state after the run (mart_advisory_current): what a floor's counts are checked against. */
+  states: Record<string, number>;
   /** Why the run failed, when it did (the last lines it printed). */
   failure?: string;
 }
@@ -87,7 +89,9 @@ export async function timePipelineRun(
   const changes = /Decision changes recorded: (\d+)/.exec(stdout)?.[1];
   // A run whose decision inputs were the previous run's keeps its decisions: no rows go through the models.
   const dbtRan = !/^dbt not run: /m.test(stdout);
-  const { modelRows, advisories } = failed ? { modelRows: 0, advisories: 0 } : await countModelRows(database);
+  const { modelRows, advisories, states } = failed
+    ? { modelRows: 0, advisories: 0, states: {} }
+    : await countModelRows(database);
   const transformSeconds = stages.transform ?? wallSeconds;
   return {
     label,
@@ -103,6 +107,7 @@ export async function timePipelineRun(
     model_rows_per_second: dbtRan ? Math.round(modelRows / transformSeconds) : null,
     history_rows_added: (await countHistoryRows(historyDir)) - historyBefore,
     decision_changes: Number(changes ?? 0),
+    states,
     ...(failed ? { failure: `exit ${exitCode}: ${lastLines(`${stdout}\n${stderr}`, 6)}` } : {}),
   };
 }
@@ -155,18 +160,21 @@ async function countHistoryRows(historyDir: string): Promise<number> {
   return rows;
 }
 
-async function countModelRows(database: string): Promise<{ modelRows: number; advisories: number }> {
+async function countModelRows(
+  database: string,
+): Promise<{ modelRows: number; advisories: number; states: Record<string, number> }> {
   return withDatabase(database, async (db) => {
     const tables = await db.all<{ rows: number }>(
       `select estimated_size::bigint::double as rows from duckdb_tables()
        where schema_name in ('intermediate', 'marts')`,
     );
-    const advisories = await db.one<{ count: number }>(
-      "select count(*)::integer as count from marts.mart_advisory_current",
+    const states = await db.all<{ state: string; count: number }>(
+      "select state, count(*)::integer as count from marts.mart_advisory_current group by state order by state",
     );
     return {
       modelRows: tables.reduce((sum, table) => sum + Number(table.rows), 0),
-      advisories: advisories?.count ?? 0,
+      advisories: states.reduce((sum, row) => sum + row.count, 0),
+      states: Object.fromEntries(states.map((row) => [row.state, row.count])),
     };
   });
 }
