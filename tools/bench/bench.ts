@@ -61,7 +61,7 @@ const sections: Section[] = [
   {
     // Last, so that a whole benchmark sets the floor against the figures it has just measured.
     name: "floor",
-    // The reading takes about a minute; generating the ×25 data, when no benchmark has yet, about six.
+    // The reading takes about a minute; generating the ×25 data, when no benchmark has yet, three to six more.
     budgetMinutes: 20,
     async run() {
       const scale = Number(process.env.ECHO_BENCH_SCALE ?? 25);
