@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../pipeline/lib/files.ts";
+import { floorBenchTable, runFloorBench } from "./floor-bench.ts";
 import { nvdBenchTable, runNvdBench } from "./nvd-bench.ts";
 import { pipelineBenchTable, runGeneratedBench, runRealDataBench } from "./pipeline-bench.ts";
 import { runSiteBench, siteBenchTable } from "./site-bench.ts";
@@ -55,6 +56,17 @@ const sections: Section[] = [
     async run() {
       const result = await runSiteBench();
       return { figures: result, table: siteBenchTable(result) };
+    },
+  },
+  {
+    // Last, so that a whole benchmark sets the floor against the figures it has just measured.
+    name: "floor",
+    // The reading takes about a minute; generating the ×25 data, when no benchmark has yet, three to six more.
+    budgetMinutes: 20,
+    async run() {
+      const scale = Number(process.env.ECHO_BENCH_SCALE ?? 25);
+      const result = await runFloorBench(scale, 7, await previousFigures());
+      return { figures: result, table: floorBenchTable(result) };
     },
   },
 ];
