@@ -86,10 +86,19 @@ describe("the scheduled job, rehearsed in a temporary repository", () => {
       [false, 1, 1],
       [false, 1, 1],
       [false, 1, 1],
+      [false, 1, 1],
     ]);
     expect(result.tampered[0]?.steps[0]?.output).toContain("does not match SHA256SUMS");
     expect(result.tampered[1]?.steps[0]?.output).toContain("is not the manifest the build job wrote");
     expect(result.tampered[2]?.steps[0]?.output).toMatch(/outside (files\/)?output\//);
+    // A last line without a line end, naming a folder outside output/, is refused before any rm -rf.
+    expect(result.tampered[3]?.steps[0]?.output).toContain("paths.txt does not end with a line end");
+  });
+
+  it("refuses to push onto a branch whose history was rewritten while the run worked", () => {
+    expect(result.rewrite.steps.map((step) => step.exitCode)).toEqual([0, 0, 1]);
+    expect(result.rewrite.steps[2]?.output).toContain("its history was rewritten");
+    expect(result.rewrite.pushed).toBe(false);
   });
 
   it("commits nothing when nothing changed, or when the publish guard refused", () => {

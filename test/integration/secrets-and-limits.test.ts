@@ -152,6 +152,39 @@ describe("an NVD location over plain http while NVD_API_KEY is set", () => {
     expect(errorMessage(outcome.error)).toContain(`the API key was not sent to ${server.base}: ${nvdRule}`);
     expect(server.seen).toHaveLength(0);
   });
+
+  it("refuses a key holding a line break or control character, without quoting it", () => {
+    const config = {
+      sources: {
+        echo_data: { enabled: false, location: sampleDataJson },
+        echo_csv: { enabled: false, location: sampleCsv },
+        nvd: {
+          enabled: true,
+          mode: "live",
+          api_key_env: "NVD_API_KEY",
+          max_age_hours: 48,
+          window_days: 120,
+          results_per_page: 2000,
+          lookup_limit: 50,
+          requests_per_30s: 0,
+        },
+      },
+      http: httpSettings("unused"),
+      dbt: { project_dir: join(repoRoot, "dbt_project") },
+    };
+    for (const broken of [`${nvdKey}\r\nX-Injected: 1`, `${nvdKey}\u0000tail`, `${nvdKey} ${nvdKey}`]) {
+      let refused: unknown;
+      try {
+        registry.enabledAdapters(config, { NVD_API_KEY: broken });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused, JSON.stringify(broken)).toBeInstanceOf(PipelineError);
+      expect(errorMessage(refused)).toContain("NVD_API_KEY holds a space, line break or control character");
+      expect(errorMessage(refused)).not.toContain(nvdKey);
+    }
+    expect(() => registry.enabledAdapters(config, { NVD_API_KEY: ` ${nvdKey}\n` })).not.toThrow();
+  });
 });
 
 describe("a source whose server redirects", () => {

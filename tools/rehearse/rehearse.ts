@@ -14,9 +14,12 @@
 //   3. the second run again, same clock and inputs: byte-identical files, nothing to commit;
 //   4. a data.json missing half its packages: the publish guard refuses (exit 3): the build job fails, so
 //      nothing is staged and the publish job never runs;
-//   5. the publish job on tampered artifacts: a file changed after the build (the checksum check fails), and
-//      a publication a compromised build made to write outside output/ with a manifest and digest of its own
-//      (the path check fails): nothing is pushed.
+//   5. the publish job on tampered artifacts: a file changed after the build, SHA256SUMS rewritten to match
+//      it (the checksum checks fail), and two publications a compromised build made, with a manifest and
+//      digest of its own, to write outside output/: a path under .github/, and a last line of paths.txt
+//      without a line end (the path checks fail): nothing is pushed;
+//   6. a sound publication while the branch's history is rewritten (force-pushed): the push refuses to
+//      replay the old history onto the new one.
 //
 // It prints each commit (files and message) and the checks, and exits non-zero when a check fails.
 // test/integration/rehearsal.test.ts runs it. Options: --keep (leave the temporary directory).
@@ -113,6 +116,8 @@ export interface RehearsalResult {
   dir: string;
   runs: RehearsalRun[];
   tampered: TamperedPublication[];
+  /** The publish job when the branch was force-pushed between its checkout and its push. */
+  rewrite: TamperedPublication;
   /** The advisory the analyst marks not applicable between the first and second run. */
   overriddenAdvisory: string;
   /** The second run's transitions file, parsed. */
@@ -269,6 +274,8 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     });
     const refused = await scheduledRun("refused run (half of data.json gone)", clocks.refused);
 
+    const originLog = (await git(origin, ["log", "--format=%H %s", branch])).trim().split("\n");
+
     // 5. The publish job on artifacts it must refuse, made from the second run's.
     if (!second.artifact || !second.manifestSha256) throw new Error("the second run staged no publication");
     const good = second.artifact;
@@ -292,6 +299,14 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
         },
         "manifest and digest",
       ],
+      [
+        "a compromised build's paths.txt whose last line, without a line end, names pipeline",
+        async (publication: string) => {
+          const paths = await readFile(join(publication, "paths.txt"), "utf8");
+          await writeFile(join(publication, "paths.txt"), `${paths}pipeline`);
+        },
+        "manifest and digest",
+      ],
     ] as const) {
       const outcome = await runTamperedPublish(dir, origin, name, good, goodDigest, edit, recompute);
       tampered.push(outcome);
@@ -300,13 +315,46 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       );
     }
 
-    const originLog = (await git(origin, ["log", "--format=%H %s", branch])).trim().split("\n");
+    // 6. A sound publication, but the branch's history is rewritten (force-pushed) while the run works: the
+    //    push must not replay the old history onto the new one.
+    let rewrittenHead = "";
+    const rewrite = await runTamperedPublish(
+      dir,
+      origin,
+      "the branch's history rewritten while the run worked",
+      good,
+      goodDigest,
+      appendTo("files/output/data.json"),
+      "manifest and digest",
+      async (stepName) => {
+        if (stepName !== "Push the commit") return;
+        const work = join(dir, "rewrite");
+        await git(dir, ["clone", "--quiet", origin, work]);
+        await git(work, [
+          ...identity,
+          "commit",
+          "--quiet",
+          "--amend",
+          "--no-edit",
+          "--allow-empty",
+          "--date=now",
+        ]);
+        await git(work, ["push", "--quiet", "--force", "origin", `HEAD:refs/heads/${branch}`]);
+        rewrittenHead = (await git(work, ["rev-parse", "HEAD"])).trim();
+      },
+    );
+    const rewriteKept = (await git(origin, ["rev-parse", branch])).trim() === rewrittenHead;
+    log(
+      `\n== publish job with ${rewrite.name}: ${rewrite.steps.map((entry) => `${entry.name} exit ${entry.exitCode}`).join(", ")}; ${rewriteKept ? "the rewritten branch stands, nothing pushed" : "PUSHED"}`,
+    );
+
     const firstText = await showFile(origin, first.published?.sha, "output/advisory_current.json");
     const secondText = await showFile(origin, second.published?.sha, "output/advisory_current.json");
     const result: RehearsalResult = {
       dir,
       runs,
       tampered,
+      rewrite: { ...rewrite, pushed: !rewriteKept },
       overriddenAdvisory: target.advisory_id,
       secondRunTransitions,
       changedDecisions: changedDecisions(firstDocument, secondDocument),
@@ -469,6 +517,7 @@ const notRun: StepResult = { exitCode: -1, output: "" };
 
 /** What the publish job's steps may call: git and coreutils, nothing that could run project code. */
 const publishTools = [
+  "tail",
   "bash",
   "git",
   "sha256sum",
@@ -600,6 +649,7 @@ async function runTamperedPublish(
   /** "none": the build's manifest stays; "manifest": SHA256SUMS is rewritten to match, the reported digest is
    *  the build's; "manifest and digest": a compromised build rewrote both. */
   recompute: "none" | "manifest" | "manifest and digest",
+  beforeStep?: (name: string) => Promise<void>,
 ): Promise<TamperedPublication> {
   const artifact = join(dir, "artifacts", `tampered-${name.replace(/\W+/g, "-")}`, "publication");
   await rm(artifact, { recursive: true, force: true });
@@ -622,7 +672,7 @@ async function runTamperedPublish(
     }
   }
   const before = (await git(origin, ["rev-parse", branch])).trim();
-  const steps = await runPublishJob(dir, origin, before, artifact, manifestSha256);
+  const steps = await runPublishJob(dir, origin, before, artifact, manifestSha256, beforeStep);
   const after = (await git(origin, ["rev-parse", branch])).trim();
   return { name, steps, pushed: after !== before };
 }
@@ -848,7 +898,16 @@ function evaluate(
     /a file of the publication does not match SHA256SUMS/,
     /SHA256SUMS is not the manifest the build job wrote/,
     /paths\.txt names \.github\/workflows\/ci\.yml, outside output\/|the publication holds files\/\.github/,
+    /paths\.txt does not end with a line end/,
   ];
+  const rewrite = result.rewrite;
+  check(
+    "history rewritten during the run: the publish job checks and commits, then refuses to push onto the rewritten branch",
+    rewrite.steps.map((entry) => entry.exitCode).join(",") === "0,0,1" &&
+      /no longer holds .* \(its history was rewritten\)/.test(rewrite.steps[2]?.output ?? "") &&
+      !rewrite.pushed,
+    JSON.stringify(rewrite.steps.map((entry) => [entry.name, entry.exitCode, entry.output.slice(-400)])),
+  );
   check(
     "tampered artifacts: each is refused for its own reason",
     result.tampered.length === expectedRefusals.length &&

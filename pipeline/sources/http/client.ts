@@ -423,7 +423,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       url: request.shownUrl,
       attempt,
       maxAttempts: policy.maxAttempts,
-      reason: failure.message,
+      reason: redactText(failure.message, policy.secrets),
       waitMs: wait,
     });
     return wait;

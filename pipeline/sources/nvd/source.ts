@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PipelineError } from "../../lib/errors.ts";
 import { createHttpClient } from "../http/client.ts";
 import { configuredLimits, defineSource } from "../source.ts";
 import { cveFactsLanding, upstreamLanding } from "../upstream.ts";
@@ -29,6 +30,13 @@ export const nvdSource = defineSource({
     const { timeoutMs, maxBytes } = configuredLimits(deps.http);
     const http = createHttpClient({ timeoutMs, maxBytes, rateLimiting: false });
     const apiKey = deps.env[settings.api_key_env]?.trim() || undefined;
+    // fetch quotes an invalid header value in its error, where no redaction would find an altered key.
+    if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+      throw new PipelineError(
+        `${settings.api_key_env} holds a space, line break or control character, which cannot be sent in a header; set it to the key alone`,
+        { location: { key: "sources.nvd.api_key_env" }, exitCode: 2 },
+      );
+    }
     return nvdAdapter(settings, { http, apiKey, mockLocation: mock });
   },
 });
