@@ -105,7 +105,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   }
 
   const releaseLock = await acquireRunLock(config.database);
-  // dbt imports and parses while a long ingest reads the sources (unless the caller brought a session).
+  // dbt imports and parses while the sources are read (unless the caller brought a session of its own).
   const earlyDbt = options.dbtSession || options.startDbtEarly === false ? undefined : startDbtEarly(config);
   try {
     // A run killed while publishing left its journal: its release is completed before anything reads it.
@@ -148,11 +148,11 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       const { transform, decisionInputs } = await stages.time("transform", () =>
         transformStage(db, config, runId, startedWith, {
           rebuild: options.rebuild ?? false,
-          dbtSession: options.dbtSession ?? earlyDbt?.take(),
+          dbtSession: options.dbtSession ?? earlyDbt,
         }),
       );
       // Its work is done (or was not needed: decisions reused): its memory goes back before export.
-      await earlyDbt?.close();
+      await earlyDbt?.close({ abandon: true });
       return await withRunDatabase(config, async (reopened) => {
         await recordDecisionInputs(reopened, runId, decisionInputs);
         const { sources, checks, guard } = await stages.time("quality", () =>
@@ -229,7 +229,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       throw error;
     }
   } finally {
-    await earlyDbt?.close();
+    await earlyDbt?.close({ abandon: true });
     await releaseLock();
   }
 }

@@ -140,22 +140,13 @@ export function dbtBuildRequest(config: Config): { args: string[]; variables: Re
   return { args, variables };
 }
 
-/** A dbt session that may start while the sources are read; see startDbtEarly. */
-export interface EarlyDbt {
-  /** The session if it has started (the build then runs in it), else undefined: the `dbt` command runs. */
-  take(): DbtSession | undefined;
-  close(): Promise<void>;
-}
-
 /**
- * Starts dbt while the sources are read, once they have taken `afterMs`: a session (lib/dbt-session.ts) that
- * imports dbt and parses the project (parsing never opens the database), so the build starts at its first
- * node. A short ingest ends before that and the build runs the `dbt` command as before: on two cores, dbt's
- * import competing with a 1.5 s ingest gained nothing and cost a "nothing changed" run 0.25 s. Only for the
- * dbt the project installs (a `python` beside the `dbt` executable, and the project's dbt_session.py);
- * otherwise undefined.
+ * Starts dbt as the run starts: a session (lib/dbt-session.ts) that imports dbt and parses the project while
+ * ingest and load work (parsing never opens the database), so the build starts at its first node. Only for
+ * the dbt the project installs (a `python` beside the `dbt` executable, and the project's dbt_session.py);
+ * otherwise undefined, and the build runs the `dbt` command as before.
  */
-export function startDbtEarly(config: Config, afterMs = 2_000): EarlyDbt | undefined {
+export function startDbtEarly(config: Config): DbtSession | undefined {
   const { executable, project_dir: projectDir } = config.dbt;
   const usable =
     isAbsolute(executable) &&
@@ -163,23 +154,9 @@ export function startDbtEarly(config: Config, afterMs = 2_000): EarlyDbt | undef
     existsSync(join(projectDir, "dbt_session.py"));
   if (!usable) return undefined;
   const session = new DbtSession(executable, projectDir);
-  let started = false;
-  const timer = setTimeout(() => {
-    started = true;
-    const { args, variables } = dbtBuildRequest(config);
-    session.prepare(args, variables);
-  }, afterMs);
-  timer.unref();
-  return {
-    take() {
-      clearTimeout(timer);
-      return started ? session : undefined;
-    },
-    async close() {
-      clearTimeout(timer);
-      await session.close({ abandon: true });
-    },
-  };
+  const { args, variables } = dbtBuildRequest(config);
+  session.prepare(args, variables);
+  return session;
 }
 
 export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {

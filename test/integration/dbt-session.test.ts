@@ -131,22 +131,6 @@ describe("a dbt session", () => {
     ).toBeUndefined();
   });
 
-  it("starts only once the sources have taken a while: a short ingest runs the dbt command as before", async () => {
-    const config = {
-      database: bySession.database,
-      duckdb: { memory_limit: "1GB" },
-      dbt: { executable: dbtExecutable, project_dir: projectDir, threads: 1 },
-    } as unknown as Config;
-    const short = startDbtEarly(config, 60_000);
-    expect(short).toBeDefined();
-    expect(short?.take()).toBeUndefined();
-    await short?.close();
-    const long = startDbtEarly(config, 0);
-    await delay(50);
-    expect(long?.take()).toBeInstanceOf(DbtSession);
-    await long?.close();
-  });
-
   it("fails with a clear error naming the install step when dbt's Python is missing", async () => {
     const missing = new DbtSession("/nonexistent/.venv/bin/dbt", projectDir);
     const attempt = missing.invoke(["--version"], {});
