@@ -4,8 +4,6 @@ Each `dbt` command spends about 7 s before its first node: importing dbt (3-4 s)
 parsing the project. This process pays that once: it reads one JSON request per line on stdin,
 {"args": [...dbt arguments...], "env": {...}}, runs it with dbt's programmatic entry point (dbtRunner), and
 answers on stdout, after dbt's own log lines, with one line {"echo_dbt_session": {"exit_code": N, ...}}.
-With "prepare": true it only parses the project for those arguments and answers: a pipeline run sends that
-when it starts, so dbt's import and parse overlap ingest and load (parsing never opens the database).
 Exit codes are those of the dbt command line: 0 success, 1 failed nodes, 2 an error before or around them.
 
 The parsed project is kept and reused while the project's files and the request's environment stay the
@@ -92,9 +90,6 @@ def main():
                     respond(2, f"dbt could not parse the project: {parsed.exception or 'see the log above'}")
                     continue
                 cached_key, manifest = key, parsed.result
-            if request.get("prepare"):
-                respond(0)
-                continue
             try:
                 result = dbtRunner(manifest=manifest).invoke(args)
             finally:

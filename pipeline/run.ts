@@ -25,7 +25,7 @@ import { initialiseRun } from "./stages/init.ts";
 import { loadSources } from "./stages/load.ts";
 import { qualityStage } from "./stages/quality.ts";
 import { reportStage } from "./stages/report.ts";
-import { startDbtEarly, transformStage } from "./stages/transform.ts";
+import { transformStage } from "./stages/transform.ts";
 
 // The orchestrator: runs the stages in order (pipeline/stages/), holds the run lock, and keeps the run's
 // record (run-record.ts). Each stage owns its work; nothing here decides or writes a published file (it
@@ -54,11 +54,6 @@ export interface RunOptions {
   adjustConfig?: (config: Config) => Config;
   /** Run dbt in this already started session instead of a new `dbt` process (for many runs in one process). */
   dbtSession?: DbtSession;
-  /**
-   * false: run the `dbt` command when the build is due, instead of a session started with the run that
-   * imports dbt and parses the project while the sources are read (the default).
-   */
-  startDbtEarly?: boolean;
   /** Run dbt even when the decision inputs are the previous run's (pipeline/history/decision-inputs.ts). */
   rebuild?: boolean;
 }
@@ -105,8 +100,6 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
   }
 
   const releaseLock = await acquireRunLock(config.database);
-  // dbt imports and parses while the sources are read (unless the caller brought a session of its own).
-  const earlyDbt = options.dbtSession || options.startDbtEarly === false ? undefined : startDbtEarly(config);
   try {
     // A run killed while publishing left its journal: its release is completed before anything reads it.
     const completed = await completeInterruptedPublish(config.output_dir);
@@ -148,11 +141,9 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       const { transform, decisionInputs } = await stages.time("transform", () =>
         transformStage(db, config, runId, startedWith, {
           rebuild: options.rebuild ?? false,
-          dbtSession: options.dbtSession ?? earlyDbt,
+          dbtSession: options.dbtSession,
         }),
       );
-      // Its work is done (or was not needed: decisions reused): its memory goes back before export.
-      await earlyDbt?.close({ abandon: true });
       return await withRunDatabase(config, async (reopened) => {
         await recordDecisionInputs(reopened, runId, decisionInputs);
         const { sources, checks, guard } = await stages.time("quality", () =>
@@ -229,7 +220,6 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
       throw error;
     }
   } finally {
-    await earlyDbt?.close({ abandon: true });
     await releaseLock();
   }
 }

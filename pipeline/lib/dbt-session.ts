@@ -33,7 +33,6 @@ export class DbtSession {
   #lines: AsyncIterator<string> | undefined;
   #stderr = "";
   #busy = false;
-  #preparing: Promise<unknown> | undefined;
 
   /** `dbtExecutable` is the `dbt` of the project's virtual environment; its `python` runs the session. */
   constructor(dbtExecutable: string, projectDir: string) {
@@ -47,8 +46,6 @@ export class DbtSession {
    * locale and TMPDIR; each invocation sets its own on top.
    */
   async invoke(args: readonly string[], variables: Record<string, string>, onOutput?: DbtOutputListener) {
-    // A parse started by prepare() finishes first; whether it worked, the invocation below tells.
-    await this.#preparing;
     if (this.#busy) throw new Error("a dbt session runs one invocation at a time");
     this.#busy = true;
     try {
@@ -58,32 +55,15 @@ export class DbtSession {
     }
   }
 
-  /**
-   * Starts the Python process and has it import dbt and parse the project for `args` and `variables` (the
-   * same as the invocation that follows), without waiting: an invoke() with them then starts at its first
-   * node. Never rejects; a failure shows again in that invocation.
-   */
-  prepare(args: readonly string[], variables: Record<string, string>): void {
-    if (this.#busy || this.#preparing) return;
-    this.#busy = true;
-    this.#preparing = this.#invoke(args, variables, undefined, true)
-      .catch(() => undefined)
-      .finally(() => {
-        this.#busy = false;
-      });
-  }
-
   async #invoke(
     args: readonly string[],
     variables: Record<string, string>,
     onOutput?: DbtOutputListener,
-    prepare = false,
   ): Promise<DbtInvocation> {
     const env = dbtEnvironment(variables);
     const lines = this.#start(env);
     const stderrBefore = this.#stderr.length;
-    const request = prepare ? { args, env: variables, prepare: true } : { args, env: variables };
-    this.#process?.stdin.write(`${JSON.stringify(request)}\n`);
+    this.#process?.stdin.write(`${JSON.stringify({ args, env: variables })}\n`);
     const stdout: string[] = [];
     for (;;) {
       const next = await lines.next();
@@ -142,16 +122,11 @@ export class DbtSession {
     this.#lines = undefined;
   }
 
-  /**
-   * Ends the Python process: it exits when its input closes, after the request in hand. `abandon` stops it
-   * at once instead (a run that prepared dbt but did not need it: nothing it was doing is wanted).
-   */
-  async close(options: { abandon?: boolean } = {}): Promise<void> {
+  /** Ends the Python process: it exits when its input closes. */
+  async close(): Promise<void> {
     const subprocess = this.#process;
     this.#stop();
-    if (!subprocess) return;
-    if (options.abandon) subprocess.kill("SIGTERM");
-    await subprocess;
+    if (subprocess) await subprocess;
   }
 }
 

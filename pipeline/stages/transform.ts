@@ -1,6 +1,5 @@
-import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
 import {
@@ -12,7 +11,7 @@ import {
 } from "../history/decision-inputs.ts";
 import type { Database } from "../lib/db.ts";
 import { dbtEnvironment } from "../lib/dbt-env.ts";
-import { type DbtInvocation, type DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
+import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
 import { PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Config } from "./config.ts";
@@ -101,8 +100,7 @@ const dbtLogLine = z.looseObject({
  * warnings, and run_results.json for per-node timings. A dbt failure stops the run with dbt's own
  * messages. With a session, dbt runs in its already started Python process instead of a new `dbt`.
  */
-/** The `dbt build` a run makes: its arguments and dbt's own variables. */
-export function dbtBuildRequest(config: Config): { args: string[]; variables: Record<string, string> } {
+export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {
   const stateDir = join(dirname(config.database), "dbt");
   const targetPath = join(stateDir, "target");
   const args = [
@@ -137,31 +135,6 @@ export function dbtBuildRequest(config: Config): { args: string[]; variables: Re
     DO_NOT_TRACK: "1",
     DBT_PARTIAL_PARSE: "true",
   };
-  return { args, variables };
-}
-
-/**
- * Starts dbt as the run starts: a session (lib/dbt-session.ts) that imports dbt and parses the project while
- * ingest and load work (parsing never opens the database), so the build starts at its first node. Only for
- * the dbt the project installs (a `python` beside the `dbt` executable, and the project's dbt_session.py);
- * otherwise undefined, and the build runs the `dbt` command as before.
- */
-export function startDbtEarly(config: Config): DbtSession | undefined {
-  const { executable, project_dir: projectDir } = config.dbt;
-  const usable =
-    isAbsolute(executable) &&
-    existsSync(join(dirname(executable), "python")) &&
-    existsSync(join(projectDir, "dbt_session.py"));
-  if (!usable) return undefined;
-  const session = new DbtSession(executable, projectDir);
-  const { args, variables } = dbtBuildRequest(config);
-  session.prepare(args, variables);
-  return session;
-}
-
-export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {
-  const { args, variables } = dbtBuildRequest(config);
-  const targetPath = join(dirname(config.database), "dbt", "target");
   // A stale run_results.json from an earlier run must never be read as this run's.
   await rm(join(targetPath, "run_results.json"), { force: true });
   log.info("dbt build started", { project_dir: config.dbt.project_dir, session: session !== undefined });

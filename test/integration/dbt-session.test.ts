@@ -1,15 +1,10 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withDatabase } from "../../pipeline/lib/db.ts";
 import { DbtSession } from "../../pipeline/lib/dbt-session.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { runPipeline } from "../../pipeline/run.ts";
-import type { Config } from "../../pipeline/stages/config.ts";
-import { startDbtEarly } from "../../pipeline/stages/transform.ts";
 import {
   createWorkspace,
   repoRoot,
@@ -31,9 +26,8 @@ const firstClock = new Date("2026-05-01T06:00:00Z");
 const secondClock = new Date("2026-05-02T06:00:00Z");
 
 /**
- * A run starts dbt as a session that imports and parses while the sources are read, and the demo runs dbt in
- * one long-lived session for many runs, instead of a `dbt` process per run. Every way must decide exactly
- * alike, and the session must give the database back between runs.
+ * The demo runs dbt in one long-lived session instead of a `dbt` process per run. Both ways must decide
+ * exactly alike, and the session must give the database back between runs.
  */
 describe("a dbt session", () => {
   let byCommand: Workspace;
@@ -54,7 +48,7 @@ describe("a dbt session", () => {
   it("publishes byte for byte what the dbt command line publishes, over two runs in one session", async () => {
     for (const asOf of [firstClock, secondClock]) {
       const [commandOutcome, sessionOutcome] = await Promise.all([
-        runPipeline({ configPath: byCommand.configPath, asOf, clockPinned: true, startDbtEarly: false }),
+        runPipeline({ configPath: byCommand.configPath, asOf, clockPinned: true }),
         // The second run reopens a database the session's dbt wrote: it would fail if dbt still held it.
         runPipeline({ configPath: bySession.configPath, asOf, clockPinned: true, dbtSession: session }),
       ]);
@@ -82,54 +76,6 @@ describe("a dbt session", () => {
     expect(listed.exitCode).toBe(0);
     expect(listed.stdout).toMatch(/mart_advisory_current/);
   }, 120_000);
-
-  it("parses ahead when asked to prepare, while another process holds the database, then builds from that parse", async () => {
-    const early = new DbtSession(dbtExecutable, projectDir);
-    const targetPath = join(bySession.dir, "prepare-target");
-    try {
-      const args = [
-        "ls",
-        "--project-dir",
-        projectDir,
-        "--profiles-dir",
-        projectDir,
-        "--target-path",
-        targetPath,
-        "--log-format",
-        "json",
-        "--selector",
-        "pipeline_run",
-      ];
-      const env = { ECHO_DUCKDB_PATH: bySession.database, DO_NOT_TRACK: "1" };
-      // The pipeline holds the database while dbt parses: parsing must not need it.
-      await withDatabase(bySession.database, async (db) => {
-        early.prepare(args, env);
-        let parsed = false;
-        for (let waited = 0; waited < 120_000 && !parsed; waited += 250) {
-          await db.run("select 1");
-          parsed = existsSync(join(targetPath, "manifest.json"));
-          if (!parsed) await delay(250);
-        }
-        expect(parsed, "prepare() wrote no manifest while the database was held").toBe(true);
-      });
-      const listed = await early.invoke([...args, "--output", "name"], env);
-      expect(listed.exitCode, listed.stderr).toBe(0);
-      expect(listed.stdout).toMatch(/mart_advisory_current/);
-    } finally {
-      await early.close({ abandon: true });
-    }
-  }, 180_000);
-
-  it("starts early only with the dbt the project installs", () => {
-    const base = { database: bySession.database, duckdb: { memory_limit: "1GB" } };
-    const early = (dbt: { executable: string; project_dir: string }) =>
-      startDbtEarly({ ...base, dbt: { ...dbt, threads: 1 } } as unknown as Config);
-    // A dbt found on PATH, or a dbt project without the session script: the build runs the dbt command.
-    expect(early({ executable: "dbt", project_dir: projectDir })).toBeUndefined();
-    expect(
-      early({ executable: dbtExecutable, project_dir: join(repoRoot, "test/fixtures") }),
-    ).toBeUndefined();
-  });
 
   it("fails with a clear error naming the install step when dbt's Python is missing", async () => {
     const missing = new DbtSession("/nonexistent/.venv/bin/dbt", projectDir);
