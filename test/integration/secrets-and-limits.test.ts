@@ -93,6 +93,29 @@ const httpSettings = (cacheDir: string, maxResponseMb = 1024) => ({
 const nvdKey = "nvd-key-7d1c9e04-only-for-nvd";
 const nvdRule = "the NVD API key is sent only over https to services.nvd.nist.gov";
 
+/** The sources part of a config with NVD alone enabled, live, at `location` (NVD's own API when left out). */
+function liveNvdConfig(cacheDir: string, location?: string) {
+  return {
+    sources: {
+      echo_data: { enabled: false, location: sampleDataJson },
+      echo_csv: { enabled: false, location: sampleCsv },
+      nvd: {
+        enabled: true,
+        mode: "live",
+        ...(location === undefined ? {} : { location }),
+        api_key_env: "NVD_API_KEY",
+        max_age_hours: 48,
+        window_days: 120,
+        results_per_page: 2000,
+        lookup_limit: 50,
+        requests_per_30s: 0,
+      },
+    },
+    http: httpSettings(cacheDir),
+    dbt: { project_dir: join(repoRoot, "dbt_project") },
+  };
+}
+
 describe("an NVD location over plain http while NVD_API_KEY is set", () => {
   it("is a config error naming the file, the key and the rule, and no request reaches the server", async () => {
     const server = await serve((_seen, response) => response.writeHead(500).end());
@@ -127,25 +150,7 @@ describe("an NVD location over plain http while NVD_API_KEY is set", () => {
 
   it("is refused again by the source as a run builds it, should the config check be bypassed", async () => {
     const server = await serve((_seen, response) => response.writeHead(500).end());
-    const config = {
-      sources: {
-        echo_data: { enabled: false, location: sampleDataJson },
-        echo_csv: { enabled: false, location: sampleCsv },
-        nvd: {
-          enabled: true,
-          mode: "live",
-          location: `${server.base}/rest/json/cves/2.0`,
-          api_key_env: "NVD_API_KEY",
-          max_age_hours: 48,
-          window_days: 120,
-          results_per_page: 2000,
-          lookup_limit: 50,
-          requests_per_30s: 0,
-        },
-      },
-      http: httpSettings(await temporaryDir()),
-      dbt: { project_dir: join(repoRoot, "dbt_project") },
-    };
+    const config = liveNvdConfig(await temporaryDir(), `${server.base}/rest/json/cves/2.0`);
     const [adapter] = registry.enabledAdapters(config, { NVD_API_KEY: nvdKey });
     const outcome = await drain(adapter as AnyAdapter);
     expect(outcome.error).toBeInstanceOf(PipelineError);
@@ -154,24 +159,7 @@ describe("an NVD location over plain http while NVD_API_KEY is set", () => {
   });
 
   it("refuses a key holding a line break or control character, without quoting it", () => {
-    const config = {
-      sources: {
-        echo_data: { enabled: false, location: sampleDataJson },
-        echo_csv: { enabled: false, location: sampleCsv },
-        nvd: {
-          enabled: true,
-          mode: "live",
-          api_key_env: "NVD_API_KEY",
-          max_age_hours: 48,
-          window_days: 120,
-          results_per_page: 2000,
-          lookup_limit: 50,
-          requests_per_30s: 0,
-        },
-      },
-      http: httpSettings("unused"),
-      dbt: { project_dir: join(repoRoot, "dbt_project") },
-    };
+    const config = liveNvdConfig("unused");
     for (const broken of [`${nvdKey}\r\nX-Injected: 1`, `${nvdKey}\u0000tail`, `${nvdKey} ${nvdKey}`]) {
       let refused: unknown;
       try {
