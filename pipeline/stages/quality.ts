@@ -33,21 +33,27 @@ interface CheckDefinition {
 /** The final states, as the advisory_states seed names them (dbt loads it into reference). */
 const finalStates = "(select state from reference.advisory_states where state_type = 'final')";
 
+/** The conditions a model's one column_checks test holds (dbt_project/tests/generic/column_checks.sql). */
+const columnCheckKinds = new Set(["not_null", "unique", "accepted_values"]);
+
 /**
  * The named dbt data tests on a model's columns (`<test>:<column>`), as dbt ran them for the decisions in
  * use: each one that did not pass is a failing item, and so is one that is missing from dbt's results (a
- * check must never pass because its test was removed).
+ * check must never pass because its test was removed). not_null, unique and accepted_values are conditions
+ * of the model's column_checks test; any other kind (not_blank, relationships) is a test of its own.
  */
 function dbtTestFailures(context: QualityContext, model: string, tests: readonly string[]): string[] {
   const failing: string[] = [];
   for (const test of tests) {
     const [kind, column] = test.split(":") as [string, string];
-    const prefix = `.${kind}_${model}_${column}.`;
+    const testName = columnCheckKinds.has(kind) ? `column_checks_${model}` : `${kind}_${model}_${column}`;
     const result = context.dbtTests.find(
-      (node) => node.uniqueId.startsWith("test.") && node.uniqueId.includes(prefix),
+      (node) => node.uniqueId.startsWith("test.") && node.uniqueId.includes(`.${testName}.`),
     );
-    if (result === undefined) failing.push(`${kind} ${model}.${column}: not among dbt's test results`);
-    else if (result.status !== "pass") failing.push(`${kind} ${model}.${column}: dbt test ${result.status}`);
+    if (result === undefined)
+      failing.push(`${kind} ${model}.${column}: ${testName} not among dbt's test results`);
+    else if (result.status !== "pass")
+      failing.push(`${kind} ${model}.${column}: dbt test ${testName} ${result.status}`);
   }
   return failing;
 }

@@ -9,7 +9,7 @@ import {
   type ReuseVerdict,
   readDecisionInputs,
 } from "../history/decision-inputs.ts";
-import type { Database } from "../lib/db.ts";
+import { type Database, withDatabase } from "../lib/db.ts";
 import { dbtEnvironment } from "../lib/dbt-env.ts";
 import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
 import { PipelineError } from "../lib/errors.ts";
@@ -25,6 +25,7 @@ const runResultsSchema = z.object({
       execution_time: z.number(),
       message: z.string().nullable().optional(),
       failures: z.number().nullable().optional(),
+      compiled_code: z.string().nullable().optional(),
     }),
   ),
 });
@@ -35,6 +36,8 @@ export interface DbtNodeResult {
   executionTimeSeconds: number;
   message: string | null;
   failures: number | null;
+  /** The SQL dbt ran for the node (a test's query), when dbt compiled it. */
+  compiledCode?: string | null;
 }
 
 export interface TransformResult {
@@ -164,7 +167,12 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   if (result.exitCode !== 0) {
     const failedNodes = (runResults?.nodes ?? []).filter((node) => ["error", "fail"].includes(node.status));
     const details = failedNodes.length
-      ? failedNodes.map((node) => `${node.uniqueId}: ${node.message ?? node.status}`)
+      ? await Promise.all(
+          failedNodes.map(async (node) => {
+            const conditions = await failingConditions(config, node);
+            return `${node.uniqueId}: ${node.message ?? node.status}${conditions}`;
+          }),
+        )
       : errors.length
         ? errors
         : [
@@ -201,8 +209,31 @@ async function readRunResults(
       executionTimeSeconds: node.execution_time,
       message: node.message ?? null,
       failures: node.failures ?? null,
+      compiledCode: node.compiled_code ?? null,
     })),
   };
+}
+
+/**
+ * A failed column_checks test (dbt_project/tests/generic/column_checks.sql) holds many conditions, and dbt's
+ * message only counts the failing ones: its query, run again on the database dbt left, names them
+ * ("not_null:state: 3 rows"). Empty for any other node, or when the query cannot be run.
+ */
+async function failingConditions(config: Config, node: DbtNodeResult): Promise<string> {
+  if (!node.uniqueId.includes(".column_checks_") || !node.compiledCode) return "";
+  try {
+    const rows = await withDatabase(
+      config.database,
+      (db) =>
+        db.all<{ check_name: string; failing_rows: number }>(
+          `select check_name, failing_rows from (${node.compiledCode}) order by check_name`,
+        ),
+      { memoryLimit: config.duckdb.memory_limit },
+    );
+    return rows.map((row) => `\n    ${row.check_name}: ${row.failing_rows} rows`).join("");
+  } catch {
+    return "";
+  }
 }
 
 /** Runs the `dbt` command line once, as a new process, in its minimal environment (dbtEnvironment). */

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,8 +118,10 @@ describe("every dbt data test", () => {
     };
     const allDataTests = await count(["--resource-type", "test", "--exclude", "test_type:unit"]);
     const runDataTests = await count(["--selector", "pipeline_run", "--resource-type", "test"]);
-    expect(runDataTests).toBeGreaterThan(50);
-    expect(allDataTests).toBeGreaterThan(runDataTests + 50);
+    // One column_checks test per model (not one per column and condition), so about 30 in a run and 40
+    // more (the seeds' and intermediate models') in the whole set.
+    expect(runDataTests).toBeGreaterThan(25);
+    expect(allDataTests).toBeGreaterThan(runDataTests + 30);
 
     const tested = await execa(
       dbtExecutable,
@@ -129,4 +131,56 @@ describe("every dbt data test", () => {
     expect(tested.exitCode, tested.all).toBe(0);
     expect(tested.all).toMatch(new RegExp(`PASS=${allDataTests}\\b`));
   }, 180_000);
+});
+
+describe("a model's column_checks test", () => {
+  let workspace: Workspace;
+
+  beforeAll(async () => {
+    workspace = await createWorkspace();
+    // A copy of the project whose mart_advisory_current declares two conditions the sample breaks: every
+    // state fixed, and a fixed version on every advisory.
+    const copy = join(workspace.dir, "dbt_project");
+    await cp(projectDir, copy, {
+      recursive: true,
+      filter: (path) => !/[/\\](\.venv|target|logs)$/.test(path),
+    });
+    const yamlPath = join(copy, "models/marts/mart_advisory_current.yml");
+    const yaml = await readFile(yamlPath, "utf8");
+    const planted = yaml
+      .replace(/(not_null:\s*\[)/, "$1fixed_version, ")
+      .replace(/( +)accepted_values:\n/, "$1accepted_values:\n$1  state: [fixed]\n");
+    expect(planted).not.toBe(yaml);
+    await writeFile(yamlPath, planted);
+    await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv, dbtProjectDir: copy });
+  });
+  afterAll(() => workspace.cleanup());
+
+  it("stops the run naming each condition that does not hold and how many rows break it", async () => {
+    const run = await workspace.run(["--as-of", "2026-05-01T06:00:00Z"]);
+    expect(run.exitCode).not.toBe(0);
+    const advisories = JSON.parse(await readFile(sampleDataJson, "utf8")) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const total = Object.values(advisories).reduce((sum, entries) => sum + Object.keys(entries).length, 0);
+    const errors = run.stderr
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: string; message: string })
+      .filter((line) => line.level === "error");
+    const failure = errors
+      .map((line) => line.message)
+      .find((text) => text.includes("column_checks_mart_advisory_current"));
+    expect(failure, run.stderr).toBeDefined();
+    const conditions = Object.fromEntries(
+      [...(failure ?? "").matchAll(/^ {4}(\S+): (\d+) rows$/gm)].map((match) => [match[1], Number(match[2])]),
+    );
+    // Only the planted conditions fail, each with a share of the sample's advisories; the rest hold.
+    expect(Object.keys(conditions).sort()).toEqual(["accepted_values:state", "not_null:fixed_version"]);
+    for (const rows of Object.values(conditions)) {
+      expect(rows).toBeGreaterThan(0);
+      expect(rows).toBeLessThan(total);
+    }
+  });
 });

@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { type Database, openDatabase } from "../../pipeline/lib/db.ts";
 import type { CheckResult, SourceRunSummary } from "../../pipeline/run-summary.ts";
 import { parseConfig } from "../../pipeline/stages/config.ts";
@@ -11,6 +12,7 @@ import {
   lastRecordedDbtTests,
   runQualityChecks,
 } from "../../pipeline/stages/quality.ts";
+import { repoRoot } from "../helpers/workspace.ts";
 
 /**
  * Every quality check against a small database shaped like the one dbt leaves behind: clean, none fires;
@@ -75,14 +77,9 @@ async function createMarts(db: Database) {
 /** dbt's data tests that checks read back, as dbt reports them (all passed). */
 const martTests = [
   "relationships_int_not_applicable_overrides_current_internal_status",
-  "not_null_mart_advisory_current_state",
-  "not_null_mart_advisory_current_state_type",
-  "not_null_mart_advisory_current_rule_id",
-  "not_null_mart_advisory_current_reason_code",
-  "not_null_mart_advisory_current_explanation",
+  // not_null, unique and accepted_values on the mart's columns, one test (tests/generic/column_checks.sql).
+  "column_checks_mart_advisory_current",
   "not_blank_mart_advisory_current_explanation",
-  "unique_mart_advisory_current_advisory_id",
-  "not_null_mart_advisory_current_advisory_id",
 ].map((name) => ({ uniqueId: `test.echo_advisory.${name}.0123456789`, status: "pass" }));
 
 function withStatus(name: string, status: string) {
@@ -181,16 +178,24 @@ describe("quality checks", () => {
       tooOld: true,
     });
     // dbt's tests on the mart found the blank explanation and the repeated id (at warn severity, else dbt
-    // would have stopped the run).
+    // would have stopped the run). The mart's column_checks test holds every not_null and unique condition
+    // the checks read, so each of them is named as failing with it.
     const dbtTests = withStatus("not_blank_mart_advisory_current_explanation", "warn").map((test) =>
-      test.uniqueId.includes(".unique_mart_advisory_current_advisory_id.")
-        ? { ...test, status: "warn" }
-        : test,
+      test.uniqueId.includes(".column_checks_mart_advisory_current.") ? { ...test, status: "warn" } : test,
     );
     const results = await runQualityChecks(db, context([source({}), stale], dbtTests));
+    const columnChecksWarn = (check: string) => `${check}: dbt test column_checks_mart_advisory_current warn`;
     expect(failing(results)).toEqual({
-      advisory_fields_complete: ["not_blank mart_advisory_current.explanation: dbt test warn"],
-      advisory_ids_unique: ["unique mart_advisory_current.advisory_id: dbt test warn"],
+      advisory_fields_complete: [
+        ...["state", "state_type", "rule_id", "reason_code", "explanation"].map((column) =>
+          columnChecksWarn(`not_null mart_advisory_current.${column}`),
+        ),
+        "not_blank mart_advisory_current.explanation: dbt test not_blank_mart_advisory_current_explanation warn",
+      ],
+      advisory_ids_unique: [
+        columnChecksWarn("unique mart_advisory_current.advisory_id"),
+        columnChecksWarn("not_null mart_advisory_current.advisory_id"),
+      ],
       final_states_have_evidence: [
         "libxml2:CVE-2024-0008 fixed (upstream_fixed_version)",
         "vim:CVE-2024-0005 wont_fix (upstream_wont_fix)",
@@ -273,17 +278,29 @@ describe("quality checks", () => {
     );
     expect(failing(results)).toEqual({
       override_reason_codes_known: [
-        "relationships int_not_applicable_overrides_current.internal_status: dbt test warn",
+        "relationships int_not_applicable_overrides_current.internal_status: dbt test relationships_int_not_applicable_overrides_current_internal_status warn",
       ],
     });
     expect(results.find((result) => result.checkId === "override_reason_codes_known")?.severity).toBe("warn");
   });
 
   it("a check dbt's tests answer fails when its test is missing from dbt's results", async () => {
-    const withoutUnique = martTests.filter((test) => !test.uniqueId.includes(".unique_"));
-    const results = await runQualityChecks(db, context([source({})], withoutUnique));
+    const withoutColumnChecks = martTests.filter((test) => !test.uniqueId.includes(".column_checks_"));
+    const results = await runQualityChecks(db, context([source({})], withoutColumnChecks));
+    const missing = (check: string) =>
+      `${check}: column_checks_mart_advisory_current not among dbt's test results`;
     expect(failing(results)).toEqual({
-      advisory_ids_unique: ["unique mart_advisory_current.advisory_id: not among dbt's test results"],
+      advisory_fields_complete: [
+        "not_null mart_advisory_current.state",
+        "not_null mart_advisory_current.state_type",
+        "not_null mart_advisory_current.rule_id",
+        "not_null mart_advisory_current.reason_code",
+        "not_null mart_advisory_current.explanation",
+      ].map(missing),
+      advisory_ids_unique: [
+        missing("unique mart_advisory_current.advisory_id"),
+        missing("not_null mart_advisory_current.advisory_id"),
+      ],
     });
   });
 
@@ -301,14 +318,34 @@ describe("quality checks", () => {
     // The older build found a problem; the newer one (the build whose decisions stand) did not.
     await db.run(`insert into meta.runs (run_id, run_seq, started_at, as_of, status, config_path) values
       ('20260501T000000Z', 0, '2026-05-01', '2026-05-01', 'succeeded', 'c')`);
-    await record("20260501T000000Z", withStatus("not_null_mart_advisory_current_state", "warn"));
+    await record("20260501T000000Z", withStatus("not_blank_mart_advisory_current_explanation", "warn"));
     await record("20260601T000000Z", martTests);
     expect(await lastRecordedDbtTests(db)).toEqual(expect.arrayContaining(martTests));
     await db.run("delete from meta.dbt_node_timings where run_id = '20260601T000000Z'");
     const older = await lastRecordedDbtTests(db);
     const results = await runQualityChecks(db, context([source({})], older));
     expect(failing(results)).toEqual({
-      advisory_fields_complete: ["not_null mart_advisory_current.state: dbt test warn"],
+      advisory_fields_complete: [
+        "not_blank mart_advisory_current.explanation: dbt test not_blank_mart_advisory_current_explanation warn",
+      ],
     });
+  });
+
+  it("the conditions these checks read are declared on the mart's column_checks test", async () => {
+    // A condition dropped from the YAML would leave column_checks passing without asserting it.
+    const yaml = parse(
+      await readFile(join(repoRoot, "dbt_project/models/marts/mart_advisory_current.yml"), "utf8"),
+    ) as {
+      models: {
+        name: string;
+        data_tests?: Record<string, { arguments: { not_null: string[]; unique: string[] } }>[];
+      }[];
+    };
+    const mart = yaml.models.find((model) => model.name === "mart_advisory_current");
+    const columnChecks = mart?.data_tests?.find((test) => "column_checks" in test)?.column_checks?.arguments;
+    expect(columnChecks?.not_null).toEqual(
+      expect.arrayContaining(["advisory_id", "state", "state_type", "rule_id", "reason_code", "explanation"]),
+    );
+    expect(columnChecks?.unique).toContain("advisory_id");
   });
 });
