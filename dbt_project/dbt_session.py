@@ -2,7 +2,7 @@
 
 Each `dbt` command spends about 7 s before its first node: importing dbt (3-4 s), loading the adapter and
 parsing the project. This process pays that once: it reads one JSON request per line on stdin,
-{"args": [...dbt arguments...], "env": {...}}, runs it with dbt's programmatic entry point (dbtRunner), and
+{"args": [...dbt arguments...], "env": {...}, "cwd": "..." (optional)}, runs it in that folder with dbt's programmatic entry point (dbtRunner), and
 answers on stdout, after dbt's own log lines, with one line {"echo_dbt_session": {"exit_code": N, ...}}.
 Exit codes are those of the dbt command line: 0 success, 1 failed nodes, 2 an error before or around them.
 
@@ -80,8 +80,17 @@ def main():
             args = [str(arg) for arg in request["args"]]
             env = {str(k): str(v) for k, v in request.get("env", {}).items()}
             os.environ.update(env)
+            # The profile names the database relative to the invocation's folder (pipeline/stages/transform.ts).
+            cwd = request.get("cwd")
+            if cwd is not None:
+                os.chdir(str(cwd))
             project_dir = option_value(args, "--project-dir") or "."
-            key = (tuple(sorted(env.items())), tuple(parse_arguments(args)), project_fingerprint(project_dir))
+            key = (
+                tuple(sorted(env.items())),
+                os.getcwd(),
+                tuple(parse_arguments(args)),
+                project_fingerprint(project_dir),
+            )
             if key != cached_key or manifest is None:
                 parsed = dbtRunner().invoke(parse_arguments(args))
                 release_database()

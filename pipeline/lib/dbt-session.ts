@@ -45,11 +45,17 @@ export class DbtSession {
    * session's process starts with them and nothing else of this process's environment but PATH, HOME, the
    * locale and TMPDIR; each invocation sets its own on top.
    */
-  async invoke(args: readonly string[], variables: Record<string, string>, onOutput?: DbtOutputListener) {
+  async invoke(
+    args: readonly string[],
+    variables: Record<string, string>,
+    onOutput?: DbtOutputListener,
+    /** The folder the invocation runs in (relative paths in the profile resolve against it). */
+    cwd?: string,
+  ) {
     if (this.#busy) throw new Error("a dbt session runs one invocation at a time");
     this.#busy = true;
     try {
-      return await this.#invoke(args, variables, onOutput);
+      return await this.#invoke(args, variables, onOutput, cwd);
     } finally {
       this.#busy = false;
     }
@@ -59,11 +65,12 @@ export class DbtSession {
     args: readonly string[],
     variables: Record<string, string>,
     onOutput?: DbtOutputListener,
+    cwd?: string,
   ): Promise<DbtInvocation> {
     const env = dbtEnvironment(variables);
     const lines = this.#start(env);
     const stderrBefore = this.#stderr.length;
-    this.#process?.stdin.write(`${JSON.stringify({ args, env: variables })}\n`);
+    this.#process?.stdin.write(`${JSON.stringify({ args, env: variables, ...(cwd ? { cwd } : {}) })}\n`);
     const stdout: string[] = [];
     for (;;) {
       const next = await lines.next();

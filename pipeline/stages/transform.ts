@@ -1,5 +1,5 @@
-import { readFile, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { access, copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { execa } from "execa";
 import { z } from "zod";
 import {
@@ -94,8 +94,34 @@ export function keptDecisions(runId: string): TransformResult {
 }
 
 const dbtLogLine = z.looseObject({
-  info: z.looseObject({ level: z.string(), msg: z.string() }),
+  info: z.looseObject({ level: z.string(), msg: z.string(), name: z.string().optional() }),
 });
+
+/**
+ * A state folder without dbt's partial parse starts from the one `npm ci` made in the project's virtual
+ * environment (dbt_project/install-runtime.mjs): parsing the whole project costs dbt about 5 s more than checking a
+ * parse. dbt itself checks the copy against the project's files, its version and the connection settings,
+ * and parses again whatever differs.
+ */
+async function seedPartialParse(projectDir: string, targetPath: string): Promise<void> {
+  const own = join(targetPath, partialParseFile);
+  if (await exists(own)) return;
+  const installed = join(projectDir, ".venv", "installed-parse", partialParseFile);
+  if (!(await exists(installed))) return;
+  await mkdir(targetPath, { recursive: true });
+  await copyFile(installed, own);
+}
+
+const partialParseFile = "partial_parse.msgpack";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Runs `dbt build` on the database the load stage just wrote, selecting what every run builds (the
@@ -104,8 +130,10 @@ const dbtLogLine = z.looseObject({
  * messages. With a session, dbt runs in its already started Python process instead of a new `dbt`.
  */
 export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {
-  const stateDir = join(dirname(config.database), "dbt");
+  const databaseDir = dirname(config.database);
+  const stateDir = join(databaseDir, "dbt");
   const targetPath = join(stateDir, "target");
+  await seedPartialParse(config.dbt.project_dir, targetPath);
   const args = [
     "build",
     "--selector",
@@ -130,8 +158,11 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   // Nothing here changes from run to run (the run being decided is the ledger's latest), so dbt's partial
   // parsing and a session's parsed project stay valid.
   // dbt's only variables beside PATH, HOME, the locale and TMPDIR (lib/dbt-env.ts): never a secret.
+  // The database is named relative to dbt's working folder, its own folder: dbt's partial parse is valid
+  // only for the exact connection settings it was made with, so a relative name lets one parse serve any
+  // state folder, including the one `npm ci` leaves in the project (seedPartialParse).
   const variables = {
-    ECHO_DUCKDB_PATH: config.database,
+    ECHO_DUCKDB_PATH: basename(config.database),
     ECHO_DBT_THREADS: String(config.dbt.threads),
     ECHO_DUCKDB_MEMORY_LIMIT: config.duckdb.memory_limit,
     DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
@@ -144,8 +175,8 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
   const progress = terminalProgress("transform");
   const onOutput = (chunk: string) => progress?.count(countFinishedNodes(chunk));
   const result = session
-    ? await session.invoke(args, variables, onOutput)
-    : await runDbtCommand(config.dbt.executable, args, variables, onOutput);
+    ? await session.invoke(args, variables, onOutput, databaseDir)
+    : await runDbtCommand(config.dbt.executable, args, variables, onOutput, databaseDir);
   progress?.end();
 
   const errors: string[] = [];
@@ -160,6 +191,8 @@ export async function runDbtBuild(config: Config, session?: DbtSession): Promise
     }
     if (parsed.info.level === "error") errors.push(parsed.info.msg);
     else if (parsed.info.level === "warn") warnings.push(parsed.info.msg);
+    else if (parsed.info.name === "UnableToPartialParse")
+      log.info("dbt parsed the whole project", { because: parsed.info.msg });
   }
   for (const warning of warnings) log.warn("dbt", { message: warning });
 
@@ -242,11 +275,12 @@ async function runDbtCommand(
   args: readonly string[],
   variables: Record<string, string>,
   onOutput: DbtOutputListener,
+  cwd: string,
 ): Promise<DbtInvocation> {
   const env = dbtEnvironment(variables);
   let result: Awaited<ReturnType<typeof execa>>;
   try {
-    const subprocess = execa(executable, args, { reject: false, env, extendEnv: false });
+    const subprocess = execa(executable, args, { reject: false, env, extendEnv: false, cwd });
     subprocess.stdout?.on("data", (chunk: Buffer) => onOutput(String(chunk)));
     result = await subprocess;
   } catch (error) {

@@ -45,7 +45,7 @@ export async function createWorkspace(): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), "echo-advisory-test-"));
   const configPath = join(dir, "config.yaml");
   const outputDir = join(dir, "output");
-  const database = join(dir, "state", "echo.duckdb");
+  const database = join(dir, "state", "echo-advisory.duckdb");
   return {
     dir,
     configPath,
@@ -61,7 +61,7 @@ export async function createWorkspace(): Promise<Workspace> {
       await writeFile(
         configPath,
         [
-          "database: state/echo.duckdb",
+          "database: state/echo-advisory.duckdb",
           "output_dir: output",
           "dbt:",
           `  project_dir: ${JSON.stringify(dbtProjectDir ?? join(repoRoot, "dbt_project"))}`,

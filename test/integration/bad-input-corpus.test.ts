@@ -103,7 +103,7 @@ interface Locations {
 
 /** Relative database and output, so a copied workspace runs on its own copies. */
 function configText(locations: Locations): string {
-  return `database: state/echo.duckdb
+  return `database: state/echo-advisory.duckdb
 output_dir: output
 dbt:
   project_dir: ${JSON.stringify(join(repoRoot, "dbt_project"))}
@@ -265,7 +265,7 @@ beforeAll(async () => {
   before = await workspace.readAdvisoryCurrent();
   // Ingest-level checks read the published run's state (vendor packages, open advisories) from a copy.
   await cp(join(workspace.dir, "state"), join(scratch, "state"), { recursive: true });
-  db = await openDatabase(join(scratch, "state/echo.duckdb"));
+  db = await openDatabase(join(scratch, "state/echo-advisory.duckdb"));
 });
 
 afterAll(async () => {
@@ -507,7 +507,7 @@ describe("full pipeline runs over the corpus", () => {
     );
     expect(summary.rejected_total).toBe(expectedRejections.length);
     // The quarantine is recorded in the run ledger, each record with its source, place and reason.
-    const recorded = await withDatabase(join(directory, "state/echo.duckdb"), (ledger) =>
+    const recorded = await withDatabase(join(directory, "state/echo-advisory.duckdb"), (ledger) =>
       ledger.all<{ source: string; key: string | null; reason: string }>(
         "select source, key, reason from meta.rejected_records where run_id = '20260302T000000Z'",
       ),

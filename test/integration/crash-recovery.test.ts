@@ -81,7 +81,7 @@ async function writeRelativeConfig(workspace: Workspace): Promise<void> {
   await writeFile(
     workspace.configPath,
     [
-      "database: state/echo.duckdb",
+      "database: state/echo-advisory.duckdb",
       "output_dir: output",
       "sources:",
       "  echo_data:",

@@ -1,4 +1,4 @@
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { access, cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,7 +109,17 @@ describe("every dbt data test", () => {
     const count = async (selection: string[]) => {
       const listed = await execa(
         dbtExecutable,
-        ["ls", ...common, "--quiet", "--output", "name", ...selection],
+        // Its own target folder: dbt's default is the project's.
+        [
+          "ls",
+          ...common,
+          "--target-path",
+          join(workspace.dir, "dbt-target"),
+          "--quiet",
+          "--output",
+          "name",
+          ...selection,
+        ],
         {
           env,
         },
@@ -183,4 +193,35 @@ describe("a model's column_checks test", () => {
       expect(rows).toBeLessThan(total);
     }
   });
+});
+
+describe("a new state folder", () => {
+  const workspaces: Workspace[] = [];
+  afterAll(() => Promise.all(workspaces.map((workspace) => workspace.cleanup())));
+
+  const firstRunLog = async (extra?: string) => {
+    const workspace = await createWorkspace();
+    workspaces.push(workspace);
+    await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv, extra });
+    const run = await workspace.run(["--as-of", "2026-05-01T06:00:00Z"]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    return run.stderr
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { message: string; because?: string });
+  };
+
+  it("starts from the parse `npm ci` left in the project, and parses in full only under other settings", async () => {
+    await expect(
+      access(join(projectDir, ".venv/installed-parse/partial_parse.msgpack")),
+      "npm ci (dbt_project/install-runtime.mjs) parses the project into dbt_project/.venv/installed-parse",
+    ).resolves.toBeUndefined();
+    const seeded = await firstRunLog();
+    expect(seeded.filter((line) => line.message === "dbt parsed the whole project")).toEqual([]);
+    // dbt keeps a parse only for the connection settings it was made with: another memory cap is another.
+    const otherSettings = await firstRunLog("duckdb:\n  memory_limit: 1GB\n");
+    expect(otherSettings.filter((line) => line.message === "dbt parsed the whole project")).toEqual([
+      expect.objectContaining({ because: expect.stringMatching(/profile has changed/) }),
+    ]);
+  }, 180_000);
 });

@@ -278,7 +278,10 @@ describe("the explain and history sub-commands", () => {
   it("fails clearly, without creating it, when the database does not exist", async () => {
     const configPath = join(workspace.dir, "no-database.yaml");
     const config = await readFile(workspace.configPath, "utf8");
-    await writeFile(configPath, config.replace("database: state/echo.duckdb", "database: state/none.duckdb"));
+    await writeFile(
+      configPath,
+      config.replace("database: state/echo-advisory.duckdb", "database: state/none.duckdb"),
+    );
     const missing = join(workspace.dir, "state", "none.duckdb");
     for (const [command, args] of [
       ["explain", [fixed]],

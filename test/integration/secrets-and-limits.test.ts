@@ -398,13 +398,14 @@ describe("dbt's environment", () => {
     );
     await chmod(executable, 0o755);
     const config = {
-      database: join(dir, "state", "echo.duckdb"),
+      database: join(dir, "state", "echo-advisory.duckdb"),
       duckdb: { memory_limit: "1GB" },
       dbt: { project_dir: join(repoRoot, "dbt_project"), executable, threads: 1 },
     } as unknown as Config;
     await expect(runDbtBuild(config)).rejects.toThrow(/dbt build failed \(exit 2\)/);
     const env = JSON.parse(await readFile(dump, "utf8")) as Record<string, string>;
-    expectMinimal(env, join(dir, "state", "echo.duckdb"));
+    // The database is named relative to dbt's working folder, its own (see seedPartialParse).
+    expectMinimal(env, "echo-advisory.duckdb");
   });
 
   it("holds none of them in the long-lived dbt session's process either", async () => {

@@ -36,7 +36,7 @@ async function writeConfig(name: string, throwaway: string[]): Promise<string> {
   await writeFile(
     path,
     [
-      "database: state/echo.duckdb",
+      "database: state/echo-advisory.duckdb",
       "output_dir: output",
       "sources:",
       "  echo_data:",

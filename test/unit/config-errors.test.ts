@@ -39,7 +39,7 @@ const rows: Row[] = [
   },
   {
     name: "two bad keys at once",
-    text: ["databse: state/echo.duckdb", ...dbt, ...inputs, "report:", "  list_limit: 0"],
+    text: ["databse: state/echo-advisory.duckdb", ...dbt, ...inputs, "report:", "  list_limit: 0"],
     around: ["data.json", "na.csv"],
     expected: [
       `{dir}/config.yaml: 2 problems (${schemaHint})`,
@@ -103,7 +103,7 @@ const rows: Row[] = [
   {
     name: "folders that cannot be created and a dbt that is not on PATH",
     text: [
-      "database: blocked/state/echo.duckdb",
+      "database: blocked/state/echo-advisory.duckdb",
       "output_dir: blocked/output",
       "dbt:",
       `  project_dir: ${join(repoRoot, "dbt_project")}`,

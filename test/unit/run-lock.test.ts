@@ -9,7 +9,7 @@ describe("the run lock", () => {
   let database: string;
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), "echo-lock-"));
-    database = join(directory, "state", "echo.duckdb");
+    database = join(directory, "state", "echo-advisory.duckdb");
   });
   afterEach(() => rm(directory, { recursive: true, force: true }));
 

@@ -377,7 +377,7 @@ export async function runGeneratedBench(scale: number, seed: number): Promise<Ge
   const work = await mkdtemp(join(dataDir, "..", `run-scale${scale}-`));
   try {
     const config = (await readFile(join(dataDir, "config.yaml"), "utf8"))
-      .replace(/^database: .*$/m, `database: ${JSON.stringify(join(work, "state.duckdb"))}`)
+      .replace(/^database: .*$/m, `database: ${JSON.stringify(join(work, "echo-advisory.duckdb"))}`)
       .replace(/^output_dir: .*$/m, `output_dir: ${JSON.stringify(join(work, "output"))}`)
       .replace(
         /^(\s+location: )(?!")(\S+)$/gm,
@@ -389,7 +389,7 @@ export async function runGeneratedBench(scale: number, seed: number): Promise<Ge
       `(b) generated ×${scale}, new database`,
       configPath,
       ["--as-of", "2026-11-27T06:00:00Z"],
-      join(work, "state.duckdb"),
+      join(work, "echo-advisory.duckdb"),
       join(work, "output", "history"),
       { allowFailure: true },
     );
