@@ -54,6 +54,16 @@ def parse_arguments(args):
     return ["parse", "--quiet"] + kept
 
 
+def project_arguments(args):
+    """The options that say which project and profile are parsed."""
+    kept = []
+    for name in ("--project-dir", "--profiles-dir"):
+        value = option_value(args, name)
+        if value is not None:
+            kept += [name, value]
+    return kept
+
+
 def release_database():
     """dbt-duckdb keeps its database open for the life of the process (it closes it only at exit); the
     pipeline opens the same file between invocations, and DuckDB lets one process at a time hold it."""
@@ -85,10 +95,12 @@ def main():
             if cwd is not None:
                 os.chdir(str(cwd))
             project_dir = option_value(args, "--project-dir") or "."
+            # Where dbt writes (target and log paths) and the folder it runs in do not change what it parses, so
+            # one parse serves requests from many state folders: the profile names the database relative to
+            # the folder, and the environment is part of the key.
             key = (
                 tuple(sorted(env.items())),
-                os.getcwd(),
-                tuple(parse_arguments(args)),
+                tuple(project_arguments(args)),
                 project_fingerprint(project_dir),
             )
             if key != cached_key or manifest is None:

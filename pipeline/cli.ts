@@ -3,10 +3,12 @@ import { parseArgs } from "node:util";
 import { countsTitle } from "./formats/changes.ts";
 import { runInspectCommand } from "./inspect.ts";
 import { isClockPinned, resolveClock } from "./lib/clock.ts";
+import { DbtSessionClient, dbtSessionSocketVariable } from "./lib/dbt-session-client.ts";
 import { errorMessage, PipelineError } from "./lib/errors.ts";
 import { log } from "./lib/log.ts";
 import { EXIT_BLOCKED, runPipeline } from "./run.ts";
 import { registry } from "./sources/registry.ts";
+import { installedDbt, installedDbtProject } from "./stages/config.ts";
 
 const usage = `Usage: npm run pipeline -- [options]
 
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
     acceptMassChange: values["accept-mass-change"] ?? false,
     rebuild: values.rebuild ?? false,
     ...(values.source ? { onlySources: values.source } : {}),
+    ...dbtSessionServer(),
   });
   const { summary } = outcome;
   const failedChecks = summary.checks.filter((check) => !check.passed);
@@ -151,6 +154,14 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`${lines.join("\n")}\n`);
   return outcome.exitCode;
+}
+
+/** A dbt session server to hand dbt to, when the environment names one (lib/dbt-session-client.ts). */
+function dbtSessionServer(): { dbtSession?: DbtSessionClient } {
+  const socketPath = process.env[dbtSessionSocketVariable];
+  return socketPath
+    ? { dbtSession: new DbtSessionClient(socketPath, installedDbt, installedDbtProject) }
+    : {};
 }
 
 main().then(

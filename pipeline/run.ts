@@ -3,7 +3,7 @@ import { completeInterruptedPublish, releasePaths } from "./formats/release-jour
 import { recordDecisionInputs, recordPublishedState } from "./history/decision-inputs.ts";
 import { countRunTransitions } from "./history/ledger.ts";
 import { closedOnFailure } from "./lib/db.ts";
-import type { DbtSession } from "./lib/dbt-session.ts";
+import type { DbtInvoker } from "./lib/dbt-session.ts";
 import { PipelineError } from "./lib/errors.ts";
 import { StagedRelease } from "./lib/files.ts";
 import { log } from "./lib/log.ts";
@@ -52,8 +52,11 @@ export interface RunOptions {
    * check, point the database and output at a scratch folder and the CSV at the proposed file).
    */
   adjustConfig?: (config: Config) => Config;
-  /** Run dbt in this already started session instead of a new `dbt` process (for many runs in one process). */
-  dbtSession?: DbtSession;
+  /**
+   * Run dbt in this already started session (or a session server's) instead of a new `dbt` process, for
+   * many runs in one process or on one machine.
+   */
+  dbtSession?: DbtInvoker;
   /** Run dbt even when the decision inputs are the previous run's (pipeline/history/decision-inputs.ts). */
   rebuild?: boolean;
 }

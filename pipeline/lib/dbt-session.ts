@@ -16,6 +16,18 @@ export interface DbtInvocation {
 
 export type DbtOutputListener = (chunk: string) => void;
 
+/** Runs dbt invocations without a new `dbt` process each: a DbtSession here, or a session server's client. */
+export interface DbtInvoker {
+  /** Whether it runs this project with this dbt; a run whose config names another uses the `dbt` command. */
+  serves(dbtExecutable: string, projectDir: string): boolean;
+  invoke(
+    args: readonly string[],
+    variables: Record<string, string>,
+    onOutput?: DbtOutputListener,
+    cwd?: string,
+  ): Promise<DbtInvocation>;
+}
+
 const responseSchema = z.object({
   echo_dbt_session: z.object({ exit_code: z.number().int(), error: z.string().nullable() }),
 });
@@ -26,7 +38,9 @@ const responseSchema = z.object({
  * importing dbt and parsing the project before its first node; the session pays that once and keeps the
  * parsed project while its files do not change. The database file is free between invocations.
  */
-export class DbtSession {
+export class DbtSession implements DbtInvoker {
+  readonly #executable: string;
+  readonly #projectDir: string;
   readonly #python: string;
   readonly #script: string;
   #process: ResultPromise<{ stdin: "pipe"; stdout: "pipe"; stderr: "pipe"; reject: false }> | undefined;
@@ -36,8 +50,14 @@ export class DbtSession {
 
   /** `dbtExecutable` is the `dbt` of the project's virtual environment; its `python` runs the session. */
   constructor(dbtExecutable: string, projectDir: string) {
+    this.#executable = dbtExecutable;
+    this.#projectDir = projectDir;
     this.#python = join(dirname(dbtExecutable), "python");
     this.#script = join(projectDir, "dbt_session.py");
+  }
+
+  serves(dbtExecutable: string, projectDir: string): boolean {
+    return dbtExecutable === this.#executable && projectDir === this.#projectDir;
   }
 
   /**

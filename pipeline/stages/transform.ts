@@ -11,7 +11,7 @@ import {
 } from "../history/decision-inputs.ts";
 import { type Database, withDatabase } from "../lib/db.ts";
 import { dbtEnvironment } from "../lib/dbt-env.ts";
-import type { DbtInvocation, DbtOutputListener, DbtSession } from "../lib/dbt-session.ts";
+import type { DbtInvocation, DbtInvoker, DbtOutputListener } from "../lib/dbt-session.ts";
 import { PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Config } from "./config.ts";
@@ -52,7 +52,7 @@ export interface TransformStageOptions {
   /** Run dbt even when the decision inputs are the previous run's. */
   rebuild: boolean;
   /** Run dbt in this already started session instead of a new `dbt` process. */
-  dbtSession?: DbtSession | undefined;
+  dbtSession?: DbtInvoker | undefined;
 }
 
 /**
@@ -129,7 +129,8 @@ async function exists(path: string): Promise<boolean> {
  * warnings, and run_results.json for per-node timings. A dbt failure stops the run with dbt's own
  * messages. With a session, dbt runs in its already started Python process instead of a new `dbt`.
  */
-export async function runDbtBuild(config: Config, session?: DbtSession): Promise<TransformResult> {
+export async function runDbtBuild(config: Config, invoker?: DbtInvoker): Promise<TransformResult> {
+  const session = invoker?.serves(config.dbt.executable, config.dbt.project_dir) ? invoker : undefined;
   const databaseDir = dirname(config.database);
   const stateDir = join(databaseDir, "dbt");
   const targetPath = join(stateDir, "target");

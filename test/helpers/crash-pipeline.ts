@@ -4,6 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { dbtSessionSocketVariable } from "../../pipeline/lib/dbt-session-client.ts";
 import { repoRoot } from "./workspace.ts";
 
 /** One structured log line of the CLI (ECHO_LOG_FORMAT=json), as pipeline/lib/log.ts writes it. */
@@ -52,7 +53,14 @@ export class PipelineProcess {
       {
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ECHO_LOG_FORMAT: "json", ECHO_LOG_LEVEL: "info", ...env },
+        // Without the test suite's dbt session server (test/setup/dbt-sessions.ts): a killed run's dbt must
+        // be in its process group and die with it, as in production.
+        env: {
+          ...withoutDbtSessionServer(process.env),
+          ECHO_LOG_FORMAT: "json",
+          ECHO_LOG_LEVEL: "info",
+          ...env,
+        },
       },
     );
     if (this.#child.pid === undefined) throw new Error("the pipeline did not start");
@@ -269,4 +277,9 @@ export function compareOutputs(
   const fromNew = [...previous.keys()].filter((path) => actual.get(path) !== previous.get(path));
   const fromPrevious = [...next.keys()].filter((path) => actual.get(path) !== next.get(path));
   return { matches: "neither", foreign, fromNew, fromPrevious };
+}
+
+function withoutDbtSessionServer(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { [dbtSessionSocketVariable]: _server, ...rest } = env;
+  return rest;
 }

@@ -1,10 +1,13 @@
-import { access, cp, readFile, writeFile } from "node:fs/promises";
+import { access, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DbtSession } from "../../pipeline/lib/dbt-session.ts";
+import { dbtSessionSocketVariable } from "../../pipeline/lib/dbt-session-client.ts";
 import { PipelineError } from "../../pipeline/lib/errors.ts";
 import { runPipeline } from "../../pipeline/run.ts";
+import { type DbtSessionServer, startDbtSessionServer } from "../../tools/dbt-sessions/server.ts";
 import {
   createWorkspace,
   repoRoot,
@@ -32,20 +35,40 @@ const secondClock = new Date("2026-05-02T06:00:00Z");
 describe("a dbt session", () => {
   let byCommand: Workspace;
   let bySession: Workspace;
+  let byServer: Workspace;
   let session: DbtSession;
+  let serverDir: string;
+  let server: DbtSessionServer;
 
   beforeAll(async () => {
-    [byCommand, bySession] = await Promise.all([createWorkspace(), createWorkspace()]);
-    for (const workspace of [byCommand, bySession])
+    [byCommand, bySession, byServer] = await Promise.all([
+      createWorkspace(),
+      createWorkspace(),
+      createWorkspace(),
+    ]);
+    for (const workspace of [byCommand, bySession, byServer])
       await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv });
     session = new DbtSession(dbtExecutable, projectDir);
+    serverDir = await mkdtemp(join(tmpdir(), "echo-dbt-server-"));
+    server = await startDbtSessionServer({
+      socketPath: join(serverDir, "dbt.sock"),
+      size: 1,
+      dbtExecutable,
+      projectDir,
+    });
   });
   afterAll(async () => {
-    await session.close();
-    await Promise.all([byCommand.cleanup(), bySession.cleanup()]);
+    await Promise.all([session.close(), server.close()]);
+    await Promise.all([
+      byCommand.cleanup(),
+      bySession.cleanup(),
+      byServer.cleanup(),
+      rm(serverDir, { recursive: true }),
+    ]);
   });
 
   it("publishes byte for byte what the dbt command line publishes, over two runs in one session", async () => {
+    let serverBuilds = 0;
     for (const asOf of [firstClock, secondClock]) {
       const [commandOutcome, sessionOutcome] = await Promise.all([
         runPipeline({ configPath: byCommand.configPath, asOf, clockPinned: true }),
@@ -54,11 +77,21 @@ describe("a dbt session", () => {
       ]);
       expect(commandOutcome.exitCode).toBe(0);
       expect(sessionOutcome.exitCode).toBe(0);
+      // The command line handing dbt to a session server (tools/dbt-sessions/server.ts), as the tests run.
+      const serverRun = await byServer.run(["--as-of", asOf.toISOString()], {
+        [dbtSessionSocketVariable]: server.socketPath,
+      });
+      expect(serverRun.exitCode, serverRun.stderr).toBe(0);
+      serverBuilds += serverRun.stderr.match(/"message":"dbt build started".*"session":true/g)?.length ?? 0;
       for (const file of publishedFiles) {
         const expected = await readFile(join(byCommand.outputDir, file), "utf8");
         expect(await readFile(join(bySession.outputDir, file), "utf8"), file).toBe(expected);
+        expect(await readFile(join(byServer.outputDir, file), "utf8"), file).toBe(expected);
       }
     }
+    // The first run builds; the second, on the same inputs, keeps its decisions without dbt.
+    expect(serverBuilds).toBe(1);
+    expect(server.stats().served).toBe(serverBuilds);
     const summary = JSON.parse(await readFile(join(bySession.outputDir, "run_summary.json"), "utf8")) as {
       advisory_count: number;
     };
@@ -203,7 +236,12 @@ describe("a new state folder", () => {
     const workspace = await createWorkspace();
     workspaces.push(workspace);
     await workspace.writeConfig({ dataJson: sampleDataJson, csv: sampleCsv, extra });
-    const run = await workspace.run(["--as-of", "2026-05-01T06:00:00Z"]);
+    // The `dbt` command's own parse, not the test suite's session server (test/setup/dbt-sessions.ts).
+    const server = process.env[dbtSessionSocketVariable];
+    delete process.env[dbtSessionSocketVariable];
+    const run = await workspace.run(["--as-of", "2026-05-01T06:00:00Z"]).finally(() => {
+      if (server !== undefined) process.env[dbtSessionSocketVariable] = server;
+    });
     expect(run.exitCode, run.stderr).toBe(0);
     return run.stderr
       .split("\n")
