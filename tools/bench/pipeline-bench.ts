@@ -300,8 +300,10 @@ export interface RealDataBenchFigures {
 }
 
 /**
- * (a) the real data in ../shared, every stage, on a new database; (c) the same inputs again a day later,
- * which must add no history; (d) the site built from (a)'s outputs.
+ * (a) the real data in ../shared, every stage, on a new database (a new state folder, whose dbt starts from
+ * the parse `npm ci` made, as any new state folder's does); (c) the same inputs again a day later, which
+ * must add no history; (d) the site built from (a)'s outputs. Each run is the `dbt` command's, never a
+ * session server's.
  */
 export async function runRealDataBench(): Promise<RealDataBenchFigures> {
   const workspace = await createWorkspace();
