@@ -111,7 +111,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         files: completed,
         dir: config.output_dir,
       });
-    const { db, runId, startedWith } = await stages.time("init", async () => {
+    const { db, runId, startedWith, historyDeferred } = await stages.time("init", async () => {
       const initialised = await initialiseRun(config);
       try {
         const id = await startRun(
@@ -145,6 +145,7 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         transformStage(db, config, runId, startedWith, {
           rebuild: options.rebuild ?? false,
           dbtSession: options.dbtSession,
+          historyDeferred,
         }),
       );
       return await withRunDatabase(config, async (reopened) => {

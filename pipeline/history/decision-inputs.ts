@@ -188,6 +188,33 @@ export async function findReusableDecisions(
   return { reusable: true, runId: previous.run_id };
 }
 
+/**
+ * The ledger listing and published file the latest run left, when it published (as recorded by
+ * recordPublishedState); null otherwise.
+ */
+export async function leftByLatestRun(
+  db: Database,
+): Promise<{ runId: string; ledger: string; published: string } | null> {
+  const latest = await db.one<{
+    run_id: string;
+    status: string;
+    ledger_after: string | null;
+    published_after: string | null;
+  }>(
+    `select runs.run_id, runs.status, inputs.ledger_after, inputs.published_after
+     from meta.runs as runs left join meta.decision_inputs as inputs on inputs.run_id = runs.run_id
+     order by runs.run_seq desc limit 1`,
+  );
+  if (latest?.status !== "succeeded") return null;
+  if (latest.ledger_after === null || latest.published_after === null) return null;
+  return { runId: latest.run_id, ledger: latest.ledger_after, published: latest.published_after };
+}
+
+/** Whether a ledger listing is the one a run recorded (leftByLatestRun). */
+export function isLedgerListing(recorded: string, listing: PublishedState["ledger"]): boolean {
+  return recorded === listingText(listing);
+}
+
 /** Records what this run's decisions were made from (a build, or decisions it kept). */
 export async function recordDecisionInputs(
   db: Database,

@@ -117,6 +117,11 @@ export async function readLedgerToRestore(db: Database, historyDir: string): Pro
   return { files, incremental };
 }
 
+/** Every ledger file's run id and SHA-256, oldest first, read without parsing any. */
+export async function readLedgerDigests(historyDir: string): Promise<LedgerFileRead[]> {
+  return readLedgerFiles(historyDir, () => false);
+}
+
 /** The ledger files with their digests; `parse` says which to parse (a damaged one stops the run). */
 async function readLedgerFiles(
   historyDir: string,

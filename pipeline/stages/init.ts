@@ -1,12 +1,16 @@
 import {
   createDecisionInputsTable,
+  isLedgerListing,
   ledgerListing,
+  leftByLatestRun,
   type PublishedState,
   publishedFileDigest,
 } from "../history/decision-inputs.ts";
 import {
   createHistoryTables,
+  type LedgerToRestore,
   latestLedgerRun,
+  readLedgerDigests,
   readLedgerToRestore,
   restoreLedger,
 } from "../history/ledger.ts";
@@ -154,6 +158,11 @@ export interface InitialisedRun {
   latestLedgerRun: string | undefined;
   /** What this run starts from on disk, for telling whether its decisions can be the previous run's. */
   startedWith: PublishedState;
+  /**
+   * The history files are as the latest run left them and were not restored into the database: dbt alone
+   * reads what they restore, so restoreHistory runs only if dbt does (stages/transform.ts).
+   */
+  historyDeferred: boolean;
 }
 
 /**
@@ -161,28 +170,57 @@ export interface InitialisedRun {
  * ledger (restored from its files, the history's truth) and the evidence last published (which keeps when
  * each observation was first fetched, should the database be new). A damaged file stops the run here,
  * before anything is recorded.
+ *
+ * When the files are exactly as the latest run left them (the digests it recorded), they are only hashed:
+ * each was checked by an earlier run or written by the pipeline, and an unchanged rerun, which keeps the
+ * previous decisions, never reads what they restore (parsing them was most of its init stage).
  */
 export async function initialiseRun(config: Config): Promise<InitialisedRun> {
   const db = await openDatabase(config.database, { memoryLimit: config.duckdb.memory_limit });
   try {
     await initDatabase(db);
-    const ledger = await readLedgerToRestore(db, config.history_dir);
+    const left = await leftByLatestRun(db);
+    if (left !== null) {
+      const digests = await readLedgerDigests(config.history_dir);
+      const found: PublishedState = { ledger: ledgerListing(digests), published: null };
+      if (isLedgerListing(left.ledger, found.ledger)) {
+        found.published = await publishedFileDigest(config.output_dir);
+        if (found.published === left.published) {
+          log.info("history files as the latest run left them: restored only if dbt runs", {
+            run: left.runId,
+            files: digests.length,
+            dir: config.history_dir,
+          });
+          return { db, latestLedgerRun: latestLedgerRun(digests), startedWith: found, historyDeferred: true };
+        }
+      }
+    }
+    const ledger = await restoreHistory(db, config);
     const startedWith: PublishedState = {
       ledger: ledgerListing(ledger.files),
       published: await publishedFileDigest(config.output_dir),
     };
-    const evidence = await restorePublishedEvidence(db, readPublishedEvidence(config.output_dir));
-    const restored = await restoreLedger(db, ledger);
-    log.info("history restored", {
-      files: ledger.files.length,
-      transitions_written: restored,
-      incremental: ledger.incremental,
-      dir: config.history_dir,
-      published_evidence: evidence,
-    });
-    return { db, latestLedgerRun: latestLedgerRun(ledger.files), startedWith };
+    return { db, latestLedgerRun: latestLedgerRun(ledger.files), startedWith, historyDeferred: false };
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/**
+ * Restores the decision ledger and the published evidence from their files into the history tables, for
+ * dbt to read. A damaged file stops the run with its name, line and key.
+ */
+export async function restoreHistory(db: Database, config: Config): Promise<LedgerToRestore> {
+  const ledger = await readLedgerToRestore(db, config.history_dir);
+  const evidence = await restorePublishedEvidence(db, readPublishedEvidence(config.output_dir));
+  const restored = await restoreLedger(db, ledger);
+  log.info("history restored", {
+    files: ledger.files.length,
+    transitions_written: restored,
+    incremental: ledger.incremental,
+    dir: config.history_dir,
+    published_evidence: evidence,
+  });
+  return ledger;
 }

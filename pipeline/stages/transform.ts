@@ -15,6 +15,7 @@ import type { DbtInvocation, DbtInvoker, DbtOutputListener } from "../lib/dbt-se
 import { PipelineError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import type { Config } from "./config.ts";
+import { restoreHistory } from "./init.ts";
 
 const runResultsSchema = z.object({
   elapsed_time: z.number(),
@@ -53,6 +54,8 @@ export interface TransformStageOptions {
   rebuild: boolean;
   /** Run dbt in this already started session instead of a new `dbt` process. */
   dbtSession?: DbtInvoker | undefined;
+  /** The init stage left the history tables unrestored (InitialisedRun.historyDeferred): restore before dbt. */
+  historyDeferred?: boolean;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function transformStage(
     verdict = options.rebuild
       ? { reusable: false, reason: "--rebuild" }
       : await findReusableDecisions(db, runId, decisionInputs, startedWith);
+    if (!verdict.reusable && options.historyDeferred) await restoreHistory(db, config);
   } finally {
     db.close();
   }
