@@ -1,14 +1,21 @@
 #!/usr/bin/env node
+import { enableCompileCache } from "node:module";
 import { parseArgs } from "node:util";
-import { countsTitle } from "./formats/changes.ts";
-import { runInspectCommand } from "./inspect.ts";
-import { isClockPinned, resolveClock } from "./lib/clock.ts";
-import { DbtSessionClient, dbtSessionSocketVariable } from "./lib/dbt-session-client.ts";
-import { errorMessage, PipelineError } from "./lib/errors.ts";
-import { log } from "./lib/log.ts";
-import { EXIT_BLOCKED, runPipeline } from "./run.ts";
-import { registry } from "./sources/registry.ts";
-import { installedDbt, installedDbtProject } from "./stages/config.ts";
+
+// Node type-strips and compiles every pipeline module at each start: about half a second of CPU, a sixth of
+// an unchanged rerun. Its compile cache keeps both between runs (in the system's temporary folder, or
+// NODE_COMPILE_CACHE; NODE_DISABLE_COMPILE_CACHE=1 turns it off). It must be on before the modules load,
+// so they are imported here rather than at the top.
+enableCompileCache();
+const { countsTitle } = await import("./formats/changes.ts");
+const { runInspectCommand } = await import("./inspect.ts");
+const { isClockPinned, resolveClock } = await import("./lib/clock.ts");
+const { DbtSessionClient, dbtSessionSocketVariable } = await import("./lib/dbt-session-client.ts");
+const { errorMessage, PipelineError } = await import("./lib/errors.ts");
+const { log } = await import("./lib/log.ts");
+const { EXIT_BLOCKED, runPipeline } = await import("./run.ts");
+const { registry } = await import("./sources/registry.ts");
+const { installedDbt, installedDbtProject } = await import("./stages/config.ts");
 
 const usage = `Usage: npm run pipeline -- [options]
 
@@ -157,7 +164,7 @@ async function main(): Promise<number> {
 }
 
 /** A dbt session server to hand dbt to, when the environment names one (lib/dbt-session-client.ts). */
-function dbtSessionServer(): { dbtSession?: DbtSessionClient } {
+function dbtSessionServer(): { dbtSession?: InstanceType<typeof DbtSessionClient> } {
   const socketPath = process.env[dbtSessionSocketVariable];
   return socketPath
     ? { dbtSession: new DbtSessionClient(socketPath, installedDbt, installedDbtProject) }
