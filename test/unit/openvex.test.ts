@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { OpenVexDocument, OpenVexStatement } from "../../pipeline/formats/openvex.ts";
-import { contentHash } from "../../pipeline/lib/hash.ts";
+import { canonicalJson, contentHash, sha256 } from "../../pipeline/lib/hash.ts";
 import { parseSourcesIndex } from "../../pipeline/stages/export/binary-packages.ts";
 import {
   buildOpenVexDocument,
+  canonicalStatementJson,
   OpenVexWriter,
   purlEncode,
   serialiseOpenVex,
@@ -223,6 +224,16 @@ describe("the OpenVEX document built from advisories", () => {
       /^https:\/\/advisories\.example\.com\/openvex\.json#sha256-[0-9a-f]{16}$/,
     );
     expect(schemaErrors(document)).toEqual([]);
+  });
+
+  it("hashes each statement's canonical JSON into the @id, as lib/hash.ts writes it", () => {
+    const document = build([...fixtures, { ...(fixtures[0] as Fixture), cve_id: "TEMP-0290435-0B57B5" }]);
+    for (const statement of document.statements)
+      expect(canonicalStatementJson(statement)).toBe(canonicalJson(statement));
+    const { "@id": id, ...rest } = document;
+    expect(id).toBe(
+      `https://openvex.dev/docs/public/echo-advisory-${sha256(canonicalJson(rest)).slice(0, 16)}`,
+    );
   });
 
   it("refuses to state an advisory it has no status for, or a fixed one without a version", () => {

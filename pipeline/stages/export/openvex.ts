@@ -19,7 +19,6 @@ import {
 import type { Database } from "../../lib/db.ts";
 import { PipelineError } from "../../lib/errors.ts";
 import type { StagedRelease } from "../../lib/files.ts";
-import { canonicalJson } from "../../lib/hash.ts";
 import { log } from "../../lib/log.ts";
 import type { Config } from "../config.ts";
 import { type BinaryPackageMap, readBinaryPackageMap } from "./binary-packages.ts";
@@ -148,7 +147,7 @@ class OpenVexIdHasher {
 
   update(statements: readonly OpenVexStatement[]): void {
     for (const statement of statements) {
-      this.hash.update(`${this.statementCount === 0 ? "" : ","}${canonicalJson(statement)}`);
+      this.hash.update(`${this.statementCount === 0 ? "" : ","}${canonicalStatementJson(statement)}`);
       this.statementCount += 1;
     }
   }
@@ -159,6 +158,30 @@ class OpenVexIdHasher {
     );
     return openVexId(this.options.publicUrl, this.hash.digest("hex").slice(0, 16));
   }
+}
+
+/** A statement's members (openVexStatementSchema, which allows no others) in sorted order. */
+const sortedStatementMembers = [
+  "action_statement",
+  "impact_statement",
+  "justification",
+  "products",
+  "status",
+  "status_notes",
+  "timestamp",
+  "vulnerability",
+] as const satisfies readonly (keyof OpenVexStatement)[];
+
+/**
+ * canonicalJson(statement), written by JSON.stringify from a copy with the members in sorted order: walking
+ * every value in JavaScript was half of openvex.json's cost. The nested objects are already sorted as
+ * buildStatement makes them (a product's one "@id"; the vulnerability's "@id" before "name"), and a member
+ * left undefined is left out by both.
+ */
+export function canonicalStatementJson(statement: OpenVexStatement): string {
+  const sorted: Partial<Record<keyof OpenVexStatement, unknown>> = {};
+  for (const member of sortedStatementMembers) sorted[member] = statement[member];
+  return JSON.stringify(sorted);
 }
 
 function openVexId(publicUrl: string | undefined, digest: string): string {
