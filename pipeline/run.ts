@@ -1,6 +1,7 @@
 import { type ChangeCounts, changeFeedPath } from "./formats/changes.ts";
 import { completeInterruptedPublish, releasePaths } from "./formats/release-journal.ts";
 import { recordDecisionInputs, recordPublishedState } from "./history/decision-inputs.ts";
+import { recordExportInputs } from "./history/export-inputs.ts";
 import { countRunTransitions } from "./history/ledger.ts";
 import { closedOnFailure } from "./lib/db.ts";
 import type { DbtInvoker } from "./lib/dbt-session.ts";
@@ -171,7 +172,14 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
         const release = new StagedRelease(config.output_dir);
         try {
           const exported = await stages.time("export", () =>
-            exportStage(reopened, release, { config, runId, asOf: options.asOf, status, transitionCount }),
+            exportStage(reopened, release, {
+              config,
+              runId,
+              asOf: options.asOf,
+              status,
+              transitionCount,
+              reusedDecisionsOf: transform.reusedDecisionsOf,
+            }),
           );
           const summary = await stages.time("report", () =>
             reportStage(reopened, release, {
@@ -200,6 +208,8 @@ export async function runPipeline(requested: RunOptions): Promise<RunOutcome> {
               exported.ledgerSha256,
               exported.advisoryCurrentSha256,
             );
+          if (status === "succeeded" && exported.exportKey !== null)
+            await recordExportInputs(reopened, runId, exported.exportKey, exported.documentSha256);
           await recordDbtTimings(reopened, runId, transform.nodes);
           await finishRun(reopened, runId, status, exitCode, stages.timings, toSummaryJson(summary));
           return {

@@ -133,3 +133,19 @@ export async function* readListedItems(
   if (part !== "done")
     throw new ListedLayoutError(lineNumber, "the file ends before the document does (truncated?)");
 }
+
+/**
+ * The items of a file in ListedDocument's layout as the lines they were written as (without their commas),
+ * a chunk at a time, unparsed: for a writer that publishes the same items under new first members.
+ */
+export async function* listedItemTexts(path: string, listKey: string): AsyncGenerator<string[]> {
+  let chunk: string[] = [];
+  for await (const { text } of readListedItems(path, listKey, undefined, false)) {
+    chunk.push(text);
+    if (chunk.length >= 2048) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}

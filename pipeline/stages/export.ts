@@ -1,13 +1,18 @@
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { basename } from "node:path";
 import { advisoryCurrentPath, advisoryDocumentText } from "../formats/advisory-current.ts";
 import type { ChangeCounts } from "../formats/changes.ts";
 import { cveFactsDocumentText, cveFactsPath } from "../formats/cve-facts.ts";
+import { listedItemTexts } from "../formats/listed-document.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
+import { canCarryExport, exportKey } from "../history/export-inputs.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
 import type { Database } from "../lib/db.ts";
 import type { StagedRelease } from "../lib/files.ts";
 import { hashedChunks } from "../lib/hash.ts";
+import { log } from "../lib/log.ts";
 import type { RunStatus } from "../run-summary.ts";
 import type { Config } from "./config.ts";
 import { countCurrentAdvisories, streamAdvisoryLines } from "./export/advisory-lines.ts";
@@ -23,6 +28,8 @@ export interface ExportStageInput {
   asOf: Date;
   status: RunStatus;
   transitionCount: number;
+  /** dbt did not run: the marts hold the decisions of this earlier run, as it exported them. */
+  reusedDecisionsOf: string | null;
 }
 
 export interface ExportedRelease {
@@ -32,6 +39,10 @@ export interface ExportedRelease {
   /** SHA-256 of the ledger file and of advisory_current.json as staged, for the next run's reuse check. */
   ledgerSha256: string | null;
   advisoryCurrentSha256: string;
+  /** What the documents were made from besides the marts (history/export-inputs.ts), when staged. */
+  exportKey: string | null;
+  /** SHA-256 of the other documents a later run may carry over, by file name. */
+  documentSha256: Record<string, string>;
   /** This run's change file (changes/<run id>.json) and its counts, when the run publishes. */
   changes: { path: string; previousRunId: string | null; counts: ChangeCounts } | null;
   /** How many vulnerabilities cve_facts.json describes (0 when nothing was staged). */
@@ -58,10 +69,22 @@ export async function exportStage(
     ledgerPath: null,
     ledgerSha256: null,
     advisoryCurrentSha256: "",
+    exportKey: null,
+    documentSha256: {},
     changes: null,
     cveCount: 0,
   };
   if (input.status !== "succeeded") return exported;
+  // With the previous run's decisions and export key, the marts would give that run's items again: they are
+  // read from its documents instead (about half of the export). The ledger and OpenVEX are still made here.
+  exported.exportKey = await exportKey(config);
+  const carryFrom =
+    input.reusedDecisionsOf !== null &&
+    (await canCarryExport(db, input.reusedDecisionsOf, exported.exportKey, config.output_dir))
+      ? input.reusedDecisionsOf
+      : null;
+  if (carryFrom !== null)
+    log.info("documents carried over: their items are those run published", { run: carryFrom });
   // The ledger first: published outputs never show a decision the history does not hold.
   const ledgerFile = runLedgerFile(
     config.history_dir,
@@ -89,7 +112,9 @@ export async function exportStage(
       advisoryDocumentText(
         { runId, generatedAt: asOf, publicUrl },
         advisoryCount,
-        streamAdvisoryLines(db, publicUrl),
+        carryFrom === null
+          ? streamAdvisoryLines(db, publicUrl)
+          : listedItemTexts(advisoryCurrentPath(config.output_dir), "advisories"),
       ),
     ),
   );
@@ -102,18 +127,34 @@ export async function exportStage(
     advisoryCurrentPath(config.output_dir),
     stagedAdvisories,
     { runId, asOf, publicUrl },
+    carryFrom,
   );
   exported.changes = changes;
   await stageChangeFeed(release, config.output_dir, { runId, stagedPath }, publicUrl);
-  await release.stage(vendorFeedPath(config.output_dir), vendorFeedText(db));
-  exported.cveCount = await countCveFacts(db);
+  const vendorFeed = vendorFeedPath(config.output_dir);
+  const vendorFeedHash = createHash("sha256");
   await release.stage(
-    cveFactsPath(config.output_dir),
-    cveFactsDocumentText(
-      { runId, generatedAt: asOf, publicUrl: config.site.public_url },
-      exported.cveCount,
-      streamCveFactsLines(db),
+    vendorFeed,
+    hashedChunks(
+      vendorFeedHash,
+      carryFrom === null ? vendorFeedText(db) : createReadStream(vendorFeed, { encoding: "utf8" }),
     ),
   );
+  exported.documentSha256[basename(vendorFeed)] = vendorFeedHash.digest("hex");
+  exported.cveCount = await countCveFacts(db);
+  const cveFacts = cveFactsPath(config.output_dir);
+  const cveFactsHash = createHash("sha256");
+  await release.stage(
+    cveFacts,
+    hashedChunks(
+      cveFactsHash,
+      cveFactsDocumentText(
+        { runId, generatedAt: asOf, publicUrl: config.site.public_url },
+        exported.cveCount,
+        carryFrom === null ? streamCveFactsLines(db) : listedItemTexts(cveFacts, "cves"),
+      ),
+    ),
+  );
+  exported.documentSha256[basename(cveFacts)] = cveFactsHash.digest("hex");
   return exported;
 }

@@ -6,6 +6,7 @@ import {
   type PublishedState,
   publishedFileDigest,
 } from "../history/decision-inputs.ts";
+import { createExportInputsTable } from "../history/export-inputs.ts";
 import {
   createHistoryTables,
   type LedgerToRestore,
@@ -129,6 +130,7 @@ export async function initDatabase(db: Database): Promise<void> {
   await createHistoryTables(db);
   await createPublishedEvidenceTable(db);
   await createDecisionInputsTable(db);
+  await createExportInputsTable(db);
   // Every landing table exists whether or not its source is enabled: dbt's sources read them all. Each
   // content_hash is landed once (load.ts inserts only hashes not there yet; dbt's source tests check it),
   // without a primary key for the same reason as snapshot_members'.

@@ -27,7 +27,7 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
   let csvPath: string;
   let trackerPath: string;
 
-  async function writeConfig(target: Workspace) {
+  async function writeConfig(target: Workspace, publicUrl?: string) {
     await target.writeConfig({
       dataJson: sampleDataJson,
       csv: csvPath,
@@ -36,6 +36,7 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
         "    enabled: true",
         "    mode: file",
         `    location: ${JSON.stringify(trackerPath)}`,
+        ...(publicUrl ? ["site:", `  public_url: ${JSON.stringify(publicUrl)}`] : []),
       ].join("\n"),
     });
   }
@@ -51,7 +52,9 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
     const keptFrom =
       /"message":"decision inputs unchanged[^"]*","previous_run":"([^"]*)"/.exec(result.stderr)?.[1] ?? null;
     expect(because === null, "exactly one of the two log lines").toBe(keptFrom !== null);
-    return { summary, because, keptFrom };
+    const carriedFrom =
+      /"message":"documents carried over[^"]*","run":"([^"]*)"/.exec(result.stderr)?.[1] ?? null;
+    return { summary, because, keptFrom, carriedFrom };
   }
 
   beforeAll(async () => {
@@ -90,7 +93,10 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
     const kept = await run(workspace, 2);
     const rebuilt = await run(twin, 2, "--rebuild");
     expect(kept.keptFrom).toBe(runId(1));
+    // The documents' items are run 1's, read from its files instead of the marts (history/export-inputs.ts).
+    expect(kept.carriedFrom).toBe(runId(1));
     expect(rebuilt.because).toBe("--rebuild");
+    expect(rebuilt.carriedFrom).toBeNull();
     for (const feed of feeds) {
       const keptText = await readFile(join(workspace.outputDir, feed), "utf8");
       expect(keptText, feed).toBe(await readFile(join(twin.outputDir, feed), "utf8"));
@@ -197,5 +203,26 @@ describe("an unchanged rerun keeps the previous run's decisions without dbt", ()
       { run_id: "20270104T060000Z", status: "succeeded" },
       { run_id: last, status: "interrupted" },
     ]);
+  });
+
+  it("a new site.public_url: the decisions are kept, the documents made again with the new address", async () => {
+    const runAt = async (asOf: string) => {
+      const result = await workspace.run(["--as-of", asOf]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      return result.stderr;
+    };
+    await runAt("2027-01-05T06:00:00Z");
+    const publicUrl = "https://advisories.example.com";
+    await writeConfig(workspace, publicUrl);
+    const changed = await runAt("2027-01-06T06:00:00Z");
+    expect(changed).toContain('"previous_run":"20270105T060000Z"');
+    expect(changed).not.toContain("documents carried over");
+    const document = await workspace.readAdvisoryCurrent();
+    expect(document.advisories[0]?.history_url.startsWith(`${publicUrl}/`)).toBe(true);
+    const again = await runAt("2027-01-07T06:00:00Z");
+    expect(again).toContain(
+      '"message":"documents carried over: their items are those run published","run":"20270106T060000Z"',
+    );
+    await writeConfig(workspace);
   });
 });

@@ -331,6 +331,9 @@ async function* foldChanges(
  * place until the release is published) with the staged one (`nextPath`). The change count comes first in
  * the file, so the changes go through a scratch file beside it (named like a temporary, so a killed run's is
  * cleaned up by the next) and are then copied in after the header.
+ *
+ * `itemsOf`: the staged file's advisories are the published file's, which this earlier run published
+ * (stages/export.ts carried them over): nothing changed since it, and the files are not merged.
  */
 export async function stageChangeFile(
   release: StagedRelease,
@@ -338,6 +341,7 @@ export async function stageChangeFile(
   previousPath: string,
   nextPath: string,
   run: { runId: string; asOf: Date; publicUrl?: string | undefined },
+  itemsOf: string | null = null,
 ): Promise<ChangeFileResult> {
   const directory = changesDirectory(outputDir);
   await mkdir(directory, { recursive: true });
@@ -346,13 +350,15 @@ export async function stageChangeFile(
   const scratch = scratchPath("merged");
   const folded = scratchPath("folded");
   const path = changesPath(outputDir, run.runId);
-  let previousRunId: string | null = null;
+  let previousRunId: string | null = itemsOf;
   try {
     let counts = await writeScratch(
       scratch,
-      mergeAdvisoryFiles(previousPath, nextPath, { runId: run.runId, changedAt: run.asOf }, (runId) => {
-        previousRunId = runId;
-      }),
+      itemsOf !== null
+        ? noChanges()
+        : mergeAdvisoryFiles(previousPath, nextPath, { runId: run.runId, changedAt: run.asOf }, (runId) => {
+            previousRunId = runId;
+          }),
     );
     let lines = scratch;
     if (previousRunId === run.runId && (await exists(path))) {
@@ -378,6 +384,8 @@ export async function stageChangeFile(
     await rm(folded, { force: true });
   }
 }
+
+async function* noChanges(): AsyncGenerator<{ kind: ChangeKind; line: string }> {}
 
 async function exists(path: string): Promise<boolean> {
   try {
