@@ -12,8 +12,9 @@ import type { Database } from "../lib/db.ts";
  *
  * The export key is a SHA-256 over the code that writes the documents (every file under pipeline/, and the
  * locked dependencies: package-lock.json), the Node version, and the configuration the carried documents
- * read (site.public_url). A run records its key and the digests of the documents it staged; the next run
- * carries their items over only when its key is the same and the files are still those bytes.
+ * read (site.public_url, the openvex settings and the Sources index they name). A run records its key and
+ * the digests of the documents it staged; the next run carries their items over only when its key is the
+ * same and the files are still those bytes.
  */
 export async function createExportInputsTable(db: Database): Promise<void> {
   await db.run(`
@@ -30,7 +31,10 @@ const pipelineDir = fileURLToPath(new URL("..", import.meta.url));
 const lockFile = fileURLToPath(new URL("../../package-lock.json", import.meta.url));
 
 /** SHA-256 over the pipeline's files (names and contents), its lock file, the Node version and the config. */
-export async function exportKey(config: { site: { public_url?: string | undefined } }): Promise<string> {
+export async function exportKey(config: {
+  site: { public_url?: string | undefined };
+  openvex: { binary_packages?: string | undefined };
+}): Promise<string> {
   const files: string[] = [];
   async function walk(directory: string): Promise<void> {
     for (const entry of await readdir(directory, { withFileTypes: true })) {
@@ -47,12 +51,16 @@ export async function exportKey(config: { site: { public_url?: string | undefine
     hash.update("\0");
   }
   hash.update(await readFile(lockFile).catch(() => "no lock file"));
-  hash.update(`\0${process.version}\0${JSON.stringify({ public_url: config.site.public_url ?? null })}`);
+  hash.update(
+    `\0${process.version}\0${JSON.stringify({ public_url: config.site.public_url ?? null, openvex: config.openvex })}\0`,
+  );
+  if (config.openvex.binary_packages !== undefined)
+    hash.update(await readFile(config.openvex.binary_packages));
   return hash.digest("hex");
 }
 
 /** The digest of a published document, or null when it is missing. */
-async function fileDigest(path: string): Promise<string | null> {
+export async function fileDigest(path: string): Promise<string | null> {
   const hash = createHash("sha256");
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

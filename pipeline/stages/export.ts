@@ -7,7 +7,7 @@ import { cveFactsDocumentText, cveFactsPath } from "../formats/cve-facts.ts";
 import { listedItemTexts } from "../formats/listed-document.ts";
 import { openVexPath } from "../formats/openvex.ts";
 import { vendorFeedPath } from "../formats/vendor-feed.ts";
-import { canCarryExport, exportKey } from "../history/export-inputs.ts";
+import { canCarryExport, exportKey, fileDigest } from "../history/export-inputs.ts";
 import { runLedgerFile, streamRunTransitions } from "../history/ledger.ts";
 import type { Database } from "../lib/db.ts";
 import type { StagedRelease } from "../lib/files.ts";
@@ -76,7 +76,7 @@ export async function exportStage(
   };
   if (input.status !== "succeeded") return exported;
   // With the previous run's decisions and export key, the marts would give that run's items again: they are
-  // read from its documents instead (about half of the export). The ledger and OpenVEX are still made here.
+  // read from its documents instead (most of the export). The ledger is still made here, and OpenVEX's @id.
   exported.exportKey = await exportKey(config);
   const carryFrom =
     input.reusedDecisionsOf !== null &&
@@ -99,11 +99,15 @@ export async function exportStage(
     exported.ledgerSha256 = ledgerHash.digest("hex");
   }
   // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
-  await writeOpenVex(release, openVexPath(config.output_dir), db, advisoryCount, {
+  const openVex = openVexPath(config.output_dir);
+  const stagedOpenVex = await writeOpenVex(release, openVex, db, advisoryCount, {
     asOf,
     publicUrl: config.site.public_url,
     products: await productNamingOf(config.openvex),
+    statementsFrom: carryFrom === null ? undefined : openVex,
   });
+  // Hashed once the @id is patched in: the digest is of the bytes published.
+  exported.documentSha256[basename(openVex)] = (await fileDigest(stagedOpenVex)) as string;
   const publicUrl = config.site.public_url;
   const stagedAdvisories = await release.stage(
     advisoryCurrentPath(config.output_dir),

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import type { PublishedAdvisory } from "../../formats/advisory.ts";
-import { ListedDocument } from "../../formats/listed-document.ts";
+import { ListedDocument, listedItemTexts } from "../../formats/listed-document.ts";
 import {
   defaultPurlNamespace,
   defaultPurlQualifiers,
@@ -52,6 +52,11 @@ export interface OpenVexOptions {
   publicUrl?: string | undefined;
   /** How products are named (config `openvex:`); the vendor's own purls when left out. */
   products?: ProductNaming | undefined;
+  /**
+   * A published openvex.json whose statements are this document's (stages/export.ts carries them over
+   * when the marts and everything else they are made from are unchanged): read instead of the marts.
+   */
+  statementsFrom?: string | undefined;
 }
 
 /**
@@ -266,6 +271,12 @@ export class OpenVexWriter {
     return this.layout.items(statements.map((statement) => JSON.stringify(statement)));
   }
 
+  /** Statements as an earlier document wrote them (JSON.stringify of each), written again as they are. */
+  statementLines(lines: readonly string[]): string {
+    this.hasher.update(lines.map((line) => JSON.parse(line) as OpenVexStatement));
+    return this.layout.items(lines);
+  }
+
   end(): string {
     const text = this.layout.end();
     this.finalId = this.hasher.finish();
@@ -287,7 +298,7 @@ export class OpenVexWriter {
 
 /**
  * Stages openvex.json in a release, a chunk of statements at a time, and writes its final @id into the
- * staged file once every statement has been hashed.
+ * staged file once every statement has been hashed. Returns the staged file's path.
  */
 export async function writeOpenVex(
   release: StagedRelease,
@@ -295,18 +306,31 @@ export async function writeOpenVex(
   db: Database,
   statementCount: number,
   options: OpenVexOptions,
-): Promise<void> {
+): Promise<string> {
   const writer = new OpenVexWriter(statementCount, options);
   const naming = options.products ?? defaultProductNaming;
   const unmapped = new Set<string>();
+  const { statementsFrom } = options;
   async function* text(): AsyncGenerator<string> {
     yield writer.start();
-    for await (const rows of streamVexRows(db)) {
+    if (statementsFrom !== undefined) {
+      for await (const lines of listedItemTexts(statementsFrom, "statements"))
+        yield writer.statementLines(lines);
       if (naming.binaryPackages) {
-        for (const row of rows)
-          if (!naming.binaryPackages.has(row.package_name)) unmapped.add(row.package_name);
+        const packages = await db.all<{ package_name: string }>(
+          "select distinct package_name from marts.mart_advisory_current",
+        );
+        for (const { package_name } of packages)
+          if (!naming.binaryPackages.has(package_name)) unmapped.add(package_name);
       }
-      yield writer.statements(statementsOf(rows, naming));
+    } else {
+      for await (const rows of streamVexRows(db)) {
+        if (naming.binaryPackages) {
+          for (const row of rows)
+            if (!naming.binaryPackages.has(row.package_name)) unmapped.add(row.package_name);
+        }
+        yield writer.statements(statementsOf(rows, naming));
+      }
     }
     yield writer.end();
   }
@@ -325,6 +349,7 @@ export async function writeOpenVex(
   } finally {
     await file.close();
   }
+  return staged;
 }
 
 function buildStatement(
