@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
 import { advisoryCurrentPath } from "../formats/advisory-current.ts";
 import type { Database } from "../lib/db.ts";
 import { PipelineError } from "../lib/errors.ts";
+import { hashFolder } from "../lib/hash.ts";
 
 /**
  * Everything dbt decides from, as digests, so a run can tell that its decisions would be those of the run
@@ -60,28 +59,12 @@ const ignoredDirectories = new Set(["target", "logs", ".venv", "dbt_packages", "
 
 /** SHA-256 over the names and contents of the files dbt parses, and the pinned runtime. */
 export async function projectDigest(projectDir: string): Promise<string> {
-  const files: string[] = [];
-  async function walk(directory: string): Promise<void> {
-    const entries = await readdir(directory, { withFileTypes: true });
-    for (const entry of entries) {
-      const path = join(directory, entry.name);
-      if (entry.isDirectory()) {
-        if (!ignoredDirectories.has(entry.name)) await walk(path);
-      } else if (
-        parsedFileExtensions.some((extension) => entry.name.endsWith(extension)) ||
-        entry.name === "requirements.txt"
-      ) {
-        files.push(path);
-      }
-    }
-  }
-  await walk(projectDir);
   const hash = createHash("sha256");
-  for (const path of files.sort()) {
-    hash.update(`${relative(projectDir, path)}\0`);
-    hash.update(await readFile(path));
-    hash.update("\0");
-  }
+  await hashFolder(hash, projectDir, {
+    includeFile: (name) =>
+      parsedFileExtensions.some((extension) => name.endsWith(extension)) || name === "requirements.txt",
+    skippedFolders: ignoredDirectories,
+  });
   return hash.digest("hex");
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Database } from "../lib/db.ts";
+import { hashFolder } from "../lib/hash.ts";
 
 /**
  * What a run's published documents are made of besides the marts, so that a run keeping the previous run's
@@ -35,21 +36,8 @@ export async function exportKey(config: {
   site: { public_url?: string | undefined };
   openvex: { binary_packages?: string | undefined };
 }): Promise<string> {
-  const files: string[] = [];
-  async function walk(directory: string): Promise<void> {
-    for (const entry of await readdir(directory, { withFileTypes: true })) {
-      const path = join(directory, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else files.push(path);
-    }
-  }
-  await walk(pipelineDir);
   const hash = createHash("sha256");
-  for (const path of files.sort()) {
-    hash.update(`${relative(pipelineDir, path)}\0`);
-    hash.update(await readFile(path));
-    hash.update("\0");
-  }
+  await hashFolder(hash, pipelineDir);
   hash.update(await readFile(lockFile).catch(() => "no lock file"));
   hash.update(
     `\0${process.version}\0${JSON.stringify({ public_url: config.site.public_url ?? null, openvex: config.openvex })}\0`,

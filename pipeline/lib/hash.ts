@@ -1,4 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 
 /**
  * JSON with object keys sorted at every level, so equal content always hashes equally. The text is exactly
@@ -78,5 +80,32 @@ export async function* hashedChunks(
   for await (const chunk of chunks) {
     hash.update(chunk, "utf8");
     yield chunk;
+  }
+}
+
+/**
+ * Adds to `hash` the name (relative to `root`) and contents of every file under `root` that `includeFile`
+ * keeps, in path order, without entering the folders `skippedFolders` names: one digest that changes with
+ * any of those files.
+ */
+export async function hashFolder(
+  hash: Hash,
+  root: string,
+  options: { includeFile?: (name: string) => boolean; skippedFolders?: ReadonlySet<string> } = {},
+): Promise<void> {
+  const files: string[] = [];
+  async function walk(directory: string): Promise<void> {
+    for (const entry of await readdir(directory, { withFileTypes: true })) {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) {
+        if (!options.skippedFolders?.has(entry.name)) await walk(path);
+      } else if (options.includeFile?.(entry.name) ?? true) files.push(path);
+    }
+  }
+  await walk(root);
+  for (const path of files.sort()) {
+    hash.update(`${relative(root, path)}\0`);
+    hash.update(await readFile(path));
+    hash.update("\0");
   }
 }
