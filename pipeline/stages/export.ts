@@ -61,8 +61,6 @@ export async function exportStage(
   input: ExportStageInput,
 ): Promise<ExportedRelease> {
   const { config, runId, asOf } = input;
-  const ledgerHash = createHash("sha256");
-  const publishedHash = createHash("sha256");
   const advisoryCount = await countCurrentAdvisories(db);
   const exported: ExportedRelease = {
     advisoryCount,
@@ -94,9 +92,8 @@ export async function exportStage(
   );
   if (ledgerFile.content === null) release.remove(ledgerFile.path);
   else {
-    await release.stage(ledgerFile.path, hashedChunks(ledgerHash, ledgerFile.content));
     exported.ledgerPath = ledgerFile.path;
-    exported.ledgerSha256 = ledgerHash.digest("hex");
+    exported.ledgerSha256 = (await stageHashed(release, ledgerFile.path, ledgerFile.content)).sha256;
   }
   // OpenVEX before the others: an advisory it cannot state stops the run with nothing published.
   const openVex = openVexPath(config.output_dir);
@@ -109,20 +106,18 @@ export async function exportStage(
   // Hashed once the @id is patched in: the digest is of the bytes published.
   exported.documentSha256[basename(openVex)] = (await fileDigest(stagedOpenVex)) as string;
   const publicUrl = config.site.public_url;
-  const stagedAdvisories = await release.stage(
+  const { staged: stagedAdvisories, sha256: advisoriesSha256 } = await stageHashed(
+    release,
     advisoryCurrentPath(config.output_dir),
-    hashedChunks(
-      publishedHash,
-      advisoryDocumentText(
-        { runId, generatedAt: asOf, publicUrl },
-        advisoryCount,
-        carryFrom === null
-          ? streamAdvisoryLines(db, publicUrl)
-          : listedItemTexts(advisoryCurrentPath(config.output_dir), "advisories"),
-      ),
+    advisoryDocumentText(
+      { runId, generatedAt: asOf, publicUrl },
+      advisoryCount,
+      carryFrom === null
+        ? streamAdvisoryLines(db, publicUrl)
+        : listedItemTexts(advisoryCurrentPath(config.output_dir), "advisories"),
     ),
   );
-  exported.advisoryCurrentSha256 = publishedHash.digest("hex");
+  exported.advisoryCurrentSha256 = advisoriesSha256;
   // The change file: the published advisory_current.json (still the previous run's until the release is
   // published) merged with the one just staged; then the Atom feed of the recent change files.
   const { stagedPath, ...changes } = await stageChangeFile(
@@ -136,29 +131,36 @@ export async function exportStage(
   exported.changes = changes;
   await stageChangeFeed(release, config.output_dir, { runId, stagedPath }, publicUrl);
   const vendorFeed = vendorFeedPath(config.output_dir);
-  const vendorFeedHash = createHash("sha256");
-  await release.stage(
-    vendorFeed,
-    hashedChunks(
-      vendorFeedHash,
+  exported.documentSha256[basename(vendorFeed)] = (
+    await stageHashed(
+      release,
+      vendorFeed,
       carryFrom === null ? vendorFeedText(db) : createReadStream(vendorFeed, { encoding: "utf8" }),
-    ),
-  );
-  exported.documentSha256[basename(vendorFeed)] = vendorFeedHash.digest("hex");
+    )
+  ).sha256;
   exported.cveCount = await countCveFacts(db);
   const cveFacts = cveFactsPath(config.output_dir);
-  const cveFactsHash = createHash("sha256");
-  await release.stage(
-    cveFacts,
-    hashedChunks(
-      cveFactsHash,
+  exported.documentSha256[basename(cveFacts)] = (
+    await stageHashed(
+      release,
+      cveFacts,
       cveFactsDocumentText(
         { runId, generatedAt: asOf, publicUrl: config.site.public_url },
         exported.cveCount,
         carryFrom === null ? streamCveFactsLines(db) : listedItemTexts(cveFacts, "cves"),
       ),
-    ),
-  );
-  exported.documentSha256[basename(cveFacts)] = cveFactsHash.digest("hex");
+    )
+  ).sha256;
   return exported;
+}
+
+/** Stages a document and gives the SHA-256 of the bytes staged (what is published is what was hashed). */
+async function stageHashed(
+  release: StagedRelease,
+  path: string,
+  chunks: Iterable<string> | AsyncIterable<string>,
+): Promise<{ staged: string; sha256: string }> {
+  const hash = createHash("sha256");
+  const staged = await release.stage(path, hashedChunks(hash, chunks));
+  return { staged, sha256: hash.digest("hex") };
 }
